@@ -1,0 +1,7 @@
+"""``python -m awaitkit``."""
+
+from __future__ import annotations
+
+from awaitkit.cli import main
+
+raise SystemExit(main())

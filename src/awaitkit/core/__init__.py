@@ -1,0 +1,79 @@
+"""Shared, app-agnostic pieces: the error tree, the loop-lag monitor, the runner.
+
+Import from here, not from the private modules::
+
+    from awaitkit.core import AwaitkitError, LagMonitor, run
+
+The error tree is imported eagerly (it is tiny); everything that pulls in
+``asyncio`` is loaded on first use, so ``awaitkit find`` never pays ~30 ms
+for an event loop it does not need.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from awaitkit.core.errors import (
+    AwaitkitError as AwaitkitError,
+    ConnectError as ConnectError,
+    HTTPStatusError as HTTPStatusError,
+    QueryError as QueryError,
+    ResolveError as ResolveError,
+    TimeoutExpired as TimeoutExpired,
+    TransportError as TransportError,
+    UsageError as UsageError,
+)
+
+if TYPE_CHECKING:
+    from awaitkit.core._lag import (
+        LagMonitor as LagMonitor,
+        LagReport as LagReport,
+        percentile as percentile,
+    )
+    from awaitkit.core._net import (
+        bind_tcp as bind_tcp,
+        format_hostport as format_hostport,
+    )
+    from awaitkit.core._runner import loop_factory as loop_factory, run as run
+
+_LAZY = {
+    "LagMonitor": "awaitkit.core._lag",
+    "LagReport": "awaitkit.core._lag",
+    "percentile": "awaitkit.core._lag",
+    "bind_tcp": "awaitkit.core._net",
+    "format_hostport": "awaitkit.core._net",
+    "loop_factory": "awaitkit.core._runner",
+    "run": "awaitkit.core._runner",
+}
+
+__all__ = [
+    "AwaitkitError",
+    "ConnectError",
+    "HTTPStatusError",
+    "LagMonitor",
+    "LagReport",
+    "QueryError",
+    "ResolveError",
+    "TimeoutExpired",
+    "TransportError",
+    "UsageError",
+    "bind_tcp",
+    "format_hostport",
+    "loop_factory",
+    "percentile",
+    "run",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,74 @@
+"""The awaitkit exception tree.
+
+Every error awaitkit raises on purpose derives from :class:`AwaitkitError`;
+foreign exceptions (``OSError``, ``aiohttp.ClientError``, ``socket.gaierror``)
+are translated at one boundary per app, with the original chained::
+
+    AwaitkitError                      exit_code = 1
+    ├── UsageError(ValueError)         bad arguments or config; exit_code = 2
+    ├── TransportError                 wraps OSError / aiohttp.ClientError
+    │   ├── ConnectError
+    │   └── TimeoutExpired(TimeoutError)
+    ├── ResolveError                   DNS failed for a reason other than "no such name"
+    ├── HTTPStatusError                .status_code, .url; only when the caller asks
+    └── QueryError(ValueError)         find: empty or invalid query
+
+Expected outcomes are values, not exceptions: a 404 inside a batch or a name
+that does not resolve is a per-item result.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AwaitkitError",
+    "ConnectError",
+    "HTTPStatusError",
+    "QueryError",
+    "ResolveError",
+    "TimeoutExpired",
+    "TransportError",
+    "UsageError",
+]
+
+
+class AwaitkitError(Exception):
+    """Root of every error awaitkit raises on purpose."""
+
+    exit_code: ClassVar[int] = 1
+
+
+class UsageError(AwaitkitError, ValueError):
+    """Bad arguments or configuration; the CLI exits with status 2."""
+
+    exit_code: ClassVar[int] = 2
+
+
+class TransportError(AwaitkitError):
+    """A network operation failed (wraps ``OSError`` and client errors)."""
+
+
+class ConnectError(TransportError):
+    """The connection could not be established."""
+
+
+class TimeoutExpired(TransportError, TimeoutError):
+    """An operation did not finish within its timeout."""
+
+
+class ResolveError(AwaitkitError):
+    """DNS resolution failed for a reason other than "no such name"."""
+
+
+class HTTPStatusError(AwaitkitError):
+    """An HTTP response had an error status and the caller asked to raise."""
+
+    def __init__(self, message: str, *, status_code: int, url: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.url = url
+
+
+class QueryError(AwaitkitError, ValueError):
+    """A find query was empty or invalid."""

@@ -1,0 +1,5 @@
+"""awaitkit.flags (placeholder until the app lands)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
