@@ -1,5 +1,49 @@
-"""awaitkit.probe (placeholder until the app lands)."""
+"""awaitkit.probe: which DNS names exist?  The book's domainlib, made real.
+
+Example use::
+
+    from awaitkit.probe import DirectResolver, multi_probe, probe
+
+    domain, found = await probe("python.org")           # getaddrinfo, as in the book
+    async with DirectResolver(["127.0.0.1:5353"]) as resolver:
+        async for result in multi_probe(names, concurrency=1000, resolver=resolver):
+            print(result.domain, result.status, result.addresses)
+
+A :class:`Result` unpacks as ``(domain, found)``; ``status`` tells NXDOMAIN
+and NODATA (definite answers) from SERVFAIL, TIMEOUT and REFUSED (the
+resolver could not tell), and INVALID for names no resolver can ask about.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from awaitkit.probe._direct import DirectResolver as DirectResolver
+from awaitkit.probe._names import (
+    candidate_names as candidate_names,
+    to_ascii as to_ascii,
+)
+from awaitkit.probe._probe import (
+    Resolver as Resolver,
+    multi_probe as multi_probe,
+    probe as probe,
+)
+from awaitkit.probe._result import (
+    Answer as Answer,
+    Result as Result,
+    Status as Status,
+)
+from awaitkit.probe._system import SystemResolver as SystemResolver
+from awaitkit.probe._udp import Stats as Stats
+
+__all__ = [
+    "Answer",
+    "DirectResolver",
+    "Resolver",
+    "Result",
+    "Stats",
+    "Status",
+    "SystemResolver",
+    "candidate_names",
+    "multi_probe",
+    "probe",
+    "to_ascii",
+]

@@ -1,0 +1,303 @@
+"""DirectResolver: A/AAAA queries straight to nameservers over one UDP socket.
+
+Why not ``getaddrinfo``: it blocks a thread per lookup, so asyncio's small
+default pool caps throughput at threads / RTT, and it folds timeouts and
+SERVFAIL into the same ``gaierror`` as "no such name".  Here every query is a
+hand-packed datagram on one socket (per address family), matched back to its
+waiter by message id *and* question, from the nameserver it was sent to;
+anything else that arrives (wrong id, other question, late duplicates,
+garbage) is counted and ignored.  A truncated reply is re-asked over TCP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import socket
+import struct
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Literal
+
+from awaitkit.core import UsageError
+from awaitkit.probe._result import FAILURES, Answer, Status
+from awaitkit.probe._udp import QueryProtocol, RateLimiter, Stats, open_udp
+from awaitkit.probe._wire import (
+    RCODE_NOERROR,
+    RCODE_NXDOMAIN,
+    RCODE_REFUSED,
+    TYPE_A,
+    TYPE_AAAA,
+    MalformedPacket,
+    Reply,
+    pack_query,
+    parse_reply,
+    question,
+)
+
+__all__ = ["DirectResolver", "QueryTypes", "combine", "parse_nameserver"]
+
+log = logging.getLogger(__name__)
+
+QueryTypes = Literal["A", "AAAA", "both"]
+_QTYPES: dict[str, tuple[int, ...]] = {
+    "A": (TYPE_A,),
+    "AAAA": (TYPE_AAAA,),
+    "both": (TYPE_A, TYPE_AAAA),
+}
+_TCP_CONNECTIONS = 32  # truncation is rare; don't open a storm of sockets
+
+
+def parse_nameserver(spec: str) -> tuple[str, int]:
+    """``"IP"``, ``"IP:PORT"``, ``"[IPv6]:PORT"`` or bare IPv6 -> ``(ip, port)``.
+
+    Raises :class:`~awaitkit.core.UsageError` for anything else (hostnames
+    included: a resolver must not need a resolver).
+    """
+    text = spec.strip()
+    host, port_text = text, "53"
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise UsageError(f"bad nameserver {spec!r}: expected [IPv6]:PORT")
+        port_text = rest[1:] if rest else "53"
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    try:
+        address = ipaddress.ip_address(host)
+        port = int(port_text)
+    except ValueError:
+        raise UsageError(f"bad nameserver {spec!r}: expected IP or IP:PORT") from None
+    if not 0 < port < 65536:
+        raise UsageError(f"bad nameserver {spec!r}: port out of range")
+    return str(address), port
+
+
+def combine(answers: Sequence[Answer]) -> Answer:
+    """Merge the A and AAAA answers for one name.
+
+    Any address makes it FOUND; an NXDOMAIN is about the name, so it wins
+    next; then a failure (the other type might have had addresses); NODATA
+    only when every type said NODATA.
+    """
+    addresses = tuple(a for answer in answers for a in answer.addresses)
+    statuses = [answer.status for answer in answers]
+    if addresses:
+        return Answer(Status.FOUND, addresses)
+    if Status.NXDOMAIN in statuses:
+        return Answer(Status.NXDOMAIN)
+    for status in statuses:
+        if status in FAILURES or status is Status.INVALID:
+            return Answer(status)
+    return Answer(Status.NODATA)
+
+
+def _status_of(reply: Reply) -> Status:
+    if reply.rcode == RCODE_NOERROR:
+        if reply.cname_loop:
+            return Status.SERVFAIL
+        return Status.FOUND if reply.addresses else Status.NODATA
+    if reply.rcode == RCODE_NXDOMAIN:
+        return Status.NXDOMAIN
+    if reply.rcode == RCODE_REFUSED:
+        return Status.REFUSED
+    return Status.SERVFAIL  # SERVFAIL, FORMERR, NOTIMP and the rest
+
+
+class DirectResolver:
+    """Ask nameservers directly: one UDP socket, many queries in flight.
+
+    Example use::
+
+        async with DirectResolver(["127.0.0.1:5353"], timeout=1.0) as resolver:
+            async for domain, found in multi_probe(names, resolver=resolver):
+                ...
+
+    ``timeout`` is per try (checked by one sweeping timer, so a try may end
+    up to 50 ms late); a try that times out, or gets SERVFAIL or REFUSED, is
+    retried ``retries`` times, each on the next nameserver.
+    ``max_in_flight`` bounds queries awaiting an answer on each socket (one
+    per address family in use); ``rate`` (queries/s) paces sending.  ``types`` picks A, AAAA or both (queried together, FOUND
+    if either has an address).  The socket opens on first use or on
+    ``async with``; :meth:`aclose` closes it.
+    """
+
+    def __init__(
+        self,
+        nameservers: Sequence[str],
+        *,
+        types: QueryTypes = "A",
+        timeout: float = 2.0,
+        retries: int = 2,
+        max_in_flight: int = 1000,
+        rate: float | None = None,
+    ) -> None:
+        if not nameservers:
+            raise UsageError("at least one nameserver is needed")
+        if types not in _QTYPES:
+            raise UsageError(f"bad query types {types!r}: A, AAAA or both")
+        if timeout <= 0 or retries < 0 or max_in_flight < 1:
+            raise UsageError("timeout and max_in_flight must be positive, retries >= 0")
+        if rate is not None and rate <= 0:
+            raise UsageError("rate must be positive")
+        self.nameservers = [parse_nameserver(ns) for ns in nameservers]
+        self.types: QueryTypes = types
+        self.timeout = timeout
+        self.retries = retries
+        self.max_in_flight = max_in_flight
+        self.rate = rate
+        self.stats = Stats()
+        self._qtypes = _QTYPES[types]
+        self._protocols: dict[int, QueryProtocol] = {}
+        self._opening: asyncio.Task[None] | None = None
+        self._tcp_slots: asyncio.Semaphore | None = None
+        self._limiter = RateLimiter(rate) if rate else None
+        self._next_server = 0
+
+    def __repr__(self) -> str:
+        servers = ",".join(
+            f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in self.nameservers
+        )
+        in_flight = sum(len(p.pending) for p in self._protocols.values())
+        state = "open" if self._protocols else "closed"
+        return f"<DirectResolver {servers} {state} in_flight={in_flight} {self.stats}>"
+
+    async def __aenter__(self) -> DirectResolver:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def open(self) -> None:
+        """Open the UDP socket(s); idempotent, and done on first lookup anyway."""
+        if self._protocols:
+            return
+        opening = self._opening
+        if opening is None:
+            opening = self._opening = asyncio.ensure_future(self._open())
+        try:
+            await asyncio.shield(opening)
+        finally:
+            if opening.done() and self._opening is opening:
+                self._opening = None
+
+    async def _open(self) -> None:
+        families = {
+            socket.AF_INET6 if ":" in host else socket.AF_INET
+            for host, _ in self.nameservers
+        }
+        protocols: dict[int, QueryProtocol] = {}
+        for family in families:
+            protocols[family] = await open_udp(family, self.stats)
+        self._tcp_slots = asyncio.Semaphore(_TCP_CONNECTIONS)
+        self._protocols = protocols
+
+    async def aclose(self) -> None:
+        """Close the socket(s); queries still waiting end as TIMEOUT."""
+        protocols, self._protocols = self._protocols, {}
+        for protocol in protocols.values():
+            protocol.close()
+
+    async def lookup(self, name: str) -> Answer:
+        """Resolve an already validated ASCII ``name`` (see ``to_ascii``)."""
+        if not self._protocols:
+            await self.open()
+        qtypes = self._qtypes
+        if len(qtypes) == 1:
+            return await self._resolve(name, qtypes[0])
+        answers = await asyncio.gather(*(self._resolve(name, q) for q in qtypes))
+        return combine(answers)
+
+    async def _resolve(self, name: str, qtype: int) -> Answer:
+        # The hot path: kept flat (no helper coroutines) because every
+        # await layer costs on each of the ~50k names per second.
+        try:
+            wire = question(name, qtype)
+        except ValueError:
+            return Answer(Status.INVALID)
+        servers = self.nameservers
+        start = self._next_server
+        self._next_server = (start + 1) % len(servers)
+        last = Status.TIMEOUT
+        stats = self.stats
+        for attempt in range(self.retries + 1):
+            server = servers[(start + attempt) % len(servers)]
+            if attempt:
+                stats.retries += 1
+            if self._limiter is not None:
+                await self._limiter.wait()
+            protocol = self._protocols.get(
+                socket.AF_INET6 if ":" in server[0] else socket.AF_INET
+            )
+            if protocol is None:
+                return Answer(last)  # closed under us
+            reply = await protocol.ask(
+                server,
+                wire,
+                name,
+                self.timeout,
+                self.max_in_flight,
+            )
+            if reply is not None and reply.truncated:
+                stats.truncated += 1
+                reply = await self._ask_tcp(server, wire, name)
+                if reply is None:
+                    last = Status.SERVFAIL
+                    continue
+            if reply is None:
+                last = Status.TIMEOUT
+                continue
+            status = _status_of(reply)
+            if status in FAILURES:
+                last = status
+                continue
+            return Answer(status, reply.addresses)
+        return Answer(last)
+
+    async def _ask_tcp(
+        self, server: tuple[str, int], wire: bytes, name: str
+    ) -> Reply | None:
+        """Re-ask over TCP (RFC 7766): 2-byte length prefix, one query per connection."""
+        slots = self._tcp_slots
+        if slots is None:
+            return None
+        self.stats.tcp += 1
+        query_id = int.from_bytes(os.urandom(2), "big")
+        message = pack_query(query_id, wire)
+        writer: asyncio.StreamWriter | None = None
+        async with slots:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    reader, writer = await asyncio.open_connection(*server)
+                    writer.write(struct.pack(">H", len(message)) + message)
+                    (length,) = struct.unpack(">H", await reader.readexactly(2))
+                    data = await reader.readexactly(length)
+            except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+                log.debug("TCP query for %s to %s failed: %r", name, server, exc)
+                return None
+            finally:
+                if writer is not None:
+                    writer.close()
+                    with contextlib.suppress(OSError):
+                        await writer.wait_closed()
+        if len(data) < 2 or int.from_bytes(data[:2], "big") != query_id:
+            self.stats.ignored += 1
+            return None
+        try:
+            reply = parse_reply(data, wire, name)
+        except MalformedPacket:
+            self.stats.malformed += 1
+            return None
+        if reply is None or reply.truncated:
+            self.stats.ignored += 1
+            return None
+        return reply

@@ -1,0 +1,162 @@
+"""probe() and multi_probe(): the book's domainlib API over any resolver.
+
+The book's ``multi_probe`` wraps every name in a coroutine up front and
+feeds them all to ``as_completed``: memory grows with the input and nothing
+bounds the lookups in flight.  Here a fixed pool of workers pulls names from
+the input as it goes, inside a TaskGroup, and results come out in completion
+order through a bounded queue, so a million names cost what ``concurrency``
+names cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Iterable,
+    Iterator,
+)
+from typing import Protocol, runtime_checkable
+
+from awaitkit.probe._names import to_ascii
+from awaitkit.probe._result import Answer, Result, Status
+from awaitkit.probe._system import SystemResolver
+
+__all__ = ["Resolver", "multi_probe", "probe"]
+
+
+@runtime_checkable
+class Resolver(Protocol):
+    """Anything that can look up one validated ASCII name.
+
+    ``lookup`` returns an :class:`Answer` for every DNS outcome (a missing
+    name is a value, not an exception); an exception means a bug or a
+    resource failure, and ends a ``multi_probe`` batch.
+    """
+
+    async def lookup(self, name: str) -> Answer:
+        """Resolve ``name`` (lower-case ASCII, IDNA-encoded, no final dot)."""
+        ...
+
+
+_default_resolver: SystemResolver | None = None
+
+
+def _resolver_or_default(resolver: Resolver | None) -> Resolver:
+    global _default_resolver
+    if resolver is not None:
+        return resolver
+    if _default_resolver is None:
+        _default_resolver = SystemResolver()
+    return _default_resolver
+
+
+async def probe(domain: str, *, resolver: Resolver | None = None) -> Result:
+    """Probe one name; ``domain, found = await probe(name)`` as in the book.
+
+    Example use::
+
+        result = await probe("bücher.de")
+        if result.found:
+            print(result.domain, result.addresses)
+
+    ``resolver`` defaults to a :class:`SystemResolver` (``getaddrinfo``).
+    An invalid name gives ``status=INVALID``, never an exception.
+    """
+    name = to_ascii(domain)
+    if name is None:
+        return Result(domain, False, status=Status.INVALID)
+    answer = await _resolver_or_default(resolver).lookup(name)
+    return Result.from_answer(domain, answer)
+
+
+async def multi_probe(
+    domains: Iterable[str] | AsyncIterable[str],
+    *,
+    concurrency: int = 100,
+    resolver: Resolver | None = None,
+) -> AsyncGenerator[Result, None]:
+    """Probe many names, at most ``concurrency`` at a time; yield in completion order.
+
+    Example use::
+
+        async with contextlib.aclosing(multi_probe(names, resolver=r)) as results:
+            async for domain, found in results:
+                print(domain, found)
+
+    ``domains`` may be a sync or an async iterable and is read lazily, as
+    workers free up.  Leaving the ``async for`` early and closing the
+    generator (``aclosing`` does it at once; otherwise the garbage collector
+    does) cancels the lookups still running.  An exception from the input or
+    the resolver cancels the rest and surfaces as an ``ExceptionGroup``.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    chosen = _resolver_or_default(resolver)
+    # Workers hand results over through a bounded queue: a slow consumer
+    # stalls the workers instead of piling up results.  None = a worker quit.
+    results: asyncio.Queue[Result | None] = asyncio.Queue(maxsize=concurrency)
+
+    lookup = chosen.lookup
+    from_answer = Result.from_answer
+
+    async def resolve(domain: str) -> Result:
+        name = to_ascii(domain)
+        if name is None:
+            return Result(domain, False, status=Status.INVALID)
+        return from_answer(domain, await lookup(name))
+
+    async def work_queue(names: asyncio.Queue[str | None]) -> None:
+        while (domain := await names.get()) is not None:
+            await results.put(await resolve(domain))
+        await results.put(None)
+
+    async def work_iter(names: Iterator[str]) -> None:
+        # Workers share one iterator: next() never awaits, so no two workers
+        # can be inside it at once.  The body is resolve() inlined: this
+        # loop runs once per name.
+        put = results.put
+        for domain in names:
+            name = to_ascii(domain)
+            if name is None:
+                await put(Result(domain, False, status=Status.INVALID))
+            else:
+                await put(from_answer(domain, await lookup(name)))
+        await put(None)
+
+    async def feed(
+        names: asyncio.Queue[str | None], source: AsyncIterable[str]
+    ) -> None:
+        async for domain in source:
+            await names.put(domain)
+        for _ in range(concurrency):
+            await names.put(None)
+
+    async with asyncio.TaskGroup() as tg:
+        tasks: list[asyncio.Task[None]] = []
+        if isinstance(domains, AsyncIterable):
+            # An async iterator cannot be advanced by two tasks at once, so
+            # one feeder reads it into a small queue the workers drain.
+            names: asyncio.Queue[str | None] = asyncio.Queue(maxsize=concurrency)
+            tasks.append(tg.create_task(feed(names, domains)))
+            tasks += [tg.create_task(work_queue(names)) for _ in range(concurrency)]
+        else:
+            iterator = iter(domains)
+            tasks += [tg.create_task(work_iter(iterator)) for _ in range(concurrency)]
+        finished = 0
+        while finished < concurrency:
+            item = await results.get()
+            if item is None:
+                finished += 1
+                continue
+            try:
+                yield item
+            except GeneratorExit:
+                # The consumer left the loop and the generator is being
+                # closed.  Letting GeneratorExit cross the TaskGroup would
+                # turn it into a BaseExceptionGroup; cancel the workers
+                # instead and leave the group normally, which awaits them.
+                for task in tasks:
+                    task.cancel()
+                break

@@ -1,0 +1,190 @@
+"""`awaitkit probe` end to end against nsd: the book's columns, JSON, input files, exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import sys
+
+import pytest
+
+from awaitkit.cli import main
+
+HEADER = ["FOUND\t\tNOT FOUND\tFAILED", "=====\t\t=========\t======"]
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines()
+
+
+def test_tld_reproduces_domaincheck(nsd_port, capsys) -> None:
+    status = main(["probe", "test", "--nameserver", f"127.0.0.1:{nsd_port}"])
+    out, err = capsys.readouterr()
+    lines = _lines(out)
+    assert status == 0
+    assert lines[:2] == HEADER
+    body = set(lines[2:])
+    # for.test and if.test have A records; with.test only AAAA (NODATA for A).
+    assert {"for.test", "if.test"} <= body
+    assert "\t\tdef.test" in body
+    assert "\t\twith.test" in body
+    assert len(body) == 18  # Python keywords of <= 4 letters
+    assert "FOUND 2" in err
+    assert "NXDOMAIN 15" in err
+    assert "NODATA 1" in err
+
+
+def test_json_only_found_both_types(nsd_port, capsys) -> None:
+    status = main(
+        [
+            "probe",
+            "TEST.",
+            "--nameserver",
+            f"127.0.0.1:{nsd_port}",
+            "--type",
+            "both",
+            "--json",
+            "--only",
+            "found",
+        ]
+    )
+    out, _ = capsys.readouterr()
+    records = [json.loads(line) for line in _lines(out)]
+    assert status == 0
+    assert {r["domain"]: r["addresses"] for r in records} == {
+        "for.test": ["192.0.2.5"],
+        "if.test": ["192.0.2.6"],
+        "with.test": ["2001:db8::6"],
+    }
+    assert all(r["found"] and r["status"] == "FOUND" for r in records)
+
+
+def test_only_missing(nsd_port, capsys) -> None:
+    main(
+        ["probe", "test", "--nameserver", f"127.0.0.1:{nsd_port}", "--only", "missing"]
+    )
+    lines = _lines(capsys.readouterr().out)
+    assert all(line.startswith("\t\t") for line in lines[2:])
+    assert len(lines[2:]) == 16
+
+
+def test_input_file_with_hostile_lines(nsd_port, tmp_path, capsys) -> None:
+    names = tmp_path / "names.txt"
+    names.write_bytes(
+        b"found.test\n# a comment\n\nb\xc3\xbccher.test  # trailing comment\n"
+        b"\xff\xfe.test\nnope.test\r\n" + b"x" * 5000 + b".test\nalias.test"
+    )
+    status = main(
+        ["probe", "-i", str(names), "--nameserver", f"127.0.0.1:{nsd_port}", "--json"]
+    )
+    out, err = capsys.readouterr()
+    got = {r["domain"]: r["status"] for r in map(json.loads, _lines(out))}
+    assert status == 0
+    assert got["found.test"] == "FOUND"
+    assert got["bücher.test"] == "FOUND"
+    assert got["nope.test"] == "NXDOMAIN"
+    assert got["alias.test"] == "FOUND"
+    assert got["\ufffd\ufffd.test"] == "INVALID"
+    assert got["x" * 5000 + ".test"] == "INVALID"
+    assert len(got) == 6
+    assert "INVALID 2" in err
+
+
+def test_stdin(nsd_port, monkeypatch, capsys) -> None:
+    stdin = io.TextIOWrapper(io.BytesIO(b"found.test\nv6only.test\n"))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    status = main(["probe", "-i", "-", "--nameserver", f"127.0.0.1:{nsd_port}"])
+    lines = _lines(capsys.readouterr().out)
+    assert status == 0
+    assert set(lines[2:]) == {"found.test", "\t\tv6only.test"}
+
+
+def test_unanswered_names_fail_and_exit_1(capsys) -> None:
+    """A server that never answers: FAILED column, exit 1, nothing 'NOT FOUND'."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        status = main(
+            [
+                "probe",
+                "test",
+                "--nameserver",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "0.1",
+                "--retries",
+                "1",
+            ]
+        )
+    out, err = capsys.readouterr()
+    lines = _lines(out)
+    assert status == 1
+    assert len(lines) == 20
+    assert all(
+        line.startswith("\t\t\t\t") and line.endswith(" (TIMEOUT)")
+        for line in lines[2:]
+    )
+    assert "TIMEOUT 18" in err
+
+
+def test_system_resolver_on_invalid_tld(capsys) -> None:
+    status = main(["probe", "invalid", "--timeout", "10"])
+    lines = _lines(capsys.readouterr().out)
+    assert status == 0
+    assert lines[:2] == HEADER
+    assert len(lines) == 20
+    assert all(
+        line.startswith("\t\t") and not line.startswith("\t\t\t") for line in lines[2:]
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["probe"],
+        ["probe", "dev", "-i", "-"],
+        ["probe", "dev", "--nameserver", "not-an-ip"],
+        ["probe", "dev", "--nameserver", "127.0.0.1:99999"],
+        ["probe", "dev", "--resolver", "system", "--nameserver", "127.0.0.1"],
+        ["probe", "dev", "--concurrency", "0"],
+        ["probe", "dev", "--timeout", "-1"],
+        ["probe", "a..b"],
+        ["probe", "-i", "/nonexistent/names.txt"],
+    ],
+)
+def test_usage_errors_exit_2(argv, capsys) -> None:
+    assert main(argv) == 2
+    assert "awaitkit: error:" in capsys.readouterr().err
+
+
+def test_bad_choice_exits_2(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["probe", "dev", "--type", "MX"])
+    assert info.value.code == 2
+
+
+def test_progress_bar_only_on_a_tty(nsd_port, monkeypatch, capsys) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["probe", "test", "--nameserver", f"127.0.0.1:{nsd_port}"]) == 0
+    assert "/18 [" in terminal.getvalue()  # tqdm drew the bar
+    monkeypatch.undo()
+    main(["probe", "test", "--nameserver", f"127.0.0.1:{nsd_port}"])
+    assert "/18 [" not in capsys.readouterr().err
+
+
+def test_resolv_conf_nameservers(tmp_path) -> None:
+    from awaitkit.probe._command import system_nameservers
+
+    conf = tmp_path / "resolv.conf"
+    conf.write_bytes(
+        b"# comment\nsearch example.com\nnameserver 192.0.2.53\n"
+        b"nameserver fe80::1%eth0\nnameserver\n\xff\xfe garbage\n"
+    )
+    assert system_nameservers(conf) == ["192.0.2.53", "fe80::1"]
+    assert system_nameservers(tmp_path / "missing") == []
