@@ -11,9 +11,7 @@ for an event loop it does not need.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
+from awaitkit._lazy import attach
 from awaitkit.core.errors import (
     AwaitkitError as AwaitkitError,
     ConnectError as ConnectError,
@@ -25,6 +23,7 @@ from awaitkit.core.errors import (
     UsageError as UsageError,
 )
 
+TYPE_CHECKING = False  # see awaitkit._lazy
 if TYPE_CHECKING:
     from awaitkit.core._lag import (
         LagMonitor as LagMonitor,
@@ -66,14 +65,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = attach(__name__, _LAZY)

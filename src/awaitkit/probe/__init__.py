@@ -16,34 +16,42 @@ resolver could not tell), and INVALID for names no resolver can ask about.
 
 from __future__ import annotations
 
-from awaitkit.probe._direct import DirectResolver as DirectResolver
-from awaitkit.probe._names import (
-    candidate_names as candidate_names,
-    to_ascii as to_ascii,
-)
-from awaitkit.probe._probe import (
-    Resolver as Resolver,
-    multi_probe as multi_probe,
-    probe as probe,
-)
-from awaitkit.probe._result import (
-    Answer as Answer,
-    Result as Result,
-    Status as Status,
-)
-from awaitkit.probe._system import SystemResolver as SystemResolver
-from awaitkit.probe._udp import Stats as Stats
+from awaitkit._lazy import attach
 
-__all__ = [
-    "Answer",
-    "DirectResolver",
-    "Resolver",
-    "Result",
-    "Stats",
-    "Status",
-    "SystemResolver",
-    "candidate_names",
-    "multi_probe",
-    "probe",
-    "to_ascii",
-]
+TYPE_CHECKING = False  # see awaitkit._lazy: the CLI must not import asyncio here
+if TYPE_CHECKING:
+    from awaitkit.probe._direct import DirectResolver as DirectResolver
+    from awaitkit.probe._names import (
+        candidate_names as candidate_names,
+        to_ascii as to_ascii,
+    )
+    from awaitkit.probe._probe import (
+        Resolver as Resolver,
+        multi_probe as multi_probe,
+        probe as probe,
+    )
+    from awaitkit.probe._result import (
+        Answer as Answer,
+        Result as Result,
+        Status as Status,
+    )
+    from awaitkit.probe._system import SystemResolver as SystemResolver
+    from awaitkit.probe._udp import Stats as Stats
+
+_LAZY = {
+    "Answer": "awaitkit.probe._result",
+    "DirectResolver": "awaitkit.probe._direct",
+    "Resolver": "awaitkit.probe._probe",
+    "Result": "awaitkit.probe._result",
+    "Stats": "awaitkit.probe._udp",
+    "Status": "awaitkit.probe._result",
+    "SystemResolver": "awaitkit.probe._system",
+    "candidate_names": "awaitkit.probe._names",
+    "multi_probe": "awaitkit.probe._probe",
+    "probe": "awaitkit.probe._probe",
+    "to_ascii": "awaitkit.probe._names",
+}
+
+__all__ = sorted(_LAZY)
+
+__getattr__, __dir__ = attach(__name__, _LAZY)

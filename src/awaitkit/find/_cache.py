@@ -1,0 +1,195 @@
+"""The on-disk cache of the full index: a checked binary file, rebuilt when in doubt.
+
+Why a custom format and not pickle: loading a pickle runs whatever code the
+file names, so a cache file would have to be trusted; this format holds only
+text and arrays of ints, so a hostile or damaged file can at worst fail the
+checks below (and be rebuilt).  It also loads in ~2 ms: the integer tables are
+views of the bytes read, and the word list is the only per-entry object.
+
+Layout: one ASCII header line ``AWAITKIT-FIND key=value ...``, then the
+payload: the words (UTF-8, newline-separated), the offsets and postings
+(``array('I')`` bytes, native order, recorded in the header) and the emoji
+names.  The header names the format, Unicode, package and ``emoji`` data
+versions the file was built for; any mismatch, a wrong size or a CRC-32 mismatch of header
+and payload (truncation, bit rot) means "rebuild".  CRC-32 detects accidents;
+it is no defence against someone who can write your cache directory, but
+nothing in the file is ever executed, so such a person can only make
+searches wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import zlib
+
+from awaitkit import __version__
+from awaitkit.find._index import CharIndex
+from awaitkit.find._ucd import STOP_CODE, unicode_version
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: typing costs ~2 ms at start-up
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["CACHE_ENV", "FORMAT_VERSION", "cache_file", "load_index"]
+
+log = logging.getLogger("awaitkit.find")
+
+CACHE_ENV = "AWAITKIT_CACHE_DIR"
+FORMAT_VERSION = 1
+_MAGIC = b"AWAITKIT-FIND"
+_APP = "awaitkit"
+
+
+def _cache_dir(cache_dir: str | os.PathLike[str] | None) -> str:
+    if cache_dir is not None:
+        return os.fspath(cache_dir)
+    if env := os.environ.get(CACHE_ENV):
+        return env
+    if sys.platform == "linux":
+        # What platformdirs.user_cache_dir() answers on Linux, without the
+        # ~30 ms its import costs (half of the CLI's start-up budget).
+        base = os.environ.get("XDG_CACHE_HOME", "").strip()
+        if not base:
+            base = os.path.expanduser("~/.cache")
+        return os.path.join(base, _APP)
+    import platformdirs  # pragma: no cover - exercised on macOS/Windows only
+
+    return platformdirs.user_cache_dir(_APP)  # pragma: no cover
+
+
+def _file_name() -> str:
+    return f"find-index-f{FORMAT_VERSION}-u{unicode_version()}-p{__version__}.bin"
+
+
+def cache_file(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where :func:`load_index` keeps the index.
+
+    ``cache_dir`` wins, then ``$AWAITKIT_CACHE_DIR``, then the user cache
+    directory (``~/.cache/awaitkit`` on Linux).
+    """
+    from pathlib import Path
+
+    return Path(_cache_dir(cache_dir), _file_name())
+
+
+def emoji_version() -> str:
+    """The installed ``emoji`` distribution's version, ``"none"`` without it.
+
+    Read from its ``.dist-info`` folder name: importing ``emoji`` (~40 ms)
+    or ``importlib.metadata`` (~10 ms) would cost more than loading the index.
+    """
+    for folder in sys.path:
+        if os.path.isfile(os.path.join(folder or ".", "emoji", "__init__.py")):
+            for entry in os.listdir(folder or "."):
+                if entry.startswith("emoji-") and entry.endswith(".dist-info"):
+                    return entry.removeprefix("emoji-").removesuffix(".dist-info")
+            return "unknown"
+    return "none"
+
+
+def _expected() -> dict[str, str]:
+    # Everything the file's content depends on: a change of any means rebuild.
+    return {
+        "format": str(FORMAT_VERSION),
+        "unicode": unicode_version(),
+        "package": __version__,
+        "emoji": emoji_version(),
+        "byteorder": sys.byteorder,
+        "start": "32",
+        "stop": str(STOP_CODE),
+    }
+
+
+def dump_index(index: CharIndex) -> bytes:
+    """Serialise the full index: header line, then the payload it describes."""
+    words, offsets, postings, emoji_text = index.parts()
+    chunks = [
+        "\n".join(words).encode(),
+        offsets.tobytes(),
+        postings.tobytes(),
+        emoji_text.encode(),
+    ]
+    payload = b"".join(chunks)
+    fields = _expected() | {"sizes": ",".join(str(len(c)) for c in chunks)}
+    head = _MAGIC + b" " + " ".join(f"{k}={v}" for k, v in fields.items()).encode()
+    # The checksum covers the header too: a damaged size field must not pass.
+    crc = zlib.crc32(payload, zlib.crc32(head))
+    return head + b" crc32=%d\n" % crc + payload
+
+
+def parse_index(data: bytes) -> CharIndex:
+    """Read :func:`dump_index` output back; ``ValueError`` when stale or damaged."""
+    end = data.find(b"\n", 0, 512)
+    if end < 0 or not data.startswith(_MAGIC + b" "):
+        raise ValueError("not an index file")
+    head, found, crc_text = data[:end].rpartition(b" crc32=")
+    payload = memoryview(data)[end + 1 :]
+    if not found or not crc_text.isdigit():
+        raise ValueError("damaged index header: no checksum")
+    if zlib.crc32(payload, zlib.crc32(head)) != int(crc_text):
+        raise ValueError("index file checksum mismatch")
+    try:
+        fields = dict(f.split("=", 1) for f in head[len(_MAGIC) + 1 :].decode().split())
+        sizes = [int(s) for s in fields["sizes"].split(",")]
+    except (ValueError, KeyError) as exc:
+        raise ValueError(f"damaged index header: {exc!r}") from None
+    for key, want in _expected().items():
+        if fields.get(key) != want:
+            raise ValueError(f"stale index: {key}={fields.get(key)!r}, want {want!r}")
+    if len(sizes) != 4 or sum(sizes) != len(payload) or sizes[1] % 4 or sizes[2] % 4:
+        raise ValueError("index file has the wrong size")
+    cuts = [0]
+    for size in sizes:
+        cuts.append(cuts[-1] + size)
+    words = str(payload[cuts[0] : cuts[1]], "utf-8").split("\n")
+    # Views over the bytes just read: no copy.  ("I" items are read with
+    # memcpy, so the unaligned start is fine on every platform.)
+    offsets = payload[cuts[1] : cuts[2]].cast("I")
+    postings = payload[cuts[2] : cuts[3]].cast("I")
+    emoji_text = str(payload[cuts[3] : cuts[4]], "utf-8")
+    return CharIndex(words, offsets, postings, emoji_text, start=32, stop=STOP_CODE)
+
+
+def load_index(cache_dir: str | os.PathLike[str] | None = None) -> CharIndex:
+    """The full index, from the cache when it is valid, else built and cached.
+
+    Synchronous: a few ms from the cache, ~0.5 s when it must be built, so
+    call it before starting an event loop (or in a thread).  A missing,
+    stale or damaged cache file is rebuilt; a cache directory that cannot
+    be written only costs the build on every call.
+
+    >>> load_index().query("cat face").matches[0].code
+    'U+1F431'
+    """
+    path = os.path.join(_cache_dir(cache_dir), _file_name())
+    try:
+        with open(path, "rb") as f:
+            return parse_index(f.read())
+    except FileNotFoundError:
+        log.info("building the find index (first run): %s", path)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        log.warning("rebuilding the find index %s: %s", path, exc)
+    index = CharIndex.build()
+    try:
+        _write_atomic(path, dump_index(index))
+    except OSError as exc:
+        log.warning("cannot cache the find index at %s: %s", path, exc)
+    return index
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    """Write via a temporary file and rename, so readers see all or nothing."""
+    import tempfile
+
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".find-index-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

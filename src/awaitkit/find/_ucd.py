@@ -1,0 +1,72 @@
+"""The Unicode character database in use, and the word rules shared by index and query.
+
+``unicodedata2`` tracks the newest Unicode release; the stdlib module lags
+behind the interpreter's release date, so it is only the fallback.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+try:
+    import unicodedata2 as ucd
+except ImportError:  # pragma: no cover - unicodedata2 is a declared dependency
+    import unicodedata as ucd
+
+__all__ = [
+    "STOP_CODE",
+    "char_name",
+    "generated_suffix",
+    "name_words",
+    "tokenize",
+    "ucd",
+    "unicode_version",
+]
+
+STOP_CODE = sys.maxunicode + 1
+
+# A name word is a run of ASCII letters and digits: Unicode names use only
+# those, a space and a hyphen; CLDR emoji names add apostrophes and a few
+# signs ("o\u2019clock", "+1") that queries need not reproduce.
+_WORD = re.compile(r"[A-Z0-9]+")
+_APOSTROPHES = str.maketrans("", "", "'\u2019")
+
+
+def unicode_version() -> str:
+    """The version of the Unicode data ``find`` uses, e.g. ``"16.0.0"``."""
+    return str(ucd.unidata_version)
+
+
+def char_name(char: str) -> str:
+    """The Unicode name of ``char``, or ``""`` when it has none (controls, unassigned)."""
+    return str(ucd.name(char, ""))
+
+
+def tokenize(text: str) -> list[str]:
+    """Uppercase words of ``text``; hyphens, underscores and punctuation split words.
+
+    >>> tokenize("cat-face :smile:")
+    ['CAT', 'FACE', 'SMILE']
+    """
+    return _WORD.findall(text.upper().translate(_APOSTROPHES))
+
+
+def generated_suffix(code: int, name: str) -> str:
+    """The hex ending of an algorithmically generated name, or ``""``.
+
+    ``CJK UNIFIED IDEOGRAPH-4E00`` (and Tangut, Khitan, Nushu, Egyptian,
+    CJK compatibility ideographs) end with their own code point: indexing
+    those endings would add one useless word per character, so the index
+    leaves them out and the query side recognises them instead.
+    """
+    suffix = f"{code:04X}"
+    return suffix if name.endswith("-" + suffix) else ""
+
+
+def name_words(code: int, name: str) -> list[str]:
+    """The words of ``name`` worth indexing: all but a generated hex ending."""
+    words = tokenize(name)
+    if generated_suffix(code, name):
+        words.pop()
+    return words
