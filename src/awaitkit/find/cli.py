@@ -57,6 +57,15 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(handler=_run)
 
 
+def _rule(out: object) -> str:
+    """The book's box-drawing rule, or ``-`` where the stream cannot encode it."""
+    try:
+        "─".encode(getattr(out, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return "-"
+    return "─"
+
+
 def _run(args: argparse.Namespace) -> int:
     from awaitkit.core.errors import QueryError, UsageError
     from awaitkit.find._cache import load_index
@@ -85,5 +94,5 @@ def _run(args: argparse.Namespace) -> int:
     else:
         for row in rows:
             print("\t".join(row))
-        print("─" * 66, f"{total} found")
+        print(_rule(out) * 66, f"{total} found")
     return 0 if total else 1
