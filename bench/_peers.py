@@ -137,8 +137,9 @@ def wrk(
         env={**os.environ, "LC_ALL": "C"},
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out)[1])  # type: ignore[index]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out)[1])  # type: ignore[index]
+    # Anchored: a Stdev cell such as "68.50%" must not pass for the 50% row.
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M)[1])  # type: ignore[index]
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M)[1])  # type: ignore[index]
     errors = 0
     for m in re.finditer(
         r"(?:Socket errors:.*?|Non-2xx or 3xx responses:\s*)(\d+)", out

@@ -14,6 +14,10 @@ def bind_tcp(
 
     The socket is listening when this returns, so a server handed it is
     reachable at once and ``sock.getsockname()`` tells the real port.
+
+    Pass the same ``backlog`` to ``loop.create_server(sock=...)``: it calls
+    ``listen()`` again with its own default of 100, and a burst of more
+    connections than that gets SYNs dropped and 1 s client retries.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.create_server(

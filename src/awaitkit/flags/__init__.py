@@ -1,5 +1,86 @@
-"""awaitkit.flags (placeholder until the app lands)."""
+"""awaitkit.flags: the flags data set and a fast HTTP test server that injects faults.
+
+::
+
+    from awaitkit.flags import serving_flags
+
+    async with serving_flags("ERROR", seed=1) as base_url:
+        ...  # GET f"{base_url}/flags/br/br.gif": 418 a quarter of the time
+
+The data set holds every ISO 3166-1 alpha-2 country: ``/flags/<cc>/<cc>.gif``
+(a synthetic, deterministic image showing the code) and
+``/flags/<cc>/metadata.json``.  Names are loaded on first use, so importing
+this package costs nothing at CLI start; the images are drawn when a server
+starts (or ``build_dataset`` is called), once per process.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from awaitkit.flags._dataset import (
+        Resource as Resource,
+        build_dataset as build_dataset,
+        country_codes as country_codes,
+        country_name as country_name,
+        export_dataset as export_dataset,
+        metadata as metadata,
+    )
+    from awaitkit.flags._policy import (
+        Decision as Decision,
+        Fault as Fault,
+        Policy as Policy,
+        parse_delay as parse_delay,
+    )
+    from awaitkit.flags._server import (
+        FlagsServer as FlagsServer,
+        ServerStats as ServerStats,
+        serving_flags as serving_flags,
+    )
+
+_LAZY = {
+    "Decision": "awaitkit.flags._policy",
+    "Fault": "awaitkit.flags._policy",
+    "FlagsServer": "awaitkit.flags._server",
+    "Policy": "awaitkit.flags._policy",
+    "Resource": "awaitkit.flags._dataset",
+    "ServerStats": "awaitkit.flags._server",
+    "build_dataset": "awaitkit.flags._dataset",
+    "country_codes": "awaitkit.flags._dataset",
+    "country_name": "awaitkit.flags._dataset",
+    "export_dataset": "awaitkit.flags._dataset",
+    "metadata": "awaitkit.flags._dataset",
+    "parse_delay": "awaitkit.flags._policy",
+    "serving_flags": "awaitkit.flags._server",
+}
+
+__all__ = [
+    "Decision",
+    "Fault",
+    "FlagsServer",
+    "Policy",
+    "Resource",
+    "ServerStats",
+    "build_dataset",
+    "country_codes",
+    "country_name",
+    "export_dataset",
+    "metadata",
+    "parse_delay",
+    "serving_flags",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

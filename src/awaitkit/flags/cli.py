@@ -1,10 +1,159 @@
-"""Placeholder command registration until the app lands."""
+"""``awaitkit serve flags``: declare the arguments only (the work is in ``_run``)."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import socket
+
+PRESET_NAMES = ("LOCAL", "DELAY", "ERROR")
+
+# (option, Policy field, help) for the per-fault rates.
+_RATES = (
+    ("--error-rate", "error_rate", "share of requests answered with --error-status"),
+    ("--rate-limit-rate", "rate_limit_rate", "share answered 429 with Retry-After"),
+    ("--unavailable-rate", "unavailable_rate", "share answered 503 with Retry-After"),
+    ("--reset-rate", "reset_rate", "share reset (TCP RST) in the middle of the body"),
+    (
+        "--truncate-rate",
+        "truncate_rate",
+        "share closed after half the body (short of Content-Length)",
+    ),
+    ("--stall-rate", "stall_rate", "share that send half the body, then stall"),
+)
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"rate must be in [0, 1], not {text}")
+    return value
 
 
 def register(serve_commands: argparse._SubParsersAction[Any]) -> None:
-    """Register ``awaitkit serve flags`` (not yet)."""
+    """Register ``awaitkit serve flags``."""
+    parser = serve_commands.add_parser(
+        "flags",
+        help="serve the flags data set (or a directory) with delays and faults",
+        description="Serve the flags data set from memory (or any directory) over "
+        "HTTP/1.1, injecting delays and faults. Presets: LOCAL (no faults), DELAY "
+        "(0.5-5 s delays), ERROR (25 percent 418, 0.5 s delay); options override them. "
+        "With --seed the sequence of faults repeats, drawn in request arrival order "
+        "(with concurrent clients, which request gets which fault may vary).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="default: 8000 (0: any)")
+    parser.add_argument("--directory", metavar="DIR", help="serve DIR instead")
+    parser.add_argument(
+        "--preset", type=str.upper, choices=PRESET_NAMES, default="LOCAL"
+    )
+    parser.add_argument(
+        "--delay", metavar="MIN[-MAX]", help="delay every response (seconds, uniform)"
+    )
+    parser.add_argument(
+        "--error-status", type=int, metavar="CODE", help="status of --error-rate"
+    )
+    for option, dest, text in _RATES:
+        parser.add_argument(option, dest=dest, type=_rate, metavar="P", help=text)
+    parser.add_argument(
+        "--retry-after", type=int, metavar="S", help="Retry-After of 429/503 (1)"
+    )
+    parser.add_argument(
+        "--stall-timeout",
+        type=float,
+        metavar="S",
+        help="how long a stalled response holds its connection (30)",
+    )
+    parser.add_argument("--seed", type=int, help="make the fault sequence repeatable")
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="answer 503 to connections past N open ones (10000)",
+    )
+    parser.add_argument(
+        "--keepalive-timeout",
+        type=float,
+        default=15.0,
+        metavar="S",
+        help="close idle keep-alive connections after S seconds (15)",
+    )
+    parser.add_argument(
+        "--export",
+        metavar="DIR",
+        help="write the data set under DIR and exit (to serve it with another server)",
+    )
+    parser.set_defaults(handler=_run, default_log_level="INFO")
+
+
+_OPTION_FIELDS = (
+    "delay",
+    "error_status",
+    "retry_after",
+    "stall_timeout",
+    *(dest for _, dest, _ in _RATES),
+)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from awaitkit.core import UsageError, bind_tcp, format_hostport, run
+    from awaitkit.flags._dataset import build_dataset, export_dataset
+    from awaitkit.flags._policy import Policy
+
+    if args.export:
+        root = export_dataset(args.export)
+        print(f"wrote {len(build_dataset())} files under {root}")
+        return 0
+    options = {
+        name: getattr(args, name)
+        for name in _OPTION_FIELDS
+        if getattr(args, name) is not None
+    }
+    # Check everything cheap before the one-second image drawing.
+    Policy.preset(args.preset, **options)
+    if args.directory is not None and not Path(args.directory).is_dir():
+        raise UsageError(f"not a directory: {args.directory}")
+    try:
+        sock = bind_tcp(args.host, args.port, backlog=4096)  # bind first
+    except OSError as exc:
+        where = format_hostport(args.host, args.port)
+        raise UsageError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    with sock:
+        if args.directory is None:
+            build_dataset()  # CPU-bound: draw the images before the loop starts
+        return run(_serve(args, options, sock))
+
+
+async def _serve(
+    args: argparse.Namespace, options: dict[str, Any], sock: socket.socket
+) -> int:
+    import asyncio
+    import signal
+
+    from awaitkit.flags._server import FlagsServer
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with FlagsServer(
+        args.preset,
+        host=args.host,
+        port=args.port,
+        directory=args.directory,
+        seed=args.seed,
+        max_connections=args.max_connections,
+        keepalive_timeout=args.keepalive_timeout,
+        sock=sock,
+        **options,
+    ) as server:
+        what = args.directory or "the flags data set"
+        print(f"serving {what} on {server.base_url} (preset {args.preset})", flush=True)
+        await stop.wait()
+    print("stopped", flush=True)
+    return 0

@@ -1,0 +1,255 @@
+"""``FlagsServer`` and ``serving_flags``: the flags data set over HTTP, with faults.
+
+Bind first, then serve (the port is known before anyone connects); the data
+set is built in a worker thread the first time a process needs it and kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from awaitkit.flags._files import DirectoryFiles, MemoryFiles
+from awaitkit.flags._policy import Policy
+from awaitkit.flags._protocol import HttpConnection
+
+__all__ = ["FlagsServer", "ServerStats", "Site", "serving_flags"]
+
+_BACKLOG = 4096
+
+
+@dataclass
+class ServerStats:
+    """Counters a test can read while the server runs.
+
+    ``requests`` counts requests received; ``in_flight`` those received and
+    not yet answered (delayed ones included); ``max_in_flight`` its peak;
+    ``by_status`` the responses sent, by status code (a response that a
+    reset or truncate fault broke counts under the status it began with; a
+    stalled one once its stall ends); ``by_fault`` the faults applied, by
+    name (``"reset"``, ``"error"``...); ``connections`` the connections
+    accepted.
+    """
+
+    requests: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    by_status: Counter[int] = field(default_factory=Counter)
+    by_fault: Counter[str] = field(default_factory=Counter)
+    connections: int = 0
+
+
+class Site:
+    """What every connection of one server shares: files, policy, limits, stats."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        files: MemoryFiles | DirectoryFiles,
+        policy: Policy,
+        rng: random.Random,
+        *,
+        max_connections: int,
+        keepalive_timeout: float,
+        request_timeout: float,
+        max_url_bytes: int = 8 * 1024,
+        max_header_bytes: int = 32 * 1024,
+        max_body_bytes: int = 64 * 1024,
+    ) -> None:
+        self.loop = loop
+        self.files = files
+        # The in-memory store answers without I/O, so requests skip a task.
+        self.memory_files = files if isinstance(files, MemoryFiles) else None
+        self.policy = policy
+        self.faultless = policy.is_faultless
+        self.rng = rng
+        self.stats = ServerStats()
+        self.connections: set[HttpConnection] = set()
+        self.max_connections = max_connections
+        self.keepalive_timeout = keepalive_timeout
+        self.request_timeout = request_timeout
+        self.max_url_bytes = max_url_bytes
+        self.max_header_bytes = max_header_bytes
+        self.max_body_bytes = max_body_bytes
+        self.date = ""
+        self.date_bytes = b""
+        self.tick()
+
+    def tick(self) -> None:
+        """Refresh the cached Date header and close idle connections (once a second)."""
+        self.date = formatdate(usegmt=True)
+        self.date_bytes = self.date.encode("ascii")
+        now = self.loop.time()
+        for conn in list(self.connections):
+            conn.close_idle(now)
+
+
+class FlagsServer:
+    """The flags HTTP server as an async context manager.
+
+    Example use::
+
+        async with FlagsServer("ERROR", seed=1) as server:
+            url = f"{server.base_url}/flags/br/br.gif"
+            ...
+            print(server.stats.by_status[418])
+
+    ``preset`` is LOCAL, DELAY or ERROR; ``fault_options`` override fields of
+    :class:`Policy` (``delay="0.5-1"``, ``error_rate=0.1``, ``reset_rate=...``).
+    ``directory`` serves that directory instead of the in-memory data set.
+    """
+
+    def __init__(
+        self,
+        preset: str = "LOCAL",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        directory: Path | str | None = None,
+        seed: int | None = None,
+        max_connections: int = 10_000,
+        keepalive_timeout: float = 15.0,
+        request_timeout: float = 30.0,
+        sock: socket.socket | None = None,
+        **fault_options: Any,
+    ) -> None:
+        self.policy = Policy.preset(preset, **fault_options)
+        self.preset = preset.upper()
+        self.host = host
+        self.port = port
+        self.directory = Path(directory) if directory is not None else None
+        self.seed = seed
+        self.max_connections = max_connections
+        self.keepalive_timeout = keepalive_timeout
+        self.request_timeout = request_timeout
+        self._sock = sock
+        self._server: asyncio.AbstractServer | None = None
+        self._site: Site | None = None
+        self._ticker: asyncio.TimerHandle | None = None
+        self.base_url = ""
+
+    def __repr__(self) -> str:
+        state = self.base_url or "not started"
+        conns = len(self._site.connections) if self._site else 0
+        return f"<FlagsServer {self.preset} {state} connections={conns}>"
+
+    @property
+    def stats(self) -> ServerStats:
+        """Live counters (requests, in_flight, max_in_flight, by_status)."""
+        if self._site is None:
+            raise RuntimeError("the server is not running")
+        return self._site.stats
+
+    async def start(self) -> None:
+        """Build or load the files, bind, and start accepting connections."""
+        from awaitkit.core import bind_tcp
+        from awaitkit.flags._dataset import build_dataset
+
+        loop = asyncio.get_running_loop()
+        files: MemoryFiles | DirectoryFiles
+        if self.directory is not None:
+            files = DirectoryFiles(self.directory)
+        else:
+            # CPU-bound for about a second, once per process: off the loop.
+            files = MemoryFiles(await asyncio.to_thread(build_dataset))
+        rng = random.Random(self.seed)
+        self._site = site = Site(
+            loop,
+            files,
+            self.policy,
+            rng,
+            max_connections=self.max_connections,
+            keepalive_timeout=self.keepalive_timeout,
+            request_timeout=self.request_timeout,
+        )
+        sock = self._sock or bind_tcp(self.host, self.port, backlog=_BACKLOG)
+        # create_server listens again with its own backlog (default 100, too
+        # few for a thousand clients connecting at once): pass ours.
+        self._server = await loop.create_server(
+            lambda: HttpConnection(site), sock=sock, backlog=_BACKLOG
+        )
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        self.base_url = f"http://{shown}:{port}"
+        self._schedule_tick()
+
+    def _schedule_tick(self) -> None:
+        site = self._site
+        assert site is not None
+        interval = min(1.0, site.keepalive_timeout / 4, site.request_timeout / 4)
+        site.tick()
+        self._ticker = site.loop.call_later(interval, self._schedule_tick)
+
+    async def close(self) -> None:
+        """Stop accepting, drop every connection (stalled ones too), and wait."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        tasks = []
+        if self._site is not None:
+            for conn in list(self._site.connections):
+                if conn.task is not None:
+                    tasks.append(conn.task)
+                    conn.task.cancel()
+                conn.shutdown()
+        # File reads in flight (directory mode) end before we return.
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await server.wait_closed()
+
+    async def serve_forever(self) -> None:
+        """Serve until cancelled (Ctrl-C, SIGTERM); the caller closes the server."""
+        await asyncio.Event().wait()
+
+    async def __aenter__(self) -> FlagsServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+@contextlib.asynccontextmanager
+async def serving_flags(
+    preset: str = "LOCAL",
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    directory: Path | str | None = None,
+    seed: int | None = None,
+    **fault_options: Any,
+) -> AsyncIterator[str]:
+    """Serve the flags data set in-process; yield its base URL.
+
+    Example::
+
+        async with serving_flags("DELAY", delay=0.5) as base_url:
+            # GET f"{base_url}/flags/br/br.gif" -> 200 after 0.5 s
+            ...
+    """
+    async with FlagsServer(
+        preset,
+        host=host,
+        port=port,
+        directory=directory,
+        seed=seed,
+        **fault_options,
+    ) as server:
+        yield server.base_url
