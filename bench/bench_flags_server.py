@@ -116,24 +116,12 @@ def lag_under_load(url_path: str, duration: float) -> float:
     try:
         if not ready.wait(60):
             raise RuntimeError("in-process server did not start")
-        wrk_once_more(f"{box['url']}{url_path}", duration)
+        wrk(f"{box['url']}{url_path}", duration)
     finally:
         if "stop" in box:
             box["stop"]()  # type: ignore[operator]
         thread.join(30)
     return float(box["p99"])  # type: ignore[arg-type]
-
-
-def wrk_once_more(url: str, duration: float) -> WrkResult:
-    """``wrk -c 50``; run again if its report could not be read.
-
-    ``_peers.wrk`` reads the 50 % latency with an unanchored pattern, which
-    also matches a Stdev column such as ``68.50%`` (about 1 run in 50).
-    """
-    try:
-        return wrk(url, connections=50, duration=duration)
-    except ValueError:
-        return wrk(url, connections=50, duration=duration)
 
 
 def median_flag() -> tuple[str, int]:
@@ -183,7 +171,7 @@ def run(rounds: int, quick: bool) -> list[Row]:
                 wrk(url + path, duration=1)
 
             def case(url: str) -> float:
-                result = wrk_once_more(url + path, duration)
+                result = wrk(url + path, duration)
                 if result.errors:
                     raise RuntimeError(f"wrk saw {result.errors} errors on {url}")
                 return result.requests_per_s
