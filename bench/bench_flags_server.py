@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _harness import Row, interleave, main_for, per_round_ratios
-from _peers import WrkResult, free_port, serving_nginx, wait_port, wrk
+from _peers import free_port, serving_nginx, wait_port, wrk
 
 DEFAULT_ROUNDS = 3
 ROOT = Path(__file__).resolve().parent.parent
