@@ -1,0 +1,163 @@
+"""Running the servers until a signal: uvicorn glue and the CLI's coroutines.
+
+uvicorn's ``Server.serve`` installs its own SIGINT/SIGTERM handlers and,
+after a graceful stop, raises the signal again, which would turn a clean
+Ctrl-C into ``KeyboardInterrupt`` and exit status 130.  :class:`WebServer`
+leaves signals to us instead: the loop's signal handlers set one ``stop``
+event, and every server running in the process shuts down gracefully from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+
+from awaitkit.core import AwaitkitError, bind_tcp, format_hostport
+from awaitkit.servers._search import CachedSearch
+from awaitkit.servers.tcp import TcpServer
+from awaitkit.servers.web import create_app
+
+if TYPE_CHECKING:
+    from awaitkit.find import CharIndex
+
+__all__ = [
+    "WebServer",
+    "lean_logging",
+    "listen",
+    "serve_until_signal",
+    "serving_web",
+    "web_config",
+]
+
+log = logging.getLogger("awaitkit.servers")
+
+
+def lean_logging() -> None:
+    """Skip the per-record fields our log format never shows.
+
+    The servers log a line per query; finding the caller's source line and
+    the thread/process names costs ~9 of the ~21 us a record takes here.
+    These switches are the ones the logging HOWTO's "Optimization" section
+    documents for this purpose.
+    """
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+
+
+class WebServer(uvicorn.Server):
+    """``uvicorn.Server`` that leaves SIGINT/SIGTERM to the caller."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Install nothing: the caller sets ``should_exit``."""
+        yield
+
+
+def web_config(app: Any, *, access_log: bool = False, **options: Any) -> uvicorn.Config:
+    """uvicorn settings for Mojifinder: our logging, httptools/uvloop when installed."""
+    return uvicorn.Config(
+        app,
+        lifespan="on",
+        log_config=None,  # keep the logging the CLI configured
+        access_log=access_log,
+        server_header=False,
+        **options,
+    )
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket, or an :class:`AwaitkitError` saying why not."""
+    try:
+        return bind_tcp(host, port)
+    except OSError as exc:
+        raise AwaitkitError(
+            f"cannot listen on {format_hostport(host, port)}: {exc.strerror or exc}"
+        ) from exc
+
+
+async def _run_web(server: WebServer, sock: socket.socket) -> None:
+    """Serve until ``server.should_exit``; a startup failure becomes an error."""
+    try:
+        await server.serve(sockets=[sock])
+    except SystemExit as exc:  # uvicorn exits when the lifespan fails
+        raise AwaitkitError("web server failed to start") from exc
+
+
+@contextlib.asynccontextmanager
+async def serving_web(
+    app: Any, sock: socket.socket | None = None, **options: Any
+) -> AsyncIterator[str]:
+    """Run ``app`` on uvicorn in this loop; yield its base URL once it serves.
+
+    Binds first (port 0 unless ``sock`` is given) and waits on uvicorn's own
+    ``started`` flag, so the URL works as soon as it is yielded.
+    """
+    sock = sock if sock is not None else bind_tcp("127.0.0.1", 0)
+    server = WebServer(web_config(app, **options))
+    task = asyncio.create_task(_run_web(server, sock))
+    try:
+        while not server.started:
+            if task.done():
+                await task
+                raise AwaitkitError("web server stopped before serving")
+            await asyncio.sleep(0.01)
+        host, port = sock.getsockname()[:2]
+        yield f"http://{format_hostport(host, port)}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+async def serve_until_signal(
+    index: CharIndex,
+    *,
+    tcp: socket.socket | None = None,
+    web: socket.socket | None = None,
+    tcp_options: dict[str, Any] | None = None,
+    web_options: dict[str, Any] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve TCP and/or web on the given sockets until SIGINT/SIGTERM (or ``stop``).
+
+    Both share one :class:`CachedSearch` over ``index``.
+    """
+    stop = stop if stop is not None else asyncio.Event()
+    search = CachedSearch(index)
+    with _stop_on_signals(stop):
+        async with contextlib.AsyncExitStack() as stack:
+            if tcp is not None:
+                await stack.enter_async_context(
+                    TcpServer(search, tcp, **(tcp_options or {}))
+                )
+            if web is not None:
+                url = await stack.enter_async_context(
+                    serving_web(create_app(search), web, **(web_options or {}))
+                )
+                log.info("Mojifinder web serving on %s", url)
+            await stop.wait()
+            log.info("shutting down")
