@@ -91,12 +91,14 @@ def test_blank_or_huge_query_is_a_usage_error(
     assert capsys.readouterr().err.startswith("awaitkit: error: ")
 
 
-def test_negative_limit_is_a_usage_error(
-    cached: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("limit", ["-1", "0", "x"])
+def test_limit_below_one_is_a_usage_error(
+    cached: Path, capsys: pytest.CaptureFixture[str], limit: str
 ) -> None:
     with pytest.raises(SystemExit) as exc:
-        main(["find", "--limit", "-1", "cat"])
+        main(["find", "--limit", limit, "cat"])
     assert exc.value.code == 2
+    assert "--limit" in capsys.readouterr().err
 
 
 def test_control_characters_and_surrogates(

@@ -158,6 +158,11 @@ def test_usage_errors_exit_2(argv, capsys) -> None:
     assert "awaitkit: error:" in capsys.readouterr().err
 
 
+def test_system_resolver_error_names_the_offending_option(capsys) -> None:
+    assert main(["probe", "dev", "--rate", "5"]) == 2
+    assert "--rate needs --resolver direct" in capsys.readouterr().err
+
+
 def test_bad_choice_exits_2(capsys) -> None:
     with pytest.raises(SystemExit) as info:
         main(["probe", "dev", "--type", "MX"])

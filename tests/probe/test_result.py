@@ -68,3 +68,14 @@ def test_repr_and_dict() -> None:
 def test_failure_statuses() -> None:
     failures = {s for s in Status if s.is_failure}
     assert failures == {Status.SERVFAIL, Status.TIMEOUT, Status.REFUSED}
+
+
+def test_asdict_keeps_status_and_addresses() -> None:
+    """``_asdict`` reports all four values, not just the two tuple fields."""
+    result = Result("a.test", True, status=Status.FOUND, addresses=("192.0.2.1",))
+    assert result._asdict() == {
+        "domain": "a.test",
+        "found": True,
+        "status": Status.FOUND,
+        "addresses": ("192.0.2.1",),
+    }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 
+from awaitkit.core.errors import AwaitkitError, UsageError
+
 __all__ = ["bind_tcp", "format_hostport"]
 
 
@@ -19,10 +21,18 @@ def bind_tcp(
     ``listen()`` again with its own default of 100, and a burst of more
     connections than that gets SYNs dropped and 1 s client retries.
     """
+    if not 0 <= port <= 65535:
+        raise UsageError(f"port must be 0-65535, not {port}")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server(
-        (host, port), family=family, backlog=backlog, reuse_port=False
-    )
+    try:
+        sock = socket.create_server(
+            (host, port), family=family, backlog=backlog, reuse_port=False
+        )
+    except (OSError, OverflowError) as exc:
+        # "Address already in use" and friends: a message, not a traceback.
+        reason = getattr(exc, "strerror", None) or str(exc)
+        where = format_hostport(host, port)
+        raise AwaitkitError(f"cannot listen on {where}: {reason}") from exc
     sock.setblocking(False)
     return sock
 

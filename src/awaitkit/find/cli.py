@@ -34,6 +34,14 @@ def count(text: str) -> int:
     return value
 
 
+def positive(text: str) -> int:
+    """An ``int`` >= 1: ``--limit 0`` would print nothing but a count."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Register ``awaitkit find``."""
     parser = commands.add_parser(
@@ -49,7 +57,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "--json", action="store_true", help="print one JSON array of {char, code, name}"
     )
     parser.add_argument(
-        "--limit", type=count, default=None, help="print at most N results"
+        "--limit", type=positive, default=None, help="print at most N results"
     )
     parser.add_argument(
         "--offset", type=count, default=0, help="skip the first N results"

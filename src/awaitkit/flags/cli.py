@@ -101,7 +101,7 @@ _OPTION_FIELDS = (
 def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from awaitkit.core import UsageError, bind_tcp, format_hostport, run
+    from awaitkit.core import UsageError, bind_tcp, run
     from awaitkit.flags._dataset import build_dataset, export_dataset
     from awaitkit.flags._policy import Policy
 
@@ -118,11 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     Policy.preset(args.preset, **options)
     if args.directory is not None and not Path(args.directory).is_dir():
         raise UsageError(f"not a directory: {args.directory}")
-    try:
-        sock = bind_tcp(args.host, args.port, backlog=4096)  # bind first
-    except OSError as exc:
-        where = format_hostport(args.host, args.port)
-        raise UsageError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    sock = bind_tcp(args.host, args.port, backlog=4096)  # bind first
     with sock:
         if args.directory is None:
             build_dataset()  # CPU-bound: draw the images before the loop starts

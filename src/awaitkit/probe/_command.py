@@ -87,8 +87,14 @@ def _make_resolver(args: argparse.Namespace) -> tuple[Resolver, int]:
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     if kind == "system":
-        if args.nameserver or args.rate:
-            raise UsageError("--nameserver and --rate need --resolver direct")
+        given = [
+            opt
+            for opt, v in (("--nameserver", args.nameserver), ("--rate", args.rate))
+            if v
+        ]
+        if given:
+            verb = "needs" if len(given) == 1 else "need"
+            raise UsageError(f"{' and '.join(given)} {verb} --resolver direct")
         system = SystemResolver(types=args.types or "both", timeout=args.timeout)
         return system, args.concurrency or 100
     nameservers = args.nameserver or system_nameservers()
@@ -206,6 +212,6 @@ def _summary(counts: Counter[Status], elapsed: float) -> None:
     parts = ", ".join(f"{s.value} {counts[s]}" for s in Status if counts[s])
     rate = probed / elapsed if elapsed > 0 else 0.0
     sys.stderr.write(
-        f"awaitkit probe: {probed} names in {elapsed:.2f} s ({rate:,.0f}/s): "
+        f"awaitkit probe: {probed} name{'' if probed == 1 else 's'} in {elapsed:.2f} s ({rate:,.0f}/s): "
         f"{parts or 'nothing probed'}\n"
     )

@@ -147,6 +147,15 @@ class Result(_Pair):
             addresses=tuple(values["addresses"]),
         )
 
+    def _asdict(self) -> dict[str, Any]:
+        """All four values (the NamedTuple's own would drop status and addresses)."""
+        return {
+            "domain": self.domain,
+            "found": self.found,
+            "status": self.status,
+            "addresses": self.addresses,
+        }
+
     def to_dict(self) -> dict[str, object]:
         """The result as plain JSON-ready data."""
         return {
