@@ -3,7 +3,9 @@
 Each app owns a small ``cli`` module that only declares arguments (so that
 building the parser stays cheap) and registers a handler with
 ``parser.set_defaults(handler=fn)``; ``fn(args) -> int`` does the work and
-returns the exit status.  This module turns :class:`AwaitkitError` into its
+returns the exit status.  ``default_log_level`` in the same defaults sets the
+logging threshold when ``--log-level`` is not given (``None``: leave logging
+unconfigured).  This module turns :class:`AwaitkitError` into its
 ``exit_code`` and Ctrl-C into 130.
 
     awaitkit find WORDS...           search Unicode characters by name
@@ -16,7 +18,6 @@ returns the exit status.  This module turns :class:`AwaitkitError` into its
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -92,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _configure_logging(args: argparse.Namespace) -> None:
     level = args.log_level or getattr(args, "default_log_level", "WARNING")
+    if level is None:
+        # The command opted out (``find``: importing logging is ~5 ms of its
+        # start-up); a warning it logs still reaches stderr through logging's
+        # last-resort handler.
+        return
+    import logging
+
     logging.basicConfig(
         level=level,
         stream=sys.stderr,

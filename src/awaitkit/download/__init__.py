@@ -1,5 +1,48 @@
-"""awaitkit.download (placeholder until the app lands)."""
+"""awaitkit.download: a bulk HTTP downloader that loses nothing.
+
+Example use::
+
+    from awaitkit.download import DownloadOptions, download_many
+
+    counter = await download_many(urls, "out", options=DownloadOptions(concurrency=100))
+    print(counter[DownloadStatus.OK], "downloaded")
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from awaitkit._lazy import attach
+
+TYPE_CHECKING = False  # see awaitkit._lazy: the CLI must not import aiohttp here
+if TYPE_CHECKING:
+    from awaitkit.download._engine import (
+        Item as Item,
+        download_many as download_many,
+        iter_downloads as iter_downloads,
+    )
+    from awaitkit.download._fetch import Job as Job, open_session as open_session
+    from awaitkit.download._names import (
+        safe_path as safe_path,
+        sanitize_filename as sanitize_filename,
+    )
+    from awaitkit.download._options import DownloadOptions as DownloadOptions
+    from awaitkit.download._result import (
+        DownloadResult as DownloadResult,
+        DownloadStatus as DownloadStatus,
+    )
+
+_LAZY = {
+    "DownloadOptions": "awaitkit.download._options",
+    "DownloadResult": "awaitkit.download._result",
+    "DownloadStatus": "awaitkit.download._result",
+    "Item": "awaitkit.download._engine",
+    "Job": "awaitkit.download._fetch",
+    "download_many": "awaitkit.download._engine",
+    "iter_downloads": "awaitkit.download._engine",
+    "open_session": "awaitkit.download._fetch",
+    "safe_path": "awaitkit.download._names",
+    "sanitize_filename": "awaitkit.download._names",
+}
+
+__all__ = sorted(_LAZY)
+
+__getattr__, __dir__ = attach(__name__, _LAZY)

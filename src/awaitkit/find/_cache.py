@@ -19,7 +19,6 @@ searches wrong.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import zlib
@@ -30,11 +29,19 @@ from awaitkit.find._ucd import STOP_CODE, unicode_version
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: typing costs ~2 ms at start-up
 if TYPE_CHECKING:
+    import logging
     from pathlib import Path
 
 __all__ = ["CACHE_ENV", "FORMAT_VERSION", "cache_file", "load_index"]
 
-log = logging.getLogger("awaitkit.find")
+
+def _log() -> logging.Logger:
+    """The package logger, imported on demand: a cache hit never logs, and
+    importing :mod:`logging` is ~5 ms of ``awaitkit find``'s start-up."""
+    import logging
+
+    return logging.getLogger("awaitkit.find")
+
 
 CACHE_ENV = "AWAITKIT_CACHE_DIR"
 FORMAT_VERSION = 1
@@ -168,14 +175,14 @@ def load_index(cache_dir: str | os.PathLike[str] | None = None) -> CharIndex:
         with open(path, "rb") as f:
             return parse_index(f.read())
     except FileNotFoundError:
-        log.info("building the find index (first run): %s", path)
+        _log().info("building the find index (first run): %s", path)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
-        log.warning("rebuilding the find index %s: %s", path, exc)
+        _log().warning("rebuilding the find index %s: %s", path, exc)
     index = CharIndex.build()
     try:
         _write_atomic(path, dump_index(index))
     except OSError as exc:
-        log.warning("cannot cache the find index at %s: %s", path, exc)
+        _log().warning("cannot cache the find index at %s: %s", path, exc)
     return index
 
 

@@ -62,7 +62,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--offset", type=count, default=0, help="skip the first N results"
     )
-    parser.set_defaults(handler=_run)
+    parser.set_defaults(handler=_run, default_log_level=None)
 
 
 def _rule(out: object) -> str:

@@ -16,9 +16,9 @@ starts (or ``build_dataset`` is called), once per process.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from awaitkit._lazy import attach
 
+TYPE_CHECKING = False  # see awaitkit._lazy
 if TYPE_CHECKING:
     from awaitkit.flags._dataset import (
         Resource as Resource,
@@ -72,15 +72,4 @@ __all__ = [
     "serving_flags",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = attach(__name__, _LAZY)

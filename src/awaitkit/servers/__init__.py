@@ -20,9 +20,9 @@ and must not pay for FastAPI and uvicorn.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from awaitkit._lazy import attach
 
+TYPE_CHECKING = False  # see awaitkit._lazy
 if TYPE_CHECKING:
     from awaitkit.servers._protocol import (
         Reply as Reply,
@@ -61,15 +61,4 @@ __all__ = [
     "serving_web",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = attach(__name__, _LAZY)

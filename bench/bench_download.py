@@ -1,0 +1,236 @@
+"""Bulk download: awaitkit fetch against curl --parallel, wget2, aria2c and the book.
+
+10,000 files of 2-30 KB (deterministic random bytes, sha256 manifest) are
+generated once under ``bench/out/download-cache`` and served by nginx with the
+bench-recipes configuration; every tool downloads all of them at concurrency
+100 into a fresh folder, interleaved round by round, and every run is checked
+file by file against the manifest (a tool that loses or corrupts a file fails
+the benchmark; checking is not timed).  Also: 1,000 files behind a 0.5 s
+server delay (ideal 5.0 s), and peak RSS plus event-loop lag p99 for 100,000
+URLs fed lazily to ``download_many``.
+
+    uv run python bench/bench_download.py [--rounds N] [--quick]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _harness import Row, main_for, median, per_round_ratios
+from _peers import free_port, require, serving_nginx, wait_port
+
+DEFAULT_ROUNDS = 3
+HERE = Path(__file__).parent
+CACHE = HERE / "out" / "download-cache"
+CONCURRENCY = 100
+PYTHON = sys.executable
+
+
+def make_files(count: int) -> dict[str, str]:
+    """Create ``count`` files once (seeded), return {relative path: sha256}."""
+    root = CACHE / "files"
+    manifest_path = CACHE / f"manifest-{count}.json"
+    if manifest_path.exists():
+        return dict(json.loads(manifest_path.read_text()))
+    rng = random.Random(20240521)
+    manifest: dict[str, str] = {}
+    for i in range(count):
+        body = rng.randbytes(rng.randint(2 * 1024, 30 * 1024))
+        rel = f"{i:05d}/{i:05d}.bin"
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        manifest[rel] = hashlib.sha256(body).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+    return manifest
+
+
+def verify(out: Path, manifest: dict[str, str]) -> None:
+    """Every file present, exact, and nothing else (no .part, no extras)."""
+    expected = {rel.rsplit("/", 1)[1]: digest for rel, digest in manifest.items()}
+    names = set(os.listdir(out))
+    if names != set(expected):
+        missing, extra = set(expected) - names, names - set(expected)
+        raise SystemExit(f"{out}: {len(missing)} missing, {len(extra)} extra files")
+    for name, digest in expected.items():
+        if hashlib.sha256((out / name).read_bytes()).hexdigest() != digest:
+            raise SystemExit(f"{out / name}: sha256 mismatch")
+
+
+def commands(base: str, work: Path, out: Path, rels: list[str]) -> dict[str, list[str]]:
+    urls = work / "urls.txt"
+    urls.write_text("".join(f"{base}/files/{rel}\n" for rel in rels))
+    curlrc = work / "urls.curlrc"
+    curlrc.write_text("".join(f'url = "{base}/files/{rel}"\n' for rel in rels))
+    m = str(CONCURRENCY)
+    return {
+        "awaitkit": [PYTHON, "-m", "awaitkit", "fetch", "-q", "-m", m, "-i", str(urls), "--dest", str(out)],
+        "curl": [require("curl"), "-s", "-f", "--remote-name-all", "--output-dir", str(out), "--parallel", "--parallel-immediate", "--parallel-max", m, "-K", str(curlrc)],
+        "wget2": [require("wget2"), f"--max-threads={m}", "-i", str(urls), "-P", str(out), "-q", "-nd", "--progress=none"],
+        "aria2c": [require("aria2c"), "-i", str(urls), "-j", m, "-x", "1", "-s", "1", "--dir", str(out), "-q", "--file-allocation=none", "--deferred-input=true", "--auto-file-renaming=false", "--allow-overwrite=true"],
+        "book (httpx)": [PYTHON, str(HERE / "baselines" / "book_flags.py"), str(urls), str(out), m],
+    }  # fmt: skip
+
+
+def timed_run(argv: list[str], out: Path, manifest: dict[str, str]) -> float:
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    os.sync()  # the previous run's deletions must not slow this one down
+    start = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"{argv[0]} failed ({proc.returncode}): {proc.stderr[-500:]!r}"
+        )
+    verify(out, manifest)
+    return elapsed
+
+
+def bulk_rows(rounds: int, count: int) -> list[Row]:
+    manifest = make_files(count)
+    rels = list(manifest)
+    times: dict[str, list[float]] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="awaitkit-bench-") as tmp,
+        serving_nginx(CACHE) as base,
+    ):
+        work = Path(tmp)
+        cases = commands(base, work, work / "out", rels)
+        for _ in range(rounds):
+            for name, argv in cases.items():
+                times.setdefault(name, []).append(
+                    timed_run(argv, work / "out", manifest)
+                )
+    ours = times.pop("awaitkit")
+    rows = []
+    goals = {"curl": 1 / 1.15, "book (httpx)": 4.0}
+    for peer, peer_times in times.items():
+        rows.append(
+            Row(
+                bench="download",
+                metric=f"{count:,} files, -m {CONCURRENCY}",
+                ours=median(ours),
+                peer_name=peer,
+                peer=median(peer_times),
+                unit="s",
+                goal=goals.get(peer),
+                round_ratios=per_round_ratios(ours, peer_times, higher_is_better=False),
+            )
+        )
+    return rows
+
+
+def delay_row(rounds: int, count: int) -> Row:
+    manifest = make_files(10_000)
+    rels = list(manifest)[:count]
+    wanted = {rel: manifest[rel] for rel in rels}
+    port = free_port()
+    server = subprocess.Popen(
+        [PYTHON, "-m", "awaitkit", "serve", "flags", "--directory", str(CACHE), "--delay", "0.5", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_port(port, timeout=60)
+        with tempfile.TemporaryDirectory(prefix="awaitkit-bench-") as tmp:
+            work = Path(tmp)
+            argv = commands(f"http://127.0.0.1:{port}", work, work / "out", rels)[
+                "awaitkit"
+            ]
+            times = [timed_run(argv, work / "out", wanted) for _ in range(rounds)]
+    finally:
+        server.terminate()
+        server.wait(10)
+    ideal = count / CONCURRENCY * 0.5
+    return Row(
+        bench="download",
+        metric=f"{count:,} files, 0.5 s delay, -m {CONCURRENCY}",
+        ours=median(times),
+        peer_name="ideal",
+        peer=ideal,
+        unit="s",
+        goal=1 / 1.1,
+        round_ratios=[ideal / t for t in times],
+    )
+
+
+MEMORY_PROBE = """
+import asyncio, json, resource, sys, tempfile
+from awaitkit.core import LagMonitor, run
+from awaitkit.download import DownloadOptions, download_many
+
+base, count = sys.argv[1], int(sys.argv[2])
+
+def urls():
+    for i in range(count):
+        # One in 100 is a real file; the rest are 404s (nothing to write).
+        yield f"{base}/files/{i % 100:05d}/{i % 100:05d}.bin" if i % 100 == 0 else f"{base}/missing/{i}"
+
+async def main():
+    with tempfile.TemporaryDirectory() as dest:
+        async with LagMonitor() as lag:
+            counter = await download_many(urls(), dest, options=DownloadOptions(concurrency=100))
+    return counter, lag.report()
+
+counter, lag = run(main())
+assert sum(counter.values()) == count, counter
+print(json.dumps({"rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "p99_ms": lag.p99_ms}))
+"""
+
+
+def memory_rows(count: int) -> list[Row]:
+    make_files(10_000 if count > 10_000 else 1_000)
+    probes = {}
+    with serving_nginx(CACHE) as base:
+        for n in (1_000, count):
+            out = subprocess.run(
+                [PYTHON, "-c", MEMORY_PROBE, base, str(n)],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            probes[n] = json.loads(out)
+    small, big = probes[1_000], probes[count]
+    return [
+        Row(
+            bench="download",
+            metric=f"peak RSS, {count:,} URLs",
+            ours=big["rss_mib"],
+            peer_name="ours, 1,000 URLs",
+            peer=small["rss_mib"],
+            unit="MiB",
+            goal=1 / 1.1,
+            note="flat memory: ratio ~1",
+        ),
+        Row(
+            bench="download",
+            metric=f"loop lag p99, {count:,} URLs",
+            ours=big["p99_ms"],
+            peer_name="-",
+            peer=float("nan"),
+            unit="ms",
+        ),
+    ]
+
+
+def run(rounds: int, quick: bool) -> list[Row]:
+    """Bulk (10k or 1k files), delay (1,000 or 200 files) and memory (100k or 10k URLs)."""
+    if quick:
+        return [*bulk_rows(rounds, 1_000), delay_row(1, 200), *memory_rows(10_000)]
+    return [*bulk_rows(rounds, 10_000), delay_row(rounds, 1_000), *memory_rows(100_000)]
+
+
+if __name__ == "__main__":
+    main_for(run, DEFAULT_ROUNDS)

@@ -1,0 +1,341 @@
+"""What ``awaitkit flags`` and ``awaitkit fetch`` do once their arguments are parsed.
+
+Both drive one :func:`iter_downloads` batch through :class:`Batch`, which
+counts outcomes, moves the progress bar, prints ``-v`` lines and writes the
+``--report`` JSONL.  Ctrl-C cancels the batch: workers stop, complete files
+stay, each interrupted body stays as its ``.part`` (resumed by the next run
+unless ``--no-resume``), the summary is printed and the exit status is 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+)
+from pathlib import Path
+from typing import IO, Any, TextIO
+
+from awaitkit.core import UsageError, run
+from awaitkit.download._engine import Item, iter_downloads
+from awaitkit.download._flags import (
+    MAX_CONCUR_REQ,
+    POP20_CC,
+    SERVERS,
+    CCUsageError,
+    expand_cc_args,
+    final_report,
+    flag_jobs,
+    initial_report,
+    resolve_server,
+)
+from awaitkit.download._options import DownloadOptions
+from awaitkit.download._result import DownloadResult, DownloadStatus
+
+__all__ = ["Batch", "parse_size", "parse_timeout", "run_fetch", "run_flags"]
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
+_REPORT_BATCH = 512
+
+
+def parse_size(text: str) -> int:
+    """``"512"``, ``"64K"``, ``"10M"``, ``"1.5GiB"`` -> bytes (binary multiples)."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise UsageError(f"bad size {text!r}: use e.g. 500K, 10M, 2G")
+    power = " kmgt".index(match[2].lower() or " ")
+    return int(float(match[1]) * 1024**power)
+
+
+def parse_timeout(text: str) -> tuple[float, float]:
+    """``"10"`` -> (10, 10); ``"5,30"`` -> connect 5 s, read 30 s."""
+    first, _, second = text.partition(",")
+    try:
+        connect = float(first)
+        read = float(second) if second else connect
+    except ValueError:
+        raise UsageError(f"bad timeout {text!r}: use SECONDS or CONNECT,READ") from None
+    return connect, read
+
+
+def _options(
+    args: argparse.Namespace, concurrency: int, **extra: Any
+) -> DownloadOptions:
+    connect, read = parse_timeout(args.timeout)
+    return DownloadOptions(
+        concurrency=concurrency,
+        retries=args.retries,
+        connect_timeout=connect,
+        read_timeout=read,
+        max_size=None if args.max_size is None else parse_size(args.max_size),
+        max_redirects=args.max_redirects,
+        skip_existing=args.skip_existing,
+        resume=args.resume,
+        **extra,
+    )
+
+
+class Batch:
+    """Counts, progress, ``-v`` lines and the JSONL report of one CLI run."""
+
+    def __init__(
+        self,
+        *,
+        total: int | None,
+        progress: bool,
+        describe: Callable[[DownloadResult], str | None] | None = None,
+        report: IO[str] | None = None,
+        out: TextIO | None = None,
+    ) -> None:
+        self.counter: Counter[DownloadStatus] = Counter()
+        self.start = time.perf_counter()
+        self._describe = describe
+        self._report = report
+        self._lines: list[str] = []
+        self._out = out or sys.stdout
+        self._bar: Any = None
+        if progress:
+            import tqdm  # type: ignore[import-untyped]  # tqdm ships no types
+
+            self._bar = tqdm.tqdm(total=total, file=sys.stderr, unit="file")
+
+    def __repr__(self) -> str:
+        return f"<Batch done={self.counter.total()}>"
+
+    async def run(
+        self,
+        items: Iterable[Item] | AsyncIterable[Item],
+        dest: Path,
+        options: DownloadOptions,
+    ) -> None:
+        """Download ``items``; every result is counted as it arrives."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        async with contextlib.aclosing(
+            iter_downloads(items, dest, options=options)
+        ) as results:
+            async for result in results:
+                self.counter[result.status] += 1
+                if self._bar is not None:
+                    self._bar.update(1)
+                if self._describe is not None:
+                    line = self._describe(result)
+                    if line:
+                        self._out.write(line + "\n")
+                if self._report is not None:
+                    self._lines.append(json.dumps(result.to_json()))
+                    if len(self._lines) >= _REPORT_BATCH:
+                        lines, self._lines = self._lines, []
+                        await loop.run_in_executor(None, self._write, lines)
+
+    def _write(self, lines: list[str]) -> None:
+        if self._report is not None and lines:
+            self._report.write("\n".join(lines) + "\n")
+
+    def close(self) -> float:
+        """Stop the bar, write what the report still holds; return elapsed seconds."""
+        if self._bar is not None:
+            self._bar.close()
+        self._write(self._lines)
+        self._lines = []
+        if self._report is not None:
+            self._report.flush()
+        return time.perf_counter() - self.start
+
+
+def _usage(args: argparse.Namespace, message: str) -> int:
+    sys.stderr.write(message + "\n")
+    args.print_usage(sys.stderr)
+    return 2
+
+
+def _open_report(path: str | None) -> IO[str] | None:
+    if path is None:
+        return None
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write report {path}: {exc}") from None
+
+
+def _finish(batch: Batch, noun: str, *, interrupted: bool) -> None:
+    elapsed = batch.close()
+    final_report(batch.counter, elapsed, noun=noun)
+    if interrupted:
+        sys.stderr.write(
+            f"Interrupted after {batch.counter.total()} items; "
+            "partial downloads kept as .part files for resume.\n"
+        )
+
+
+def _run_batch(
+    main: Coroutine[Any, Any, None], batch: Batch, report: IO[str] | None, noun: str
+) -> bool:
+    """Run ``main``, then print the summary; True when Ctrl-C cut it short."""
+    interrupted = False
+    try:
+        try:
+            run(main)
+        except KeyboardInterrupt:
+            interrupted = True
+        _finish(batch, noun, interrupted=interrupted)
+    finally:
+        if report is not None:
+            report.close()
+    return interrupted
+
+
+def _flag_line(result: DownloadResult) -> str:
+    cc = Path(result.url).stem.upper()
+    if result.status is DownloadStatus.OK:
+        return f"{cc} OK"
+    if result.status is DownloadStatus.SKIPPED:
+        return f"{cc} already there"
+    if result.status is DownloadStatus.NOT_FOUND:
+        return f"{cc} not found: {result.url}"
+    return f"*** Error for {cc}: {result.error}"
+
+
+def run_flags(args: argparse.Namespace) -> int:
+    """``awaitkit flags``: the book's flags2 (and, with --metadata, flags3) client."""
+    if args.max_req < 1:
+        return _usage(args, "*** Usage error: --max_req CONCURRENT must be >= 1")
+    if args.limit < 1:
+        return _usage(args, "*** Usage error: --limit N must be >= 1")
+    server = None
+    if args.server is not None:
+        server = resolve_server(args.server)
+        if server is None:
+            labels = ", ".join(sorted(SERVERS))
+            return _usage(
+                args,
+                f"*** Usage error: --server LABEL must be one of {labels} or a URL",
+            )
+    data_set: list[str] = []
+    if args.all:
+        from awaitkit.flags import country_codes
+
+        data_set = country_codes()
+    try:
+        cc_list = expand_cc_args(args.every, args.all, args.cc, args.limit, data_set)
+    except CCUsageError as exc:
+        return _usage(args, str(exc))
+    if not cc_list:
+        cc_list = sorted(POP20_CC)
+    actual_req = min(args.max_req, MAX_CONCUR_REQ, len(cc_list))
+    options = _options(args, actual_req)
+    dest = Path(args.dest)
+    report = _open_report(args.report)
+    show_bar = not (args.verbose or args.quiet) and sys.stderr.isatty()
+    batch = Batch(
+        total=len(cc_list),
+        progress=show_bar,
+        describe=_flag_line if args.verbose else None,
+        report=report,
+    )
+
+    async def main() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            if server is None:
+                from awaitkit.flags import serving_flags
+
+                label, base = (
+                    "EMBEDDED",
+                    await stack.enter_async_context(serving_flags()),
+                )
+                base += "/flags"
+            else:
+                label, base = server
+            if not args.quiet:
+                initial_report(cc_list, actual_req, label, base)
+            batch.start = time.perf_counter()
+            await batch.run(
+                flag_jobs(base, cc_list, metadata=args.metadata), dest, options
+            )
+
+    if _run_batch(main(), batch, report, "flag"):
+        return 130
+    return 1 if batch.counter[DownloadStatus.ERROR] else 0
+
+
+async def _read_urls(stream: TextIO) -> AsyncIterator[str]:
+    """Lines of ``stream`` read in a thread, a batch at a time (stdin may block)."""
+    import asyncio
+    import itertools
+
+    loop = asyncio.get_running_loop()
+    while True:
+        lines = await loop.run_in_executor(
+            None, lambda: list(itertools.islice(stream, 1024))
+        )
+        if not lines:
+            return
+        for line in lines:
+            url = line.strip()
+            if url and not url.startswith("#"):
+                yield url
+
+
+async def _all_urls(urls: list[str], stream: TextIO | None) -> AsyncIterator[str]:
+    for url in urls:
+        yield url
+    if stream is not None:
+        async for url in _read_urls(stream):
+            yield url
+
+
+def _fetch_line(result: DownloadResult) -> str:
+    detail = result.path if result.status is DownloadStatus.OK else result.error
+    return f"{result.status.name:9} {result.url} {detail or ''}".rstrip()
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    """``awaitkit fetch``: download URLs from the command line and/or a file."""
+    if not args.urls and args.input is None:
+        return _usage(args, "awaitkit fetch: give URLs or -i FILE (-i - reads stdin)")
+    if args.max_req < 1:
+        return _usage(args, "awaitkit fetch: -m N must be >= 1")
+    stream: TextIO | None = None
+    if args.input == "-":
+        stream = sys.stdin
+    elif args.input is not None:
+        try:
+            stream = open(args.input, encoding="utf-8", errors="replace")  # noqa: SIM115
+        except OSError as exc:
+            raise UsageError(f"cannot read {args.input}: {exc}") from None
+    options = _options(
+        args,
+        args.max_req,
+        per_host=args.per_host,
+        content_disposition=args.content_disposition,
+    )
+    report = _open_report(args.report)
+    show_bar = not (args.verbose or args.quiet) and sys.stderr.isatty()
+    batch = Batch(
+        total=None if stream is not None else len(args.urls),
+        progress=show_bar,
+        describe=_fetch_line if args.verbose else None,
+        report=report,
+    )
+    try:
+        job = batch.run(_all_urls(args.urls, stream), Path(args.dest), options)
+        if _run_batch(job, batch, report, "file"):
+            return 130
+    finally:
+        if stream is not None and stream is not sys.stdin:
+            stream.close()
+    failed = (
+        batch.counter[DownloadStatus.ERROR] + batch.counter[DownloadStatus.NOT_FOUND]
+    )
+    return 1 if failed else 0

@@ -1,0 +1,442 @@
+"""One item, start to finish: request, retry, stream to a ``.part`` file, rename.
+
+The rules that keep files honest live here:
+
+* a body is written to ``.<name>.part`` and renamed with ``os.replace`` only
+  once its length is checked, so a final name never holds a short file;
+* a ``.part`` left by a failed or interrupted attempt is continued with a
+  ``Range`` request (206), or started over when the server answers 200;
+* every file operation runs in the loop's default executor, never on the loop;
+* foreign errors (``aiohttp.ClientError``, ``OSError``, timeouts) are turned into
+  an outcome at one boundary (``_mapped_errors``); ``CancelledError``
+  always propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+
+from awaitkit.download._files import (
+    PartFile,
+    open_part,
+    remove_quietly,
+    write_whole,
+)
+from awaitkit.download._names import (
+    filename_from_content_disposition,
+    filename_from_url,
+    part_path,
+    safe_path,
+    sanitize_filename,
+)
+from awaitkit.download._options import (
+    DownloadOptions,
+    backoff_delay,
+    parse_retry_after,
+)
+from awaitkit.download._result import DownloadResult, DownloadStatus
+
+__all__ = ["Fetcher", "Job", "open_session"]
+
+T = TypeVar("T")
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.ASCII)
+_METADATA_LIMIT = 64 * 1024  # a metadata.json larger than this is hostile
+_FLUSH_AT = 256 * 1024  # streamed bodies reach the disk in writes of this size
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One thing to download.
+
+    ``name`` fixes the file name (sanitised anyway); otherwise it comes from
+    the URL path.  With ``metadata_url``, a JSON document is fetched first and
+    its ``name_field`` (spaces made ``_``, as in the book's flags3) plus the
+    URL's extension names the file.
+    """
+
+    url: str
+    name: str | None = None
+    metadata_url: str | None = None
+    name_field: str = "country"
+
+
+class _Retry(Exception):
+    """An attempt failed in a way another attempt may not."""
+
+    def __init__(
+        self, why: str, *, wait: float | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(why)
+        self.wait = wait  # the server's Retry-After, already capped
+        self.status = status
+
+
+class _Final(Exception):
+    """An attempt ended in a way no retry can change."""
+
+    def __init__(self, why: str, *, status: int | None = None) -> None:
+        super().__init__(why)
+        self.status = status
+
+
+class _NotFound(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+def open_session(options: DownloadOptions) -> aiohttp.ClientSession:
+    """The one ClientSession of a batch, sized and timed by ``options``.
+
+    Bodies are saved as sent (``Accept-Encoding: identity``, no automatic
+    decompression), cookies are ignored, and the connector's limits are the
+    concurrency limits, so requests in flight never exceed them.
+    """
+    connector = aiohttp.TCPConnector(
+        limit=options.concurrency,
+        limit_per_host=options.per_host,
+        ttl_dns_cache=300,
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        sock_connect=options.connect_timeout,
+        sock_read=options.read_timeout,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        headers={"User-Agent": options.user_agent, "Accept-Encoding": "identity"},
+    )
+
+
+class Fetcher:
+    """Downloads single :class:`Job` s into ``dest`` through one session.
+
+    ``parts`` is the set of ``.part`` file names known to exist in ``dest``
+    (scanned once per batch), so resuming costs no ``stat`` per item.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        dest: Path,
+        options: DownloadOptions,
+        *,
+        parts: set[str] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.session = session
+        self.dest = dest
+        self.options = options
+        self.parts = parts if parts is not None else set()
+        self._rng = rng or random.Random()
+        # Two items with the same file name must not share a .part at once.
+        self._busy: dict[Path, tuple[asyncio.Lock, list[int]]] = {}
+        self._loop = asyncio.get_running_loop()
+
+    def __repr__(self) -> str:
+        return f"<Fetcher dest={str(self.dest)!r} writing={len(self._busy)}>"
+
+    async def _io(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking file operation in a thread; a local ``OSError`` is final."""
+        try:
+            return await self._loop.run_in_executor(None, fn, *args)
+        except OSError as exc:
+            raise _Final(f"file error: {exc}") from exc
+
+    @contextlib.asynccontextmanager
+    async def _exclusive(self, final: Path) -> AsyncIterator[None]:
+        """Serialise items that map to the same file name (they share a .part)."""
+        entry = self._busy.get(final)
+        if entry is None:
+            entry = self._busy[final] = (asyncio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._busy[final]
+
+    async def fetch(self, job: Job) -> DownloadResult:
+        """Download ``job``; always returns its result, never raises for the item."""
+        start = time.perf_counter()
+        attempts = 0
+
+        def result(status: DownloadStatus, **kw: Any) -> DownloadResult:
+            return DownloadResult(
+                job.url,
+                status,
+                attempts=attempts,
+                seconds=time.perf_counter() - start,
+                **kw,
+            )
+
+        scheme = job.url.partition(":")[0].lower()
+        if scheme not in ("http", "https"):
+            return result(DownloadStatus.ERROR, error="not an http(s) URL")
+        try:
+            if job.metadata_url is not None:
+                meta, n = await self._with_retries(
+                    lambda: self._get_json(job.metadata_url or "")
+                )
+                attempts += n
+                name = self._name_from_metadata(meta, job)
+            else:
+                name = (
+                    sanitize_filename(job.name)
+                    if job.name
+                    else filename_from_url(job.url)
+                )
+            final = safe_path(self.dest, name)
+            if self.options.skip_existing and await self._io(os.path.lexists, final):
+                return result(DownloadStatus.SKIPPED, path=final)
+            async with self._exclusive(final):
+                (path, size, http), n = await self._with_retries(
+                    lambda: self._get_file(job.url, final)
+                )
+            attempts += n
+            return result(DownloadStatus.OK, path=path, bytes=size, http_status=http)
+        except _Outcome as out:
+            attempts += out.attempts
+            status = DownloadStatus.NOT_FOUND if out.not_found else DownloadStatus.ERROR
+            return result(status, error=out.why, http_status=out.status)
+        except ValueError as exc:  # an unsafe name that survived sanitising
+            return result(DownloadStatus.ERROR, error=str(exc))
+
+    def _name_from_metadata(self, meta: Any, job: Job) -> str:
+        value = meta.get(job.name_field) if isinstance(meta, dict) else None
+        if not isinstance(value, str) or not value.strip():
+            raise _Outcome(f"metadata has no {job.name_field!r}", attempts=0)
+        ext = os.path.splitext(filename_from_url(job.url))[1]
+        return sanitize_filename(value.replace(" ", "_") + ext)
+
+    async def _with_retries(self, attempt: Callable[[], Any]) -> tuple[Any, int]:
+        """Run ``attempt`` until it succeeds, fails for good, or retries run out."""
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return await attempt(), tries
+            except _NotFound as exc:
+                raise _Outcome(
+                    str(exc), attempts=tries, status=exc.status, not_found=True
+                ) from None
+            except _Final as exc:
+                raise _Outcome(str(exc), attempts=tries, status=exc.status) from None
+            except _Retry as exc:
+                if tries > self.options.retries:
+                    raise _Outcome(
+                        f"{exc} (after {tries} attempts)",
+                        attempts=tries,
+                        status=exc.status,
+                    ) from None
+                wait = exc.wait
+                if wait is None:
+                    wait = backoff_delay(tries, self.options, self._rng)
+                await asyncio.sleep(wait)
+
+    async def _get_json(self, url: str) -> Any:
+        with _mapped_errors():
+            async with self.session.get(
+                url, max_redirects=self.options.max_redirects
+            ) as resp:
+                self._check_status(resp)
+                if (resp.content_length or 0) > _METADATA_LIMIT:
+                    raise _Final("metadata too large")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.content.iter_any():
+                    size += len(chunk)
+                    if size > _METADATA_LIMIT:  # no Content-Length, or a lie
+                        raise _Final("metadata too large")
+                    chunks.append(chunk)
+                body = b"".join(chunks)
+                if resp.content_length is not None and len(body) != resp.content_length:
+                    raise _Retry("truncated metadata")
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _Final(f"bad metadata JSON: {exc}") from None
+
+    def _check_status(self, resp: aiohttp.ClientResponse) -> None:
+        status = resp.status
+        if 200 <= status < 300:
+            return
+        if status == 404:
+            raise _NotFound(status)
+        why = f"HTTP {status} {resp.reason or ''}".rstrip()
+        if status in self.options.retry_statuses:
+            wait = parse_retry_after(resp.headers.get("Retry-After"))
+            if wait is not None:
+                wait = min(wait, self.options.retry_after_max)
+            raise _Retry(why, wait=wait, status=status)
+        raise _Final(why, status=status)
+
+    async def _get_file(self, url: str, final: Path) -> tuple[Path, int, int]:
+        """One attempt at ``url``; returns (final path, size, HTTP status)."""
+        part = part_path(final)
+        offset = 0
+        if self.options.resume and part.name in self.parts:
+            offset = await self._io(_size_or_zero, part)
+        headers = {"Range": f"bytes={offset}-"} if offset else None
+        with _mapped_errors():
+            async with self.session.get(
+                url, headers=headers, max_redirects=self.options.max_redirects
+            ) as resp:
+                if resp.status == 416 and offset:
+                    # Our .part does not fit the server's file: start over.
+                    await self._drop_part(part)
+                    raise _Retry("range not satisfiable", wait=0.0, status=416)
+                self._check_status(resp)
+                length = resp.content_length
+                if resp.status == 206:
+                    offset = self._check_content_range(resp, offset)
+                    total = None if length is None else offset + length
+                else:
+                    offset = 0  # the server ignored Range: the whole file comes again
+                    total = length
+                limit = self.options.max_size
+                if limit is not None and total is not None and total > limit:
+                    raise _Final(f"{total} bytes is over the {limit}-byte limit")
+                if self.options.content_disposition:
+                    header = resp.headers.get("Content-Disposition")
+                    named = header and filename_from_content_disposition(header)
+                    if named:
+                        final = safe_path(self.dest, named)
+                if (
+                    not offset
+                    and length is not None
+                    and length <= self.options.memory_limit
+                ):
+                    body = await resp.read()
+                    if len(body) != length:
+                        raise _Retry(f"body {len(body)} of {length} bytes")
+                    self.parts.add(part.name)
+                    await self._io(write_whole, part, final, body)
+                    self.parts.discard(part.name)
+                    return final, length, resp.status
+                size = await self._stream(resp, part, final, offset, total)
+                return final, size, resp.status
+
+    def _check_content_range(self, resp: aiohttp.ClientResponse, offset: int) -> int:
+        match = _CONTENT_RANGE.fullmatch(resp.headers.get("Content-Range", "").strip())
+        if not offset or match is None or int(match[1]) != offset:
+            raise _Final("206 with a Content-Range that does not match the request")
+        return offset
+
+    async def _stream(
+        self,
+        resp: aiohttp.ClientResponse,
+        part: Path,
+        final: Path,
+        offset: int,
+        total: int | None,
+    ) -> int:
+        self.parts.add(part.name)
+        handle: PartFile = await self._io(open_part, part, offset)
+        done = False
+        keep = self.options.resume
+        pending: list[bytes] = []
+        buffered = 0
+        try:
+            limit = self.options.max_size
+            async for chunk in resp.content.iter_any():
+                pending.append(chunk)
+                buffered += len(chunk)
+                if limit is not None and handle.size + buffered > limit:
+                    keep = False
+                    raise _Final(f"body is over the {limit}-byte limit")
+                if buffered >= _FLUSH_AT:
+                    await self._io(handle.write_all, pending)
+                    pending, buffered = [], 0
+            if pending:
+                await self._io(handle.write_all, pending)
+            if total is not None and handle.size != total:
+                raise _Retry(f"body {handle.size} of {total} bytes")
+            await self._io(handle.commit, final)
+            done = True
+            self.parts.discard(part.name)
+            return handle.size
+        finally:
+            if not done:
+                # Keep what arrived for a Range resume unless resuming is off
+                # or the body was refused outright.
+                # What is still buffered goes to disk too: it shortens the resume.
+                tail = pending if keep else []
+                await asyncio.shield(self._io(handle.abort, keep, tail))
+                if not keep:
+                    self.parts.discard(part.name)
+
+    async def _drop_part(self, part: Path) -> None:
+        await self._io(remove_quietly, part)
+        self.parts.discard(part.name)
+
+
+class _Outcome(Exception):
+    """The final, non-OK outcome of an item, with the attempts it took."""
+
+    def __init__(
+        self,
+        why: str,
+        *,
+        attempts: int,
+        status: int | None = None,
+        not_found: bool = False,
+    ) -> None:
+        super().__init__(why)
+        self.why = why
+        self.attempts = attempts
+        self.status = status
+        self.not_found = not_found
+
+
+def _size_or_zero(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+class _mapped_errors:
+    """Translate aiohttp, timeout and OS errors into ``_Retry`` or ``_Final``."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc is None or isinstance(exc, _Retry | _Final | _NotFound):
+            return
+        if isinstance(exc, aiohttp.TooManyRedirects):
+            raise _Final("too many redirects") from exc
+        if isinstance(exc, aiohttp.RedirectClientError | aiohttp.InvalidURL):
+            raise _Final(f"bad redirect or URL: {exc}") from exc
+        if isinstance(exc, aiohttp.ClientPayloadError):
+            raise _Retry(f"truncated body: {exc}") from exc
+        if isinstance(exc, aiohttp.ServerDisconnectedError):
+            raise _Retry("server disconnected") from exc
+        if isinstance(exc, TimeoutError):
+            raise _Retry("timed out") from exc
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            raise _Retry(f"cannot connect: {exc.os_error}") from exc
+        if isinstance(exc, aiohttp.ClientError):
+            raise _Retry(f"{type(exc).__name__}: {exc}") from exc
+        if isinstance(exc, OSError):
+            # File errors were made final by Fetcher._io; this one is the network's.
+            raise _Retry(f"{type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,104 @@
+"""Download options and the retry policy: what to retry, and how long to wait (sans-I/O)."""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import random
+import time
+from dataclasses import dataclass
+
+from awaitkit.core.errors import UsageError
+
+__all__ = [
+    "RETRYABLE_STATUSES",
+    "DownloadOptions",
+    "backoff_delay",
+    "parse_retry_after",
+]
+
+# 408 Request Timeout, 425 Too Early, 429 Too Many Requests and the 5xx that
+# mean "try again later".  Any other 4xx (418 included) is the server's final
+# word about this URL: retrying cannot change it, so it is ERROR at once.
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadOptions:
+    """Everything that shapes a batch; the defaults suit a polite bulk download.
+
+    >>> DownloadOptions(concurrency=100, retries=5).per_host
+    0
+    """
+
+    concurrency: int = 5  # total requests in flight (the connector's limit)
+    per_host: int = 0  # requests in flight per host; 0: only the total applies
+    retries: int = 3  # extra attempts after the first, for retryable failures
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0  # longest silence while waiting for headers or body
+    backoff_base: float = 0.25  # first retry waits about this long, doubling after
+    backoff_max: float = 10.0
+    retry_after_max: float = 60.0  # never wait longer than this for Retry-After
+    max_size: int | None = None  # bytes; larger bodies are refused (ERROR)
+    max_redirects: int = 5
+    skip_existing: bool = False
+    resume: bool = True  # continue a leftover ``.part`` file with a Range request
+    content_disposition: bool = False  # name files after Content-Disposition
+    memory_limit: int = 256 * 1024  # bodies up to this size are written in one go
+    user_agent: str = "awaitkit"
+    # Statuses worth another attempt; add 418 here to retry teapots too.
+    retry_statuses: frozenset[int] = RETRYABLE_STATUSES
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.concurrency <= 10_000:
+            raise UsageError("concurrency must be between 1 and 10000")
+        if self.per_host < 0:
+            raise UsageError("per-host concurrency must be >= 0")
+        if self.retries < 0:
+            raise UsageError("retries must be >= 0")
+        for name in ("connect_timeout", "read_timeout"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise UsageError(f"{name.replace('_', ' ')} must be > 0")
+        if self.backoff_base < 0 or self.backoff_max < 0 or self.retry_after_max < 0:
+            raise UsageError("backoff and retry-after limits must be >= 0")
+        if self.max_size is not None and self.max_size < 0:
+            raise UsageError("max size must be >= 0")
+        if self.max_redirects < 0:
+            raise UsageError("max redirects must be >= 0")
+
+
+def backoff_delay(
+    attempt: int, options: DownloadOptions, rng: random.Random | None = None
+) -> float:
+    """Seconds to wait before retry number ``attempt`` (1-based).
+
+    Exponential with "equal jitter": half the step is fixed, half random, so
+    retries spread out (no thundering herd) yet never retry at once.
+    """
+    step = min(options.backoff_max, options.backoff_base * 2.0 ** (attempt - 1))
+    draw = (rng or random).random()
+    return step / 2 + step / 2 * draw
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date), else None.
+
+    >>> parse_retry_after("3")
+    3.0
+    >>> parse_retry_after("soon") is None
+    True
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(int(text))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)

@@ -1,0 +1,178 @@
+"""``awaitkit flags``: the book's CLI, run in-process against real flags servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from awaitkit.cli import main
+from awaitkit.download._flags import POP20_CC
+from awaitkit.flags import FlagsServer, build_dataset, country_codes, country_name
+
+
+@contextlib.contextmanager
+def flags_in_thread(preset: str, **options: Any) -> Iterator[FlagsServer]:
+    """A FlagsServer on its own loop in a thread, for the CLI's own loop to reach."""
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def serve() -> None:
+        async with FlagsServer(preset, **options) as server:
+            box["server"] = server
+            box["loop"] = asyncio.get_running_loop()
+            box["stop"] = stop = asyncio.Event()
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(60)
+    try:
+        yield box["server"]
+    finally:
+        box["loop"].call_soon_threadsafe(box["stop"].set)
+        thread.join(30)
+
+
+def test_no_arguments_downloads_top20_from_the_embedded_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`awaitkit flags` works offline: embedded server, book reports, 20 flags."""
+    dest = tmp_path / "downloaded"
+    assert main(["flags", "--dest", str(dest)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("EMBEDDED site: http://127.0.0.1:")
+    assert out[1] == "Searching for 20 flags: from BD to VN"
+    assert out[2] == "5 concurrent connections will be used."
+    assert " 20 flags downloaded." in out
+    assert out[-1].startswith("Elapsed time: ")
+    assert sorted(p.name for p in dest.iterdir()) == sorted(
+        f"{cc}.gif" for cc in POP20_CC
+    )
+    assert (dest / "BR.gif").read_bytes() == build_dataset()["flags/br/br.gif"].body
+
+
+def test_verbose_lines_and_not_found(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-v prints a line per code; a 404 is 'not found', not an error (exit 0)."""
+    assert main(["flags", "-v", "--dest", str(tmp_path), "br", "ZZ"]) == 0
+    out = capsys.readouterr().out
+    assert "BR OK" in out
+    assert "ZZ not found: http://127.0.0.1:" in out
+    assert "  1 flag downloaded.\n  1 not found." in out
+
+
+def test_metadata_mode_names_files_after_countries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--metadata (flags3): <Country_Name>.gif."""
+    assert (
+        main(["flags", "-q", "--metadata", "--dest", str(tmp_path), "BR", "CI", "US"])
+        == 0
+    )
+    names = sorted(p.name for p in tmp_path.iterdir())
+    expected = sorted(
+        country_name(cc).replace(" ", "_") + ".gif" for cc in ["BR", "CI", "US"]
+    )
+    assert names == expected
+    assert (
+        "Searching" not in capsys.readouterr().out
+    )  # --quiet drops the opening report
+
+
+def test_error_server_exits_1_and_counts_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-s URL: 418s are counted as errors, later codes still download, exit 1."""
+    report = tmp_path / "r.jsonl"
+    with flags_in_thread("ERROR", delay=0, seed=2) as server:
+        code = main(
+            [
+                "flags",
+                "-s",
+                server.base_url,
+                "-a",
+                "-m",
+                "20",
+                "-q",
+                "--dest",
+                str(tmp_path / "d"),
+                "--report",
+                str(report),
+            ]
+        )
+        served = server.stats.by_status
+    assert code == 1
+    out = capsys.readouterr().out
+    assert f"{served[200]:3} flags downloaded." in out
+    assert f"{served[418]:3} errors." in out
+    assert len(report.read_text().splitlines()) == served[200] + served[418]
+    assert len(list((tmp_path / "d").iterdir())) == served[200]
+
+
+def test_skip_existing_second_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second run with --skip-existing downloads nothing it already has."""
+    have = len([cc for cc in country_codes() if cc.startswith("B")])
+    args = ["flags", "-q", "--skip-existing", "--dest", str(tmp_path), "B"]
+    assert main(args) == 0
+    assert main(args) == 0
+    second = capsys.readouterr().out.split("--------------------")[-1]
+    assert (
+        f"  0 flags downloaded.\n{have:3} already there.\n{26 - have:3} not found."
+        in second
+    )
+
+
+def test_concurrency_is_capped_at_1000(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """-m above the book's MAX_CONCUR_REQ is capped; fewer codes use fewer connections."""
+    assert main(["flags", "-m", "5000", "-e", "--dest", str(tmp_path / "a")]) == 0
+    assert "676 concurrent connections will be used." in capsys.readouterr().out
+    assert main(["flags", "-m", "50", "BR", "--dest", str(tmp_path / "b")]) == 0
+    assert "1 connection will be used." in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-m", "0"], "*** Usage error: --max_req CONCURRENT must be >= 1"),
+        (["-l", "0"], "*** Usage error: --limit N must be >= 1"),
+        (
+            ["-s", "nowhere"],
+            "*** Usage error: --server LABEL must be one of DELAY, ERROR, LOCAL, REMOTE",
+        ),
+        (["BRA"], "*** Usage error: each CC argument must be A to Z or AA to ZZ."),
+        (["1"], "*** Usage error: each CC argument must be A to Z or AA to ZZ."),
+    ],
+)
+def test_usage_errors_exit_2_with_the_books_messages(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["flags", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "usage: awaitkit flags" in err
+
+
+def test_fetch_needs_urls(capsys: pytest.CaptureFixture[str]) -> None:
+    """fetch without URLs or -i is a usage error."""
+    assert main(["fetch"]) == 2
+    assert "give URLs or -i FILE" in capsys.readouterr().err
+
+
+def test_fetch_bad_options_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad --timeout or --max-size is a usage error."""
+    assert main(["fetch", "--timeout", "soon", "http://127.0.0.1:9/x"]) == 2
+    assert main(["fetch", "--max-size", "lots", "http://127.0.0.1:9/x"]) == 2
+    assert main(["fetch", "-i", "/nonexistent/urls.txt"]) == 2
+    assert capsys.readouterr().err.count("awaitkit: error:") == 3
