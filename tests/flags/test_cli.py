@@ -130,5 +130,6 @@ def test_busy_port_is_an_error() -> None:
             text=True,
             timeout=60,
         )
-    assert proc.returncode == 2
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
     assert "Traceback" not in proc.stderr
