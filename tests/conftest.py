@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,18 @@ import pytest
 @pytest.fixture
 def anyio_backend() -> tuple[str, dict[str, bool]]:
     return ("asyncio", {"debug": True})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_dir(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Path]:
+    """Caches written by any test (the flag images...) go to a session directory,
+    never the user's real cache; tests that need another one set their own."""
+    folder = tmp_path_factory.mktemp("awaitkit-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWAITKIT_CACHE_DIR", str(folder))
+        yield folder
 
 
 def find_binary(name: str) -> str:
@@ -31,3 +44,17 @@ def find_binary(name: str) -> str:
             pytest.fail(f"{name} is not installed; .ci/run must install it")
         pytest.skip(f"{name} is not installed")
     return path
+
+
+def without_root_powers() -> list[str]:
+    """argv prefix that runs a command with file permissions enforced.
+
+    Root ignores permission bits, and CI runs as root: dropping the
+    CAP_DAC_* capabilities from the bounding set makes root obey them.
+    """
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux)")
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search", "--"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import zlib
@@ -14,6 +13,7 @@ import pytest
 
 from awaitkit.find import CACHE_ENV, CharIndex, cache_file, load_index
 from awaitkit.find._cache import dump_index, parse_index
+from tests.conftest import without_root_powers
 
 
 @pytest.fixture(scope="module")
@@ -122,20 +122,6 @@ def test_unwritable_cache_location_still_works(tmp_path: Path) -> None:
     assert blocker.read_text() == "not a directory"
 
 
-def _without_root_powers() -> list[str]:
-    """argv prefix that runs a command with file permissions enforced.
-
-    Root ignores permission bits, and CI runs as root: dropping the
-    CAP_DAC_* capabilities from the bounding set makes root obey them.
-    """
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv (util-linux)")
-    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search", "--"]
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 def test_read_only_cache_directory_still_works(tmp_path: Path) -> None:
     """An unwritable cache directory: the index is built in memory, nothing written."""
@@ -149,7 +135,7 @@ def test_read_only_cache_directory_still_works(tmp_path: Path) -> None:
     )
     try:
         proc = subprocess.run(
-            [*_without_root_powers(), sys.executable, "-c", script, str(folder)],
+            [*without_root_powers(), sys.executable, "-c", script, str(folder)],
             capture_output=True,
             text=True,
             timeout=120,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 
 import pytest
@@ -57,6 +58,26 @@ def test_flag_is_deterministic_and_decodes() -> None:
     width, height, _, pixels = decode_gif(br)
     assert len(pixels) == width * height
     assert len(set(pixels)) > 10  # texture, bands and letters
+
+
+# Pinned digests: the served bytes must not change with speed-ups of the
+# encoder or the drawing (caches, ETags and peers' copies rely on them).
+_PINNED = {
+    "AD": "d8c1873100140bf94ebd01ea52b97217",
+    "BR": "98bb34c238eb12f666ebd4a28bbd196d",
+    "CN": "8d86d67c3d3e5cd29ac85ef3ef5cb9b6",
+    "GB": "c042c37b80182291863a5f99d8b8ac32",
+    "US": "6c472d81accc574cdd519705e05b656f",
+}
+
+
+@pytest.mark.parametrize("cc", sorted(_PINNED))
+def test_flag_bytes_are_pinned(cc: str) -> None:
+    """Freshly drawn and served flags keep their exact bytes."""
+    gif = flag_gif(cc)
+    assert hashlib.sha256(gif).hexdigest()[:32] == _PINNED[cc]
+    low = cc.lower()
+    assert build_dataset()[f"flags/{low}/{low}.gif"].body == gif
 
 
 def test_every_flag_has_a_realistic_size() -> None:

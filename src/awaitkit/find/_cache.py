@@ -21,9 +21,15 @@ from __future__ import annotations
 
 import os
 import sys
-import zlib
 
 from awaitkit import __version__
+from awaitkit._cachefile import (
+    CACHE_ENV as CACHE_ENV,
+    cache_dir as cache_dir_of,
+    seal,
+    unseal,
+    write_atomic,
+)
 from awaitkit.find._index import CharIndex
 from awaitkit.find._ucd import STOP_CODE, unicode_version
 
@@ -43,27 +49,8 @@ def _log() -> logging.Logger:
     return logging.getLogger("awaitkit.find")
 
 
-CACHE_ENV = "AWAITKIT_CACHE_DIR"
 FORMAT_VERSION = 1
 _MAGIC = b"AWAITKIT-FIND"
-_APP = "awaitkit"
-
-
-def _cache_dir(cache_dir: str | os.PathLike[str] | None) -> str:
-    if cache_dir is not None:
-        return os.fspath(cache_dir)
-    if env := os.environ.get(CACHE_ENV):
-        return env
-    if sys.platform == "linux":
-        # What platformdirs.user_cache_dir() answers on Linux, without the
-        # ~30 ms its import costs (half of the CLI's start-up budget).
-        base = os.environ.get("XDG_CACHE_HOME", "").strip()
-        if not base:
-            base = os.path.expanduser("~/.cache")
-        return os.path.join(base, _APP)
-    import platformdirs  # pragma: no cover - exercised on macOS/Windows only
-
-    return platformdirs.user_cache_dir(_APP)  # pragma: no cover
 
 
 def _file_name() -> str:
@@ -78,7 +65,7 @@ def cache_file(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """
     from pathlib import Path
 
-    return Path(_cache_dir(cache_dir), _file_name())
+    return Path(cache_dir_of(cache_dir), _file_name())
 
 
 def emoji_version() -> str:
@@ -118,33 +105,17 @@ def dump_index(index: CharIndex) -> bytes:
         postings.tobytes(),
         emoji_text.encode(),
     ]
-    payload = b"".join(chunks)
     fields = _expected() | {"sizes": ",".join(str(len(c)) for c in chunks)}
-    head = _MAGIC + b" " + " ".join(f"{k}={v}" for k, v in fields.items()).encode()
-    # The checksum covers the header too: a damaged size field must not pass.
-    crc = zlib.crc32(payload, zlib.crc32(head))
-    return head + b" crc32=%d\n" % crc + payload
+    return seal(_MAGIC, fields, b"".join(chunks))
 
 
 def parse_index(data: bytes) -> CharIndex:
     """Read :func:`dump_index` output back; ``ValueError`` when stale or damaged."""
-    end = data.find(b"\n", 0, 512)
-    if end < 0 or not data.startswith(_MAGIC + b" "):
-        raise ValueError("not an index file")
-    head, found, crc_text = data[:end].rpartition(b" crc32=")
-    payload = memoryview(data)[end + 1 :]
-    if not found or not crc_text.isdigit():
-        raise ValueError("damaged index header: no checksum")
-    if zlib.crc32(payload, zlib.crc32(head)) != int(crc_text):
-        raise ValueError("index file checksum mismatch")
+    fields, payload = unseal(data, _MAGIC, _expected(), what="index", max_header=512)
     try:
-        fields = dict(f.split("=", 1) for f in head[len(_MAGIC) + 1 :].decode().split())
         sizes = [int(s) for s in fields["sizes"].split(",")]
     except (ValueError, KeyError) as exc:
         raise ValueError(f"damaged index header: {exc!r}") from None
-    for key, want in _expected().items():
-        if fields.get(key) != want:
-            raise ValueError(f"stale index: {key}={fields.get(key)!r}, want {want!r}")
     if len(sizes) != 4 or sum(sizes) != len(payload) or sizes[1] % 4 or sizes[2] % 4:
         raise ValueError("index file has the wrong size")
     cuts = [0]
@@ -170,7 +141,7 @@ def load_index(cache_dir: str | os.PathLike[str] | None = None) -> CharIndex:
     >>> load_index().query("cat face").matches[0].code
     'U+1F431'
     """
-    path = os.path.join(_cache_dir(cache_dir), _file_name())
+    path = os.path.join(cache_dir_of(cache_dir), _file_name())
     try:
         with open(path, "rb") as f:
             return parse_index(f.read())
@@ -180,23 +151,7 @@ def load_index(cache_dir: str | os.PathLike[str] | None = None) -> CharIndex:
         _log().warning("rebuilding the find index %s: %s", path, exc)
     index = CharIndex.build()
     try:
-        _write_atomic(path, dump_index(index))
+        write_atomic(path, dump_index(index))
     except OSError as exc:
         _log().warning("cannot cache the find index at %s: %s", path, exc)
     return index
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    """Write via a temporary file and rename, so readers see all or nothing."""
-    import tempfile
-
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".find-index-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

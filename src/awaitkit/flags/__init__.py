@@ -10,8 +10,10 @@
 The data set holds every ISO 3166-1 alpha-2 country: ``/flags/<cc>/<cc>.gif``
 (a synthetic, deterministic image showing the code) and
 ``/flags/<cc>/metadata.json``.  Names are loaded on first use, so importing
-this package costs nothing at CLI start; the images are drawn when a server
-starts (or ``build_dataset`` is called), once per process.
+this package costs nothing at CLI start; the images are loaded when a server
+starts (or ``build_dataset`` is called), once per process, from the user
+cache directory (``$AWAITKIT_CACHE_DIR`` wins), where the first run that
+draws them leaves them.
 """
 
 from __future__ import annotations

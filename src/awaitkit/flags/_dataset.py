@@ -2,7 +2,8 @@
 
 Names and codes come from pycountry (the ISO 3166 tables of Debian's
 iso-codes).  The images are synthetic (see ``_images``).  The whole set is
-built once per process, in memory, and served from there; ``export_dataset``
+built once per process, in memory (the images read from the on-disk cache
+of ``_cache`` after the first run), and served from there; ``export_dataset``
 writes the same bytes to a directory, so nginx can serve identical files.
 """
 
@@ -110,11 +111,15 @@ _build_lock = threading.Lock()
 
 @functools.cache
 def _build() -> Mapping[str, Resource]:
+    from awaitkit.flags._cache import load_gifs
+
+    codes = country_codes()
+    gifs = load_gifs(codes, flag_gif)  # drawn only when the cache lacks them
     files: dict[str, Resource] = {}
-    for cc in country_codes():
+    for cc in codes:
         low = cc.lower()
         files[f"flags/{low}/{low}.gif"] = make_resource(
-            flag_gif(cc), "image/gif", DATASET_MTIME
+            gifs[cc], "image/gif", DATASET_MTIME
         )
         meta = json.dumps(metadata(cc), ensure_ascii=False).encode() + b"\n"
         files[f"flags/{low}/metadata.json"] = make_resource(
@@ -126,8 +131,10 @@ def _build() -> Mapping[str, Resource]:
 def build_dataset() -> Mapping[str, Resource]:
     """Every file of the data set, keyed by relative path (``flags/br/br.gif``).
 
-    CPU-bound (about a second, once per process; later calls return the same
-    mapping): call it before the event loop starts or in a thread.
+    The images come from the user cache directory (``$AWAITKIT_CACHE_DIR``
+    wins) in a few ms; when it lacks them they are drawn (CPU-bound, a
+    fraction of a second) and cached.  Later calls return the same mapping.
+    Call it before the event loop starts or in a thread.
     """
     with _build_lock:  # two servers starting at once build it once
         return _build()

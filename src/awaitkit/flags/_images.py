@@ -10,6 +10,7 @@ same bytes on every machine (``random.Random`` seeded with a string is stable).
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 
@@ -73,6 +74,13 @@ def _shade(rgb: tuple[int, int, int], step: int) -> tuple[int, int, int]:
     return tuple(max(0, min(255, c + delta)) for c in rgb)  # type: ignore[return-value]
 
 
+@functools.cache
+def _band_palette(colour: int) -> tuple[tuple[int, int, int], ...]:
+    """The ``_SHADES`` shades of ``_COLOURS[colour]`` (shared by every flag using it)."""
+    return tuple(_shade(_COLOURS[colour], s) for s in range(_SHADES))
+
+
+@functools.lru_cache(maxsize=64)  # nearly every flag is drawn once, at density 0.6
 def _texture_table(band: int, density: float) -> bytes:
     """Map a random byte to a shade of ``band``: shade 0 unless the byte is below the density."""
     cut = round(density * 256)
@@ -117,7 +125,7 @@ def _draw(
                 ink += bytes([_INK if bit == "#" else _BOX]) * scale
             for dy in range(scale):
                 rows[y0 + gy * scale + dy][gx : gx + 5 * scale] = ink
-    palette = [_shade(_COLOURS[c], s) for c in colours for s in range(_SHADES)]
+    palette = [rgb for c in colours for rgb in _band_palette(c)]
     light = sum(_COLOURS[colours[0]]) > 380
     palette += (
         [(0, 0, 0), (255, 255, 255)] if not light else [(255, 255, 255), (0, 0, 0)]

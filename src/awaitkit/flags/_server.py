@@ -159,7 +159,7 @@ class FlagsServer:
         if self.directory is not None:
             files = DirectoryFiles(self.directory)
         else:
-            # CPU-bound for about a second, once per process: off the loop.
+            # Disk reads, or a second of drawing on a first run: off the loop.
             files = MemoryFiles(await asyncio.to_thread(build_dataset))
         rng = random.Random(self.seed)
         self._site = site = Site(

@@ -114,14 +114,14 @@ def _run(args: argparse.Namespace) -> int:
         for name in _OPTION_FIELDS
         if getattr(args, name) is not None
     }
-    # Check everything cheap before the one-second image drawing.
+    # Check everything cheap before loading (or, on a first run, drawing) images.
     Policy.preset(args.preset, **options)
     if args.directory is not None and not Path(args.directory).is_dir():
         raise UsageError(f"not a directory: {args.directory}")
     sock = bind_tcp(args.host, args.port, backlog=4096)  # bind first
     with sock:
         if args.directory is None:
-            build_dataset()  # CPU-bound: draw the images before the loop starts
+            build_dataset()  # synchronous (cache read or drawing): before the loop
         return run(_serve(args, options, sock))
 
 
