@@ -116,7 +116,7 @@ def lag_under_load(url_path: str, duration: float) -> float:
     try:
         if not ready.wait(60):
             raise RuntimeError("in-process server did not start")
-        wrk(f"{box['url']}{url_path}", duration)
+        wrk(f"{box['url']}{url_path}", connections=50, duration=duration)
     finally:
         if "stop" in box:
             box["stop"]()  # type: ignore[operator]
@@ -171,7 +171,7 @@ def run(rounds: int, quick: bool) -> list[Row]:
                 wrk(url + path, duration=1)
 
             def case(url: str) -> float:
-                result = wrk(url + path, duration)
+                result = wrk(url + path, connections=50, duration=duration)
                 if result.errors:
                     raise RuntimeError(f"wrk saw {result.errors} errors on {url}")
                 return result.requests_per_s
