@@ -4,6 +4,11 @@ A body is always written to its ``.part`` file first and moved to its final
 name with ``os.replace`` (atomic on POSIX and Windows) once complete.  Files
 are opened with ``O_NOFOLLOW`` so a symlink planted in the destination cannot
 redirect a write elsewhere.
+
+Nothing is fsync'ed (curl and wget2 do not either): the guarantee is that an
+interrupted or killed process never leaves a short file under a final name.
+Surviving a power cut would take an fsync per file, which costs more than the
+download of a small file.
 """
 
 from __future__ import annotations
