@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -84,9 +83,11 @@ def commands(base: str, work: Path, out: Path, rels: list[str]) -> dict[str, lis
 
 
 def timed_run(argv: list[str], out: Path, manifest: dict[str, str]) -> float:
-    shutil.rmtree(out, ignore_errors=True)
+    # A fresh folder each run, all deleted only at the end: ext4 skips inodes
+    # freed in the last ~30 s when it allocates, so deleting the previous
+    # tool's 10,000 files just before a run would time the file system.
     out.mkdir(parents=True)
-    os.sync()  # the previous run's deletions must not slow this one down
+    os.sync()  # the previous run's writes must not slow this one down
     start = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, check=False)
     elapsed = time.perf_counter() - start
@@ -107,12 +108,12 @@ def bulk_rows(rounds: int, count: int) -> list[Row]:
         serving_nginx(CACHE) as base,
     ):
         work = Path(tmp)
-        cases = commands(base, work, work / "out", rels)
-        for _ in range(rounds):
-            for name, argv in cases.items():
-                times.setdefault(name, []).append(
-                    timed_run(argv, work / "out", manifest)
-                )
+        names = list(commands(base, work, work / "out", rels))
+        for round_no in range(rounds):
+            for i, name in enumerate(names):
+                out = work / f"out-{round_no}-{i}"
+                argv = commands(base, work, out, rels)[name]
+                times.setdefault(name, []).append(timed_run(argv, out, manifest))
     ours = times.pop("awaitkit")
     rows = []
     goals = {"curl": 1 / 1.15, "book (httpx)": 4.0}
