@@ -15,57 +15,29 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import re
 import shlex
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _harness import Row, interleave, main_for, median, per_round_ratios
-from _peers import free_port, require
+from _peers import require
+from awaitkit.probe.testing import nsd_config, serving_nsd
 
 DEFAULT_ROUNDS = 3
 ZONE = "bench.test"
 CONCURRENCY = 1000
 
-NSD_CONF = """\
-server:
-    ip-address: 127.0.0.1@{port}
-    do-ip6: no
-    username: ""
-    database: ""
-    chroot: ""
-    zonesdir: "{dir}"
-    zonelistfile: "{dir}/zone.list"
-    xfrdfile: "{dir}/xfrd.state"
-    xfrdir: "{dir}"
-    pidfile: "{dir}/nsd-{port}.pid"
-    logfile: "{dir}/nsd-{port}.log"
-    rrl-ratelimit: 0
-    server-count: 1
-    verbosity: 0
-    receive-buffer-size: 4194304
-    send-buffer-size: 4194304
-remote-control:
-    control-enable: no
-zone:
-    name: {zone}
-    zonefile: zone.db
-"""
 
-
-def make_inputs(directory: Path, total: int) -> tuple[list[str], int]:
-    """Write the zone, the names file and dnsperf's query file; return names, found count."""
+def make_inputs(directory: Path, total: int) -> tuple[str, list[str], int]:
+    """Write the names file and dnsperf's query file; return zone text, names, found count."""
     existing = total // 2
     lines = [
         f"$ORIGIN {ZONE}.",
@@ -77,42 +49,12 @@ def make_inputs(directory: Path, total: int) -> tuple[list[str], int]:
     lines += [
         f"e{i} A 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(existing)
     ]
-    (directory / "zone.db").write_text("\n".join(lines) + "\n")
     names = [f"e{i}.{ZONE}" for i in range(existing)]
     names += [f"m{i}.{ZONE}" for i in range(total - existing)]
     random.Random(42).shuffle(names)
     (directory / "names.txt").write_text("\n".join(names) + "\n")
     (directory / "queries.txt").write_text("".join(f"{n} A\n" for n in names))
-    return names, existing
-
-
-def _ready(port: int, deadline: float) -> None:
-    query = struct.pack(">HHHHHH", 7, 0, 1, 0, 0, 0)
-    query += b"".join(bytes([len(p)]) + p.encode() for p in ZONE.split("."))
-    query += b"\x00\x00\x06\x00\x01"
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(0.1)
-        while time.monotonic() < deadline:
-            s.sendto(query, ("127.0.0.1", port))
-            with contextlib.suppress(TimeoutError, ConnectionRefusedError):
-                if s.recv(512)[:2] == query[:2]:
-                    return
-    raise TimeoutError(f"nsd not answering on {port}")
-
-
-@contextlib.contextmanager
-def serving_nsd(directory: Path) -> Iterator[int]:
-    nsd = require("nsd")
-    port = free_port()
-    conf = directory / f"nsd-{port}.conf"
-    conf.write_text(NSD_CONF.format(port=port, dir=directory, zone=ZONE))
-    proc = subprocess.Popen([nsd, "-d", "-c", str(conf)])
-    try:
-        _ready(port, time.monotonic() + 60)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    return "\n".join(lines) + "\n", names, existing
 
 
 def run_ours(names: list[str], port: int) -> dict[str, float]:
@@ -161,7 +103,7 @@ def run_book(directory: Path) -> dict[str, float] | None:
     """The book's prober inside a private network namespace; ``None`` if not permitted."""
     nsd = require("nsd")
     conf = directory / "nsd-53.conf"
-    conf.write_text(NSD_CONF.format(port=53, dir=directory, zone=ZONE))
+    conf.write_text(nsd_config(ZONE, directory, 53, verbosity=0))
     resolv = directory / "resolv.conf"
     resolv.write_text("nameserver 127.0.0.1\noptions attempts:2 timeout:2\n")
     baseline = Path(__file__).parent / "baselines" / "book_probe.py"
@@ -173,7 +115,7 @@ mount --bind {q(str(resolv))} /etc/resolv.conf
 {q(nsd)} -d -c {q(str(conf))} &
 nsd_pid=$!
 trap 'kill $nsd_pid; wait $nsd_pid 2>/dev/null || true' EXIT
-{q(sys.executable)} -c 'import sys; sys.path.insert(0, sys.argv[1]); import bench_probe, time; bench_probe._ready(53, time.monotonic() + 60)' {q(str(Path(__file__).parent))}
+{q(sys.executable)} -c 'from awaitkit.probe.testing import wait_for_nsd; wait_for_nsd(53, "{ZONE}", timeout=60)'
 {q(sys.executable)} {q(str(baseline))} {q(str(directory / "names.txt"))}
 """
     try:
@@ -198,10 +140,17 @@ def run(rounds: int, quick: bool) -> list[Row]:
     seconds = 3 if quick else 8
     with tempfile.TemporaryDirectory(prefix="bench-probe-") as tmp:
         directory = Path(tmp)
-        names, existing = make_inputs(directory, total)
+        zone_text, names, existing = make_inputs(directory, total)
         ours_runs: list[dict[str, float]] = []
         book_runs: list[dict[str, float] | None] = []
-        with serving_nsd(directory) as port:
+        with serving_nsd(
+            ZONE,
+            zone_text,
+            nsd=require("nsd"),
+            directory=directory,
+            verbosity=0,
+            timeout=60,
+        ) as port:
             results = interleave(
                 {
                     "ours": lambda: _record(ours_runs, run_ours(names, port)),

@@ -1,9 +1,6 @@
-"""DNS servers for the probe tests: a real nsd, and a responder that misbehaves on request.
+"""A DNS responder for the probe tests that misbehaves on request.
 
-``serving_nsd`` runs Debian's nsd in the foreground on 127.0.0.1 with a
-generated zone.  nsd cannot be handed a socket, so it gets a port the kernel
-just picked, and a start that loses that race is retried on another port;
-readiness is nsd answering a SOA query, never a sleep.
+The real nsd comes from :func:`awaitkit.probe.testing.serving_nsd`.
 
 ``FaultServer`` answers on UDP and TCP (same port) according to the first
 label of the name asked: ``drop``, ``servfail``, ``refused``, ``tc`` and so
@@ -13,103 +10,11 @@ on (see ``_respond``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import struct
-import subprocess
-import time
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from types import TracebackType
-
-NSD_CONF = """\
-server:
-    ip-address: 127.0.0.1@{port}
-    do-ip6: no
-    username: ""
-    database: ""
-    chroot: ""
-    zonesdir: "{dir}"
-    zonelistfile: "{dir}/zone.list"
-    xfrdfile: "{dir}/xfrd.state"
-    xfrdir: "{dir}"
-    pidfile: "{dir}/nsd.pid"
-    logfile: "{dir}/nsd.log"
-    rrl-ratelimit: 0
-    server-count: 1
-    verbosity: 1
-    receive-buffer-size: 4194304
-    send-buffer-size: 4194304
-remote-control:
-    control-enable: no
-zone:
-    name: {zone}
-    zonefile: zone.db
-"""
-
-
-def soa_query(zone: str) -> bytes:
-    """A SOA query for ``zone`` (used as nsd's readiness probe)."""
-    wire = b"".join(bytes([len(p)]) + p.encode() for p in zone.split(".") if p)
-    return (
-        struct.pack(">HHHHHH", 0x4242, 0, 1, 0, 0, 0) + wire + b"\x00\x00\x06\x00\x01"
-    )
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], port: int, zone: str) -> bool:
-    deadline = time.monotonic() + 30
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(0.1)
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                return False
-            s.sendto(soa_query(zone), ("127.0.0.1", port))
-            try:
-                data = s.recv(4096)
-            except (TimeoutError, ConnectionRefusedError):
-                continue
-            if data[:2] == b"\x42\x42":
-                return True
-    raise TimeoutError(f"nsd did not answer on port {port} within 30 s")
-
-
-@contextlib.contextmanager
-def serving_nsd(nsd: str, directory: Path, zone: str, zone_text: str) -> Iterator[int]:
-    """Run nsd serving ``zone`` from ``zone_text``; yield its UDP/TCP port."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "zone.db").write_text(zone_text)
-    for _ in range(10):
-        port = _free_udp_port()
-        conf = directory / "nsd.conf"
-        conf.write_text(NSD_CONF.format(port=port, dir=directory, zone=zone))
-        proc = subprocess.Popen(
-            [nsd, "-d", "-c", str(conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            if _wait_ready(proc, port, zone):
-                yield port
-                return
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-    log = (directory / "nsd.log").read_text(errors="replace")
-    raise RuntimeError(f"nsd would not start:\n{log}")
-
 
 # --- building replies -------------------------------------------------------
 

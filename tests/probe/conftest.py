@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from awaitkit.probe.testing import serving_nsd
 from tests.conftest import find_binary
-from tests.probe._servers import FaultServer, serving_nsd
+from tests.probe._servers import FaultServer
 
 # 120 A records make a reply of ~2 KB: over the 1,232 bytes EDNS0 allows,
 # so nsd truncates it on UDP and the resolver must retry over TCP.
@@ -42,7 +43,7 @@ def nsd_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """Port of an nsd on 127.0.0.1 authoritative for ``test.`` (see ZONE)."""
     nsd = find_binary("nsd")
     directory: Path = tmp_path_factory.mktemp("nsd")
-    with serving_nsd(nsd, directory, "test", ZONE) as port:
+    with serving_nsd("test", ZONE, nsd=nsd, directory=directory) as port:
         yield port
 
 
