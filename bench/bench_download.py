@@ -147,10 +147,12 @@ def delay_row(rounds: int, count: int) -> Row:
         wait_port(port, timeout=60)
         with tempfile.TemporaryDirectory(prefix="awaitkit-bench-") as tmp:
             work = Path(tmp)
-            argv = commands(f"http://127.0.0.1:{port}", work, work / "out", rels)[
-                "awaitkit"
-            ]
-            times = [timed_run(argv, work / "out", wanted) for _ in range(rounds)]
+            base = f"http://127.0.0.1:{port}"
+            times = []
+            for round_no in range(rounds):
+                out = work / f"out-{round_no}"
+                argv = commands(base, work, out, rels)["awaitkit"]
+                times.append(timed_run(argv, out, wanted))
     finally:
         server.terminate()
         server.wait(10)
