@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,3 +60,23 @@ def without_root_powers() -> list[str]:
     if setpriv is None:
         pytest.skip("running as root without setpriv (util-linux)")
     return [setpriv, "--bounding-set", "-dac_override,-dac_read_search", "--"]
+
+
+def python_in_read_only_dir(
+    folder: Path, script: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` (``sys.argv[1]`` is ``folder``) with ``folder`` read-only.
+
+    The folder is left writable again afterwards, so tmp_path can be removed.
+    """
+    folder.chmod(0o500)
+    try:
+        return subprocess.run(
+            [*without_root_powers(), sys.executable, "-c", script, str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        folder.chmod(0o700)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import zlib
 from collections.abc import Callable
@@ -13,7 +12,7 @@ import pytest
 
 from awaitkit.find import CACHE_ENV, CharIndex, cache_file, load_index
 from awaitkit.find._cache import dump_index, parse_index
-from tests.conftest import without_root_powers
+from tests.conftest import python_in_read_only_dir
 
 
 @pytest.fixture(scope="module")
@@ -127,25 +126,15 @@ def test_read_only_cache_directory_still_works(tmp_path: Path) -> None:
     """An unwritable cache directory: the index is built in memory, nothing written."""
     folder = tmp_path / "ro"
     folder.mkdir()
-    folder.chmod(0o500)
     script = (
         "import sys; from pathlib import Path; from awaitkit.find import load_index;"
         "r = load_index(Path(sys.argv[1])).query('cat face');"
         "print(r.total, r.matches[0].char)"
     )
-    try:
-        proc = subprocess.run(
-            [*without_root_powers(), sys.executable, "-c", script, str(folder)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr
-        assert proc.stdout.split() == ["10", "🐱"]
-        assert list(folder.iterdir()) == []
-    finally:
-        folder.chmod(0o700)
+    proc = python_in_read_only_dir(folder, script)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["10", "🐱"]
+    assert list(folder.iterdir()) == []
 
 
 def test_environment_variable_chooses_the_directory(

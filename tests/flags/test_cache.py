@@ -22,7 +22,7 @@ from awaitkit.flags._cache import (
 )
 from awaitkit.flags._dataset import build_dataset
 from awaitkit.flags._images import flag_gif
-from tests.conftest import without_root_powers
+from tests.conftest import python_in_read_only_dir
 
 CODES = ["BR", "CN", "IN"]
 
@@ -193,27 +193,17 @@ def test_read_only_cache_directory_still_works(tmp_path: Path) -> None:
     """A read-only directory: the images are drawn in memory, nothing is written."""
     folder = tmp_path / "ro"
     folder.mkdir()
-    folder.chmod(0o500)
     script = (
         "import sys, hashlib; from awaitkit.flags._cache import load_gifs;"
         "from awaitkit.flags._images import flag_gif;"
         "gif = load_gifs(['BR'], flag_gif, sys.argv[1])['BR'];"
         "print(hashlib.sha256(gif).hexdigest())"
     )
-    try:
-        proc = subprocess.run(
-            [*without_root_powers(), sys.executable, "-c", script, str(folder)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr
-        assert proc.stdout.strip() == hashlib.sha256(flag_gif("BR")).hexdigest()
-        assert "cannot cache the flag images" in proc.stderr
-        assert list(folder.iterdir()) == []
-    finally:
-        folder.chmod(0o700)
+    proc = python_in_read_only_dir(folder, script)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == hashlib.sha256(flag_gif("BR")).hexdigest()
+    assert "cannot cache the flag images" in proc.stderr
+    assert list(folder.iterdir()) == []
 
 
 def test_environment_variable_chooses_the_directory(

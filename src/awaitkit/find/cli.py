@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from awaitkit._argtypes import non_negative_int, positive_int
+
 TYPE_CHECKING = False  # typing costs ~2 ms at start-up; type checkers know this name
 if TYPE_CHECKING:
     from typing import Any
@@ -26,22 +28,6 @@ exit status: 0 found, 1 nothing found, 2 usage error.
 The index is cached in $AWAITKIT_CACHE_DIR or the user cache directory."""
 
 
-def count(text: str) -> int:
-    """An ``int`` >= 0 (argparse names this type "count" in its messages)."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {value}")
-    return value
-
-
-def positive(text: str) -> int:
-    """An ``int`` >= 1: ``--limit 0`` would print nothing but a count."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
-    return value
-
-
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Register ``awaitkit find``."""
     parser = commands.add_parser(
@@ -57,10 +43,10 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "--json", action="store_true", help="print one JSON array of {char, code, name}"
     )
     parser.add_argument(
-        "--limit", type=positive, default=None, help="print at most N results"
+        "--limit", type=positive_int, default=None, help="print at most N results"
     )
     parser.add_argument(
-        "--offset", type=count, default=0, help="skip the first N results"
+        "--offset", type=non_negative_int, default=0, help="skip the first N results"
     )
     parser.set_defaults(handler=_run, default_log_level=None)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from awaitkit._argtypes import fraction, port
+
 if TYPE_CHECKING:
     import socket
 
@@ -25,13 +27,6 @@ _RATES = (
 )
 
 
-def _rate(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"rate must be in [0, 1], not {text}")
-    return value
-
-
 def register(serve_commands: argparse._SubParsersAction[Any]) -> None:
     """Register ``awaitkit serve flags``."""
     parser = serve_commands.add_parser(
@@ -44,7 +39,9 @@ def register(serve_commands: argparse._SubParsersAction[Any]) -> None:
         "(with concurrent clients, which request gets which fault may vary).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000, help="default: 8000 (0: any)")
+    parser.add_argument(
+        "--port", type=port, default=8000, help="default: 8000 (0: any)"
+    )
     parser.add_argument("--directory", metavar="DIR", help="serve DIR instead")
     parser.add_argument(
         "--preset", type=str.upper, choices=PRESET_NAMES, default="LOCAL"
@@ -56,7 +53,7 @@ def register(serve_commands: argparse._SubParsersAction[Any]) -> None:
         "--error-status", type=int, metavar="CODE", help="status of --error-rate"
     )
     for option, dest, text in _RATES:
-        parser.add_argument(option, dest=dest, type=_rate, metavar="P", help=text)
+        parser.add_argument(option, dest=dest, type=fraction, metavar="P", help=text)
     parser.add_argument(
         "--retry-after", type=int, metavar="S", help="Retry-After of 429/503 (1)"
     )

@@ -9,49 +9,37 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from awaitkit._argtypes import port, positive_float, positive_int
+
 TCP_PORT = 2323
 WEB_PORT = 8000
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
-    return value
 
 
 def _tcp_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("TCP limits")
     group.add_argument(
         "--max-clients",
-        type=_positive_int,
+        type=positive_int,
         default=512,
         help="concurrent clients; more get a 'busy' line (default: 512)",
     )
     group.add_argument(
         "--idle-timeout",
-        type=_positive_float,
+        type=positive_float,
         default=300.0,
         metavar="SECONDS",
         help="close a client silent this long (default: 300)",
     )
     group.add_argument(
         "--write-timeout",
-        type=_positive_float,
+        type=positive_float,
         default=10.0,
         metavar="SECONDS",
         help="drop a client not reading its results this long (default: 10)",
     )
     group.add_argument(
         "--page-size",
-        type=_positive_int,
+        type=positive_int,
         default=100,
         help="results per reply; '+' asks for the next page (default: 100)",
     )
@@ -68,7 +56,7 @@ def register(
         "(try: nc 127.0.0.1 2323). A line holding '+' shows the next page.",
     )
     tcp.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
-    tcp.add_argument("--port", type=int, default=TCP_PORT, help=f"default: {TCP_PORT}")
+    tcp.add_argument("--port", type=port, default=TCP_PORT, help=f"default: {TCP_PORT}")
     _tcp_options(tcp)
     tcp.set_defaults(handler=_run_tcp, default_log_level="INFO")
 
@@ -79,10 +67,10 @@ def register(
         "JSON at /search?q=..., the API docs at /docs.",
     )
     web.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
-    web.add_argument("--port", type=int, default=WEB_PORT, help=f"default: {WEB_PORT}")
+    web.add_argument("--port", type=port, default=WEB_PORT, help=f"default: {WEB_PORT}")
     web.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         help="worker processes (default: 1; each loads the index)",
     )
@@ -97,10 +85,10 @@ def register(
         "--bind", default="127.0.0.1", help="host for both (default: 127.0.0.1)"
     )
     both.add_argument(
-        "--tcp-port", type=int, default=TCP_PORT, help=f"default: {TCP_PORT}"
+        "--tcp-port", type=port, default=TCP_PORT, help=f"default: {TCP_PORT}"
     )
     both.add_argument(
-        "--web-port", type=int, default=WEB_PORT, help=f"default: {WEB_PORT}"
+        "--web-port", type=port, default=WEB_PORT, help=f"default: {WEB_PORT}"
     )
     serve.set_defaults(handler=_run_both, default_log_level="INFO")
 
