@@ -1,0 +1,115 @@
+"""``--per-host`` / ``DownloadOptions.per_host``: each host's share of -m, end to end.
+
+Two real flags servers on loopback (two ports, so two hosts to aiohttp's
+connector) delay every answer, so requests overlap; each server counts the
+requests it holds at once, which is what the limit is about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from awaitkit.cli import main
+from awaitkit.download import DownloadOptions, DownloadStatus, download_many
+from awaitkit.flags import FlagsServer, country_codes
+
+pytestmark = pytest.mark.anyio
+
+PER_SERVER = 30
+TOTAL = 20  # -m
+PER_HOST = 3
+DELAY = 0.2  # long enough for a batch's requests to pile up on each server
+
+
+def _urls(first: str, second: str) -> list[str]:
+    """30 URLs per server, alternating, with distinct file names across both."""
+    codes = [cc.lower() for cc in country_codes()[: 2 * PER_SERVER]]
+    a = [f"{first}/flags/{cc}/{cc}.gif" for cc in codes[:PER_SERVER]]
+    b = [f"{second}/flags/{cc}/{cc}.gif" for cc in codes[PER_SERVER:]]
+    return list(chain.from_iterable(zip(a, b, strict=True)))
+
+
+def _file_count(folder: Path) -> int:
+    return sum(1 for _ in folder.iterdir())
+
+
+def _check_limited(maxima: list[int]) -> None:
+    assert all(1 < peak <= PER_HOST for peak in maxima), maxima
+    # Both hosts were served at once: the total went past one host's share.
+    assert PER_HOST < sum(maxima) <= TOTAL, maxima
+
+
+def _check_unlimited(maxima: list[int]) -> None:
+    assert max(maxima) > PER_HOST, maxima
+    assert sum(maxima) <= TOTAL, maxima
+
+
+@contextlib.contextmanager
+def _servers_in_thread(count: int, **options: Any) -> Iterator[list[FlagsServer]]:
+    """Flags servers on their own loop in a thread, for the CLI's own loop to reach."""
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def serve() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            box["servers"] = [
+                await stack.enter_async_context(FlagsServer("LOCAL", **options))
+                for _ in range(count)
+            ]
+            box["loop"] = asyncio.get_running_loop()
+            box["stop"] = stop = asyncio.Event()
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(60)
+    try:
+        yield box["servers"]
+    finally:
+        box["loop"].call_soon_threadsafe(box["stop"].set)
+        thread.join(30)
+        assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("per_host", [PER_HOST, 0])
+async def test_library_limits_requests_per_host(tmp_path: Path, per_host: int) -> None:
+    async with (
+        FlagsServer("LOCAL", delay=DELAY) as one,
+        FlagsServer("LOCAL", delay=DELAY) as two,
+    ):
+        options = DownloadOptions(concurrency=TOTAL, per_host=per_host, retries=0)
+        urls = _urls(one.base_url, two.base_url)
+        counter = await download_many(urls, tmp_path, options=options)
+        maxima = [one.stats.max_in_flight, two.stats.max_in_flight]
+        assert [one.stats.requests, two.stats.requests] == [PER_SERVER, PER_SERVER]
+    assert counter == {DownloadStatus.OK: 2 * PER_SERVER}
+    assert await asyncio.to_thread(_file_count, tmp_path) == 2 * PER_SERVER
+    if per_host:
+        _check_limited(maxima)
+    else:
+        _check_unlimited(maxima)
+
+
+@pytest.mark.parametrize("per_host", [PER_HOST, 0])
+def test_cli_fetch_per_host(tmp_path: Path, per_host: int) -> None:
+    extra = ["--per-host", str(per_host)] if per_host else []
+    with _servers_in_thread(2, delay=DELAY) as servers:
+        urls = _urls(servers[0].base_url, servers[1].base_url)
+        argv = ["fetch", "-q", "-m", str(TOTAL), *extra, "--dest", str(tmp_path)]
+        assert main([*argv, *urls]) == 0
+        maxima = [server.stats.max_in_flight for server in servers]
+        assert [server.stats.requests for server in servers] == [PER_SERVER] * 2
+    assert _file_count(tmp_path) == 2 * PER_SERVER
+    if per_host:
+        _check_limited(maxima)
+    else:
+        _check_unlimited(maxima)
