@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from awaitkit.cli import main
 from awaitkit.download._flags import POP20_CC
-from awaitkit.flags import FlagsServer, build_dataset, country_codes, country_name
-
-
-@contextlib.contextmanager
-def flags_in_thread(preset: str, **options: Any) -> Iterator[FlagsServer]:
-    """A FlagsServer on its own loop in a thread, for the CLI's own loop to reach."""
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    async def serve() -> None:
-        async with FlagsServer(preset, **options) as server:
-            box["server"] = server
-            box["loop"] = asyncio.get_running_loop()
-            box["stop"] = stop = asyncio.Event()
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(60)
-    try:
-        yield box["server"]
-    finally:
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(30)
+from awaitkit.flags import build_dataset, country_codes, country_name
+from tests.download._servers import flags_servers_in_thread
 
 
 def test_no_arguments_downloads_top20_from_the_embedded_server(
@@ -92,7 +64,7 @@ def test_error_server_exits_1_and_counts_errors(
 ) -> None:
     """-s URL: 418s are counted as errors, later codes still download, exit 1."""
     report = tmp_path / "r.jsonl"
-    with flags_in_thread("ERROR", delay=0, seed=2) as server:
+    with flags_servers_in_thread(1, "ERROR", delay=0, seed=2) as (server,):
         code = main(
             [
                 "flags",

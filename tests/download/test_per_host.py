@@ -8,18 +8,15 @@ requests it holds at once, which is what the limit is about.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
-from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from awaitkit.cli import main
 from awaitkit.download import DownloadOptions, DownloadStatus, download_many
 from awaitkit.flags import FlagsServer, country_codes
+from tests.download._servers import flags_servers_in_thread
 
 pytestmark = pytest.mark.anyio
 
@@ -52,34 +49,6 @@ def _check_unlimited(maxima: list[int]) -> None:
     assert sum(maxima) <= TOTAL, maxima
 
 
-@contextlib.contextmanager
-def _servers_in_thread(count: int, **options: Any) -> Iterator[list[FlagsServer]]:
-    """Flags servers on their own loop in a thread, for the CLI's own loop to reach."""
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    async def serve() -> None:
-        async with contextlib.AsyncExitStack() as stack:
-            box["servers"] = [
-                await stack.enter_async_context(FlagsServer("LOCAL", **options))
-                for _ in range(count)
-            ]
-            box["loop"] = asyncio.get_running_loop()
-            box["stop"] = stop = asyncio.Event()
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(60)
-    try:
-        yield box["servers"]
-    finally:
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(30)
-        assert not thread.is_alive()
-
-
 @pytest.mark.parametrize("per_host", [PER_HOST, 0])
 async def test_library_limits_requests_per_host(tmp_path: Path, per_host: int) -> None:
     async with (
@@ -102,7 +71,7 @@ async def test_library_limits_requests_per_host(tmp_path: Path, per_host: int) -
 @pytest.mark.parametrize("per_host", [PER_HOST, 0])
 def test_cli_fetch_per_host(tmp_path: Path, per_host: int) -> None:
     extra = ["--per-host", str(per_host)] if per_host else []
-    with _servers_in_thread(2, delay=DELAY) as servers:
+    with flags_servers_in_thread(2, delay=DELAY) as servers:
         urls = _urls(servers[0].base_url, servers[1].base_url)
         argv = ["fetch", "-q", "-m", str(TOTAL), *extra, "--dest", str(tmp_path)]
         assert main([*argv, *urls]) == 0
