@@ -9,9 +9,9 @@ import struct
 import time
 
 import pytest
-import uvloop
 
 from awaitkit.flags import FlagsServer, serving_flags
+from tests.flags.loops import both_loops
 from tests.flags.rawhttp import (
     exchange,
     get,
@@ -24,16 +24,7 @@ from tests.flags.rawhttp import (
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(
-    params=[
-        pytest.param(("asyncio", {"debug": True}), id="asyncio-debug"),
-        # The CLI serves on uvloop, whose transports differ in the details.
-        pytest.param(("asyncio", {"loop_factory": uvloop.new_event_loop}), id="uvloop"),
-    ]
-)
-def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, object]]:
-    """Both event loops: stdlib asyncio in debug mode, and uvloop."""
-    return request.param  # type: ignore[no-any-return]
+anyio_backend = both_loops
 
 
 @pytest.mark.parametrize(

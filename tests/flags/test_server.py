@@ -12,24 +12,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-import uvloop
 
 from awaitkit.flags import FlagsServer, build_dataset, country_codes, serving_flags
+from tests.flags.loops import both_loops
 from tests.flags.rawhttp import split_url
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(
-    params=[
-        pytest.param(("asyncio", {"debug": True}), id="asyncio-debug"),
-        # The CLI serves on uvloop, whose transports differ in the details.
-        pytest.param(("asyncio", {"loop_factory": uvloop.new_event_loop}), id="uvloop"),
-    ]
-)
-def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, object]]:
-    """Both event loops: stdlib asyncio in debug mode, and uvloop."""
-    return request.param  # type: ignore[no-any-return]
+anyio_backend = both_loops
 
 
 GIF = "/flags/br/br.gif"
