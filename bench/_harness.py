@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TextIO
 
 __all__ = ["Row", "interleave", "main_for", "median", "print_table", "timed"]
 
@@ -97,7 +98,7 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}"
 
 
-def print_table(rows: Sequence[Row], file: object = None) -> None:
+def print_table(rows: Sequence[Row], file: TextIO | None = None) -> None:
     """Print rows as an aligned text table."""
     out = file if file is not None else sys.stdout
     header = (
@@ -133,7 +134,7 @@ def print_table(rows: Sequence[Row], file: object = None) -> None:
                 str(c).ljust(w) for c, w in zip(row, widths, strict=True)
             ).rstrip(),
             file=out,
-        )  # type: ignore[call-overload]
+        )
 
 
 def main_for(run: Callable[[int, bool], list[Row]], default_rounds: int = 5) -> None:

@@ -8,18 +8,32 @@ benchmark and never used in tests.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["WrkResult", "free_port", "require", "serving_nginx", "wait_port", "wrk"]
+__all__ = [
+    "WrkResult",
+    "free_port",
+    "require",
+    "serving_nginx",
+    "serving_process",
+    "spawn_reporting",
+    "stop_for_report",
+    "wait_port",
+    "wrk",
+]
 
 
 def require(binary: str) -> str:
@@ -50,6 +64,42 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
             return
         time.sleep(0.02)
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+@contextlib.contextmanager
+def serving_process(argv: list[str], port: int, **popen: Any) -> Iterator[str]:
+    """Run a server process listening on 127.0.0.1:``port``; yield its base URL."""
+    proc = subprocess.Popen(argv, **popen)
+    try:
+        wait_port(port, timeout=60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def spawn_reporting(
+    script: str, kind: str, port: int, env: dict[str, str]
+) -> subprocess.Popen[str]:
+    """Start ``script --serve KIND PORT``: a server child that prints a JSON
+    report (its LagMonitor figures) when stopped with :func:`stop_for_report`."""
+    proc = subprocess.Popen(
+        [sys.executable, script, "--serve", kind, str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    wait_port(port, timeout=60)
+    return proc
+
+
+def stop_for_report(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    """SIGTERM a :func:`spawn_reporting` child; return the last JSON line it printed."""
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1]) if lines else {}
 
 
 NGINX_CONF = """\
@@ -87,17 +137,13 @@ def serving_nginx(root: Path) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="awaitkit-nginx-") as tmp:
         conf = Path(tmp, "nginx.conf")
         conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, root=root.resolve()))
-        proc = subprocess.Popen(
+        with serving_process(
             [binary, "-p", tmp, "-c", str(conf), "-g", "daemon off;"],
+            port,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-        )
-        try:
-            wait_port(port)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            proc.wait(10)
+        ) as url:
+            yield url
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _harness import Row, interleave, main_for, per_round_ratios
-from _peers import free_port, serving_nginx, wait_port, wrk
+from _peers import free_port, serving_nginx, serving_process, wrk
 
 DEFAULT_ROUNDS = 3
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,23 +69,14 @@ def serving_ours(*args: str) -> Iterator[str]:
 def serving_book(root: Path, delay: float) -> Iterator[str]:
     """The book's design: a thread per request that sleeps, then serves the file."""
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(Path(__file__).parent / "baselines" / "flags_book_server.py"),
-            str(port),
-            str(root),
-            str(delay),
-        ],
+    script = Path(__file__).parent / "baselines" / "flags_book_server.py"
+    with serving_process(
+        [sys.executable, str(script), str(port), str(root), str(delay)],
+        port,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    ) as url:
+        yield url
 
 
 def lag_under_load(url_path: str, duration: float) -> float:

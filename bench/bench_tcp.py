@@ -37,7 +37,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _harness import Row, main_for, median, per_round_ratios
-from _peers import free_port, wait_port
+from _peers import free_port, spawn_reporting, stop_for_report
 
 DEFAULT_ROUNDS = 3
 PROMPT = b"?> "
@@ -46,22 +46,9 @@ CACHE = Path(tempfile.gettempdir(), "awaitkit-bench-cache")
 
 
 def _start(kind: str, port: int) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind, str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "AWAITKIT_CACHE_DIR": str(CACHE)},
+    return spawn_reporting(
+        __file__, kind, port, {**os.environ, "AWAITKIT_CACHE_DIR": str(CACHE)}
     )
-    wait_port(port, timeout=60)
-    return proc
-
-
-def _stop(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
-    lines = [line for line in out.splitlines() if line.startswith("{")]
-    return json.loads(lines[-1]) if lines else {}
 
 
 def _cpu_s(pid: int) -> float:
@@ -179,7 +166,7 @@ def run(rounds: int, quick: bool) -> list[Row]:
                 qps = run_loop(_throughput(port, clients, queries))
                 cpu = _cpu_s(proc.pid) - cpu
             finally:
-                report = _stop(proc)
+                report = stop_for_report(proc)
             figures.setdefault(f"{kind} qps", []).append(qps)
             figures.setdefault(f"{kind} cpu", []).append(
                 cpu / (clients * queries) * 1e6
@@ -194,7 +181,7 @@ def run(rounds: int, quick: bool) -> list[Row]:
             try:
                 growth = _rss_growth(proc.pid, port, watch)
             finally:
-                _stop(proc)
+                stop_for_report(proc)
             figures.setdefault(f"{kind} rss", []).append(growth)
 
     def m(key: str) -> float:

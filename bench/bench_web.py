@@ -29,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _harness import Row, main_for, median, per_round_ratios
-from _peers import free_port, wait_port, wrk
+from _peers import free_port, spawn_reporting, stop_for_report, wait_port, wrk
 
 DEFAULT_ROUNDS = 3
 CAT_FACE = "/search?q=cat%20face"
@@ -58,23 +58,9 @@ def _env() -> dict[str, str]:
 
 
 def _start(kind: str, port: int) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind, str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=_env(),
-    )
-    wait_port(port, timeout=60)
+    proc = spawn_reporting(__file__, kind, port, _env())
     _wait_http(f"http://127.0.0.1:{port}{CAT_FACE}")
     return proc
-
-
-def _stop(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
-    lines = [line for line in out.splitlines() if line.startswith("{")]
-    return json.loads(lines[-1]) if lines else {}
 
 
 def _workers(port: int, n: int) -> subprocess.Popen[str]:
@@ -123,7 +109,7 @@ def run(rounds: int, quick: bool) -> list[Row]:
                 cat = wrk(base + CAT_FACE, duration=duration)
                 sign = wrk(base + SIGN_ALL[kind], duration=duration)
             finally:
-                report = _stop(proc)
+                report = stop_for_report(proc)
             note(f"{kind} cat rps", cat.requests_per_s)
             note(f"{kind} cat p99", cat.p99_ms)
             note(f"{kind} sign rps", sign.requests_per_s)
