@@ -11,7 +11,7 @@ written (stdlib loop, ``print`` per query, to /dev/null).
   never read; the server's RSS growth over the following seconds, against
   its RSS after one warm-up ``cjk``: goal "flat" (<= 20 MB);
 * the same with ``--log-level WARNING`` (no log line per query), to show
-  what stdlib logging costs per query (about half of our CPU per query);
+  what stdlib logging costs per query (about a quarter of our CPU per query);
 * server CPU seconds per query during that load (from /proc: steadier than
   queries/s when other processes share the cores);
 * loop lag p99 under the throughput load.

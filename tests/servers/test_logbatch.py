@@ -19,8 +19,8 @@ import pytest
 from awaitkit.core import bind_tcp
 from awaitkit.find import CharIndex
 from awaitkit.servers import TcpServer
+from awaitkit.servers._logging import LoopBatchHandler, _SecondsCachedFormatter
 from awaitkit.servers._protocol import PROMPT
-from awaitkit.servers._serve import LoopBatchHandler, _SecondsCachedFormatter
 from tests.servers.test_cli import running, stop, tcp_query
 
 pytestmark = pytest.mark.anyio
@@ -85,6 +85,58 @@ def test_record_without_a_loop_is_written_at_once() -> None:
         worker.join(10)
         assert stream.getvalue().count("\n") == 2
         assert stream.writes == 2
+
+
+async def test_threads_and_the_loop_logging_at_once_lose_nothing() -> None:
+    log = logging.getLogger("test.logbatch.threads")
+    per_thread, threads = 400, 4
+    with batched(log.name) as (_, stream):
+
+        def worker(n: int) -> None:
+            for i in range(per_thread):
+                log.info("thread %d line %d", n, i)
+
+        workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+        for thread in workers:
+            thread.start()
+        for i in range(per_thread):
+            log.info("loop line %d", i)
+            if i % 50 == 0:
+                await asyncio.sleep(0)
+        for thread in workers:
+            thread.join(30)
+        await asyncio.sleep(0)
+    lines = [line.split(": ", 1)[1] for line in stream.getvalue().splitlines()]
+    assert len(lines) == (threads + 1) * per_thread
+    assert len(set(lines)) == len(lines)
+    for n in range(threads):  # each thread's lines in its own order
+        mine = [line for line in lines if line.startswith(f"thread {n} ")]
+        assert mine == [f"thread {n} line {i}" for i in range(per_thread)]
+    loop_lines = [line for line in lines if line.startswith("loop ")]
+    assert loop_lines == [f"loop line {i}" for i in range(per_thread)]
+
+
+def test_a_new_loop_on_the_same_thread_gets_its_own_flush() -> None:
+    """A flush left pending on a stopped loop must not hold the next loop's lines."""
+    log = logging.getLogger("test.logbatch.loops")
+    with batched(log.name) as (_, stream):
+        first = asyncio.new_event_loop()
+        first.call_soon(log.info, "from the first loop")
+        first.call_soon(first.stop)  # before the flush that info() scheduled
+        first.run_forever()
+        assert stream.getvalue() == ""
+
+        async def second() -> str:
+            log.info("from the second loop")
+            await asyncio.sleep(0)
+            return stream.getvalue()
+
+        written = asyncio.run(second())
+        first.close()
+    assert [line.split(": ", 1)[1] for line in written.splitlines()] == [
+        "from the first loop",
+        "from the second loop",
+    ]
 
 
 async def test_bad_record_does_not_lose_the_others() -> None:

@@ -203,7 +203,7 @@ def test_any_bytes_never_raise_and_buffer_stays_bounded(
 
 def test_shared_render_cache_gives_same_bytes(index: CharIndex) -> None:
     """Sessions sharing rendered pages answer exactly as a lone session does."""
-    rendered: dict[tuple[str, int, int], bytes] = {}
+    rendered: dict[tuple[str, int, int], Reply] = {}
     alone, _ = drive(Session(page_size=3), index, b"cat face\r\n+\r\n")
     first, _ = drive(
         Session(page_size=3, rendered=rendered), index, b"cat face\r\n+\r\n"
@@ -213,3 +213,16 @@ def test_shared_render_cache_gives_same_bytes(index: CharIndex) -> None:
     )
     assert alone == first == second
     assert set(rendered) == {("cat face", 3, 0), ("cat face", 3, 3)}
+
+
+def test_shared_render_cache_still_closes_at_eof(index: CharIndex) -> None:
+    """A cached page answering the last line before EOF closes that session only."""
+    rendered: dict[tuple[str, int, int], Reply] = {}
+    warm, closed = drive(Session(rendered=rendered), index, b"cat face\r\n")
+    assert not closed
+    last, closed = drive(Session(rendered=rendered), index, b"cat face", b"")
+    assert closed
+    assert last == warm
+    again, closed = drive(Session(rendered=rendered), index, b"cat face\r\n")
+    assert (again, closed) == (warm, False)
+    assert all(not reply.close for reply in rendered.values())

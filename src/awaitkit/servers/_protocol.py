@@ -68,6 +68,15 @@ def _ends_session(byte: int) -> bool:
     return byte < 0x20 or byte in (0x7F, _TELNET_IAC)
 
 
+def _first_byte(data: bytearray) -> int:
+    """The first byte of ``data`` that is not a space or tab; ``\\n`` if none."""
+    byte = data[0]
+    if byte == 0x20 or byte == 0x09:  # rare: no copy of the buffer otherwise
+        rest = data.lstrip(b" \t")
+        byte = rest[0] if rest else 0x0A
+    return byte
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     """Bytes to send for one input line, and whether to close afterwards.
@@ -119,12 +128,12 @@ class Session:
         *,
         page_size: int = PAGE_SIZE,
         max_line: int = MAX_LINE,
-        rendered: dict[tuple[str, int, int], bytes] | None = None,
+        rendered: dict[tuple[str, int, int], Reply] | None = None,
     ) -> None:
         if page_size < 1 or max_line < 1:
             raise ValueError("page_size and max_line must be positive")
-        # Pages already rendered, shared by a server's sessions: the index is
-        # immutable, so a page's bytes depend only on (query, limit, offset).
+        # Replies already rendered, shared by a server's sessions: the index is
+        # immutable, so a page's reply depends only on (query, limit, offset).
         self._rendered = rendered
         self.page_size = page_size
         self.max_line = max_line
@@ -166,8 +175,10 @@ class Session:
                 return self._close() if self._eof else None
             del self._buffer[: newline + 1]
             self._discarding = False
-        head = self._buffer.lstrip(b" \t")[:1]
-        if head and head not in b"\r\n" and _ends_session(head[0]):
+        if not self._buffer:  # the usual end of a batch of lines
+            return self._close() if self._eof else None
+        head = _first_byte(self._buffer)
+        if head not in b"\r\n" and _ends_session(head):
             # Telnet sends Ctrl-C/Ctrl-D as IAC sequences with no newline after.
             return self._close()
         newline = self._buffer.find(b"\n")
@@ -222,16 +233,18 @@ class Session:
         total = outcome.total
         self._more = (search.query, end) if end < total else None
         key = (search.query, search.limit, offset)
-        page = self._rendered.get(key) if self._rendered is not None else None
-        if page is None:
-            page = render(outcome, offset)
-            if self._rendered is not None:
-                if len(self._rendered) >= _MAX_RENDERED:
-                    self._rendered.clear()  # crude, but bounded and rare
-                self._rendered[key] = page
+        rendered = self._rendered
+        reply = rendered.get(key) if rendered is not None else None
+        if reply is None:
+            reply = Reply(render(outcome, offset), False, search.query, total)
+            if rendered is not None:
+                if len(rendered) >= _MAX_RENDERED:
+                    rendered.clear()  # crude, but bounded and rare
+                rendered[key] = reply
         if close:
             self.closed = True
-        return Reply(page, close=close, query=search.query, found=total)
+            return Reply(reply.data, True, search.query, total)
+        return reply
 
     def _close(self) -> Reply:
         self.closed = True

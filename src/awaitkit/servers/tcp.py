@@ -132,7 +132,7 @@ class TcpServer:
         self.host, self.port = sock.getsockname()[:2]
         self._server: asyncio.Server | None = None
         self._sessions: dict[asyncio.Task[None], _Client] = {}
-        self._rendered: dict[tuple[str, int, int], bytes] = {}
+        self._rendered: dict[tuple[str, int, int], Reply] = {}
         self.closing = False
         self.queries = 0
         # Largest unsent output seen for one client: what a slow reader costs us.
@@ -259,8 +259,13 @@ class TcpServer:
                             reply.query,
                             reply.found,
                         )
-                    if reply.data and not await self._send(writer, reply.data):
-                        return "write timeout: client not reading"
+                    if reply.data:
+                        writer.write(reply.data)
+                        # Most replies fit in the socket buffer: then no coroutine.
+                        if writer.transport.get_write_buffer_size() and not (
+                            await self._drain(writer)
+                        ):
+                            return "write timeout: client not reading"
                     if reply.close:
                         return "client quit" if data else "EOF"
         finally:
@@ -279,9 +284,13 @@ class TcpServer:
     async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> bool:
         """Write and drain within ``write_timeout``; on timeout abort the connection."""
         writer.write(data)
-        buffered = writer.transport.get_write_buffer_size()
-        if not buffered:
+        if not writer.transport.get_write_buffer_size():
             return True  # the kernel took it all: nothing to wait for
+        return await self._drain(writer)
+
+    async def _drain(self, writer: asyncio.StreamWriter) -> bool:
+        """Drain within ``write_timeout``; on timeout abort the connection."""
+        buffered = writer.transport.get_write_buffer_size()
         if buffered > self.max_write_buffer:
             self.max_write_buffer = buffered
         try:
