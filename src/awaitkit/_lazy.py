@@ -1,7 +1,7 @@
 """Lazy package attributes (PEP 562), so that importing a package costs nothing.
 
 The ``awaitkit`` CLI imports every app's package to build its parser; an app
-whose ``__init__`` pulled in aiohttp or asyncio would add tens of
+whose ``__init__`` pulled in asyncio or an HTTP stack would add tens of
 milliseconds to ``awaitkit find``.  A package declares which module each
 public name lives in and resolves it on first access::
 

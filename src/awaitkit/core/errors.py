@@ -1,12 +1,12 @@
 """The awaitkit exception tree.
 
 Every error awaitkit raises on purpose derives from :class:`AwaitkitError`;
-foreign exceptions (``OSError``, ``aiohttp.ClientError``, ``socket.gaierror``)
+foreign exceptions (``OSError``, ``socket.gaierror``)
 are translated at one boundary per app, with the original chained::
 
     AwaitkitError                      exit_code = 1
     ├── UsageError(ValueError)         bad arguments or config; exit_code = 2
-    ├── TransportError                 wraps OSError / aiohttp.ClientError
+    ├── TransportError                 network failures; the HTTP client's errors
     │   ├── ConnectError
     │   └── TimeoutExpired(TimeoutError)
     ├── ResolveError                   DNS failed for a reason other than "no such name"

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from awaitkit._lazy import attach
 
-TYPE_CHECKING = False  # see awaitkit._lazy: the CLI must not import aiohttp here
+TYPE_CHECKING = False  # see awaitkit._lazy: the CLI must not import asyncio here
 if TYPE_CHECKING:
+    from awaitkit.download._client import HttpClient as HttpClient
     from awaitkit.download._engine import (
         Item as Item,
         download_many as download_many,
         iter_downloads as iter_downloads,
     )
-    from awaitkit.download._fetch import Job as Job, open_session as open_session
+    from awaitkit.download._fetch import Job as Job, open_client as open_client
     from awaitkit.download._names import (
         safe_path as safe_path,
         sanitize_filename as sanitize_filename,
@@ -34,11 +35,12 @@ _LAZY = {
     "DownloadOptions": "awaitkit.download._options",
     "DownloadResult": "awaitkit.download._result",
     "DownloadStatus": "awaitkit.download._result",
+    "HttpClient": "awaitkit.download._client",
     "Item": "awaitkit.download._engine",
     "Job": "awaitkit.download._fetch",
     "download_many": "awaitkit.download._engine",
     "iter_downloads": "awaitkit.download._engine",
-    "open_session": "awaitkit.download._fetch",
+    "open_client": "awaitkit.download._fetch",
     "safe_path": "awaitkit.download._names",
     "sanitize_filename": "awaitkit.download._names",
 }

@@ -27,10 +27,10 @@ from collections.abc import (
 )
 from pathlib import Path
 
-import aiohttp
-
-from awaitkit.download._fetch import Fetcher, Job, open_session
+from awaitkit.download._client import HttpClient
+from awaitkit.download._fetch import Fetcher, Job, open_client
 from awaitkit.download._files import scan_parts
+from awaitkit.download._filethread import FileThread
 from awaitkit.download._options import DownloadOptions
 from awaitkit.download._result import DownloadResult, DownloadStatus
 
@@ -56,13 +56,13 @@ async def iter_downloads(
     dest: Path | str,
     *,
     options: DownloadOptions | None = None,
-    session: aiohttp.ClientSession | None = None,
+    client: HttpClient | None = None,
 ) -> AsyncGenerator[DownloadResult, None]:
     """Download ``items`` into ``dest``; yield one result per item in completion order.
 
     ``items`` may be any iterable or async iterable (a generator over stdin,
-    millions of lines): it is consumed lazily.  ``session`` lets a caller
-    bring its own ``aiohttp.ClientSession`` (its connector then sets the
+    millions of lines): it is consumed lazily.  ``client`` lets a caller
+    bring its own :class:`HttpClient` (its pool then sets the connection
     limits); by default one is opened from ``options``.  Close the generator
     (``contextlib.aclosing``) if you stop early: that cancels the workers.
     """
@@ -74,9 +74,12 @@ async def iter_downloads(
         await loop.run_in_executor(None, scan_parts, folder) if opts.resume else set()
     )
     async with contextlib.AsyncExitStack() as stack:
-        if session is None:
-            session = await stack.enter_async_context(open_session(opts))
-        fetcher = Fetcher(session, folder, opts, parts=parts)
+        if client is None:
+            client = await stack.enter_async_context(open_client(opts))
+        # Entered after the client, so it closes first: queued writes finish
+        # (even on Ctrl-C) before the batch ends.
+        files = await stack.enter_async_context(FileThread())
+        fetcher = Fetcher(client, folder, opts, files=files, parts=parts)
         results: asyncio.Queue[DownloadResult | None] = asyncio.Queue(opts.concurrency)
         async with asyncio.TaskGroup() as tg:
             pump = tg.create_task(_pump(items, fetcher, results, opts.concurrency))
@@ -117,7 +120,7 @@ async def download_many(
     dest: Path | str,
     *,
     options: DownloadOptions | None = None,
-    session: aiohttp.ClientSession | None = None,
+    client: HttpClient | None = None,
     on_result: Callable[[DownloadResult], object] | None = None,
 ) -> Counter[DownloadStatus]:
     """Download ``items`` into ``dest`` and return how many ended in each status.
@@ -130,7 +133,7 @@ async def download_many(
     """
     counter: Counter[DownloadStatus] = Counter()
     async with contextlib.aclosing(
-        iter_downloads(items, dest, options=options, session=session)
+        iter_downloads(items, dest, options=options, client=client)
     ) as results:
         async for result in results:
             counter[result.status] += 1

@@ -6,39 +6,49 @@ The rules that keep files honest live here:
   once its length is checked, so a final name never holds a short file;
 * a ``.part`` left by a failed or interrupted attempt is continued with a
   ``Range`` request (206), or started over when the server answers 200;
-* every file operation runs in the loop's default executor, never on the loop;
-* foreign errors (``aiohttp.ClientError``, ``OSError``, timeouts) are turned into
-  an outcome at one boundary (``_mapped_errors``); ``CancelledError``
+* every file operation runs in the batch's :class:`FileThread`, never on the loop;
+* client errors (:class:`HttpClientError`, ``OSError``, timeouts) are turned
+  into an outcome at one boundary (``_mapped_errors``); ``CancelledError``
   always propagates.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiohttp
-
+from awaitkit.download._client import (
+    BodyTooLarge,
+    ConnectError,
+    HttpClient,
+    HttpClientError,
+    InvalidURL,
+    RedirectError,
+    Response,
+    ServerDisconnected,
+    TooManyRedirects,
+    TruncatedBody,
+)
 from awaitkit.download._files import (
     PartFile,
     open_part,
     remove_quietly,
     write_whole,
 )
+from awaitkit.download._filethread import FileThread
 from awaitkit.download._names import (
+    PART_SUFFIX,
+    check_name,
     filename_from_content_disposition,
     filename_from_url,
-    part_path,
-    safe_path,
     sanitize_filename,
 )
 from awaitkit.download._options import (
@@ -48,7 +58,7 @@ from awaitkit.download._options import (
 )
 from awaitkit.download._result import DownloadResult, DownloadStatus
 
-__all__ = ["Fetcher", "Job", "open_session"]
+__all__ = ["Fetcher", "Job", "open_client"]
 
 T = TypeVar("T")
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.ASCII)
@@ -97,34 +107,25 @@ class _NotFound(Exception):
         self.status = status
 
 
-def open_session(options: DownloadOptions) -> aiohttp.ClientSession:
-    """The one ClientSession of a batch, sized and timed by ``options``.
+def open_client(options: DownloadOptions) -> HttpClient:
+    """The one :class:`HttpClient` of a batch, sized and timed by ``options``.
 
-    Bodies are saved as sent (``Accept-Encoding: identity``, no automatic
-    decompression), cookies are ignored, and the connector's limits are the
-    concurrency limits, so requests in flight never exceed them.
+    Bodies are saved as sent (``Accept-Encoding: identity``), and the pool's
+    limits are the concurrency limits, so requests in flight never exceed them.
     """
-    connector = aiohttp.TCPConnector(
+    return HttpClient(
         limit=options.concurrency,
-        limit_per_host=options.per_host,
-        ttl_dns_cache=300,
-    )
-    timeout = aiohttp.ClientTimeout(
-        total=None,
-        sock_connect=options.connect_timeout,
-        sock_read=options.read_timeout,
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=timeout,
-        auto_decompress=False,
-        cookie_jar=aiohttp.DummyCookieJar(),
-        headers={"User-Agent": options.user_agent, "Accept-Encoding": "identity"},
+        limit_per_host=options.per_host or None,
+        connect_timeout=options.connect_timeout,
+        read_timeout=options.read_timeout,
+        user_agent=options.user_agent,
     )
 
 
 class Fetcher:
-    """Downloads single :class:`Job` s into ``dest`` through one session.
+    """Downloads single :class:`Job` s into ``dest`` through one client.
+
+    File work goes to ``files``, a running :class:`FileThread`.
 
     ``parts`` is the set of ``.part`` file names known to exist in ``dest``
     (scanned once per batch), so resuming costs no ``stat`` per item.
@@ -132,47 +133,49 @@ class Fetcher:
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        client: HttpClient,
         dest: Path,
         options: DownloadOptions,
         *,
+        files: FileThread,
         parts: set[str] | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self.session = session
+        self.client = client
+        self.files = files
         self.dest = dest
         self.options = options
         self.parts = parts if parts is not None else set()
         self._rng = rng or random.Random()
-        # Two items with the same file name must not share a .part at once.
-        self._busy: dict[Path, tuple[asyncio.Lock, list[int]]] = {}
-        self._loop = asyncio.get_running_loop()
+        # Two items with the same file name must not share a .part at once:
+        # the name's writer, and a future set when it is done with it.
+        self._busy: dict[str, asyncio.Future[None]] = {}
+        # Paths are plain strings on the hot path: pathlib costs microseconds
+        # per operation, and a bulk download does several per file.
+        self._prefix = os.path.join(dest, "")
 
     def __repr__(self) -> str:
         return f"<Fetcher dest={str(self.dest)!r} writing={len(self._busy)}>"
 
     async def _io(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking file operation in a thread; a local ``OSError`` is final."""
+        """Run a blocking file operation in the file thread; an ``OSError`` is final."""
         try:
-            return await self._loop.run_in_executor(None, fn, *args)
+            return await self.files.run(fn, *args)
         except OSError as exc:
             raise _Final(f"file error: {exc}") from exc
 
-    @contextlib.asynccontextmanager
-    async def _exclusive(self, final: Path) -> AsyncIterator[None]:
-        """Serialise items that map to the same file name (they share a .part)."""
-        entry = self._busy.get(final)
-        if entry is None:
-            entry = self._busy[final] = (asyncio.Lock(), [0])
-        lock, users = entry
-        users[0] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            users[0] -= 1
-            if not users[0]:
-                del self._busy[final]
+    async def _claim(self, name: str) -> None:
+        """Wait until no other item writes file ``name`` (they would share a .part); claim it.
+
+        Cheaper than a lock per name: an uncontended claim is a dict entry
+        and a future, and it is the common case by far.
+        """
+        while (holder := self._busy.get(name)) is not None:
+            await asyncio.shield(holder)  # a cancelled waiter leaves it alone
+        self._busy[name] = asyncio.get_running_loop().create_future()
+
+    def _release(self, name: str) -> None:
+        self._busy.pop(name).set_result(None)
 
     async def fetch(self, job: Job) -> DownloadResult:
         """Download ``job``; always returns its result, never raises for the item."""
@@ -204,15 +207,22 @@ class Fetcher:
                     if job.name
                     else filename_from_url(job.url)
                 )
-            final = safe_path(self.dest, name)
-            if self.options.skip_existing and await self._io(os.path.lexists, final):
-                return result(DownloadStatus.SKIPPED, path=final)
-            async with self._exclusive(final):
-                (path, size, http), n = await self._with_retries(
-                    lambda: self._get_file(job.url, final)
+            check_name(name)
+            if self.options.skip_existing and await self._io(
+                os.path.lexists, self._prefix + name
+            ):
+                return result(DownloadStatus.SKIPPED, path=self.dest / name)
+            await self._claim(name)
+            try:
+                (saved, size, http), n = await self._with_retries(
+                    lambda: self._get_file(job.url, name)
                 )
+            finally:
+                self._release(name)
             attempts += n
-            return result(DownloadStatus.OK, path=path, bytes=size, http_status=http)
+            return result(
+                DownloadStatus.OK, path=self.dest / saved, bytes=size, http_status=http
+            )
         except _Outcome as out:
             attempts += out.attempts
             status = DownloadStatus.NOT_FOUND if out.not_found else DownloadStatus.ERROR
@@ -254,28 +264,20 @@ class Fetcher:
 
     async def _get_json(self, url: str) -> Any:
         with _mapped_errors():
-            async with self.session.get(
+            async with self.client.get(
                 url, max_redirects=self.options.max_redirects
             ) as resp:
                 self._check_status(resp)
-                if (resp.content_length or 0) > _METADATA_LIMIT:
-                    raise _Final("metadata too large")
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in resp.content.iter_any():
-                    size += len(chunk)
-                    if size > _METADATA_LIMIT:  # no Content-Length, or a lie
-                        raise _Final("metadata too large")
-                    chunks.append(chunk)
-                body = b"".join(chunks)
-                if resp.content_length is not None and len(body) != resp.content_length:
-                    raise _Retry("truncated metadata")
+                try:
+                    body = await resp.read(limit=_METADATA_LIMIT)
+                except BodyTooLarge:
+                    raise _Final("metadata too large") from None
         try:
             return json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise _Final(f"bad metadata JSON: {exc}") from None
 
-    def _check_status(self, resp: aiohttp.ClientResponse) -> None:
+    def _check_status(self, resp: Response) -> None:
         status = resp.status
         if 200 <= status < 300:
             return
@@ -289,20 +291,24 @@ class Fetcher:
             raise _Retry(why, wait=wait, status=status)
         raise _Final(why, status=status)
 
-    async def _get_file(self, url: str, final: Path) -> tuple[Path, int, int]:
-        """One attempt at ``url``; returns (final path, size, HTTP status)."""
-        part = part_path(final)
+    async def _get_file(self, url: str, name: str) -> tuple[str, int, int]:
+        """One attempt at ``url`` saved as ``name``; returns (name saved, size, HTTP status)."""
+        # Content-Disposition may rename the file, never its .part: a resume
+        # must find the .part under the name it was started with.
+        part_name = f".{name}{PART_SUFFIX}"
+        part = self._prefix + part_name
+        final = self._prefix + name
         offset = 0
-        if self.options.resume and part.name in self.parts:
+        if self.options.resume and part_name in self.parts:
             offset = await self._io(_size_or_zero, part)
         headers = {"Range": f"bytes={offset}-"} if offset else None
         with _mapped_errors():
-            async with self.session.get(
+            async with self.client.get(
                 url, headers=headers, max_redirects=self.options.max_redirects
             ) as resp:
                 if resp.status == 416 and offset:
                     # Our .part does not fit the server's file: start over.
-                    await self._drop_part(part)
+                    await self._drop_part(part, part_name)
                     raise _Retry("range not satisfiable", wait=0.0, status=416)
                 self._check_status(resp)
                 length = resp.content_length
@@ -319,7 +325,8 @@ class Fetcher:
                     header = resp.headers.get("Content-Disposition")
                     named = header and filename_from_content_disposition(header)
                     if named:
-                        final = safe_path(self.dest, named)
+                        name = check_name(named)
+                        final = self._prefix + name
                 if (
                     not offset
                     and length is not None
@@ -328,14 +335,14 @@ class Fetcher:
                     body = await resp.read()
                     if len(body) != length:
                         raise _Retry(f"body {len(body)} of {length} bytes")
-                    self.parts.add(part.name)
+                    self.parts.add(part_name)
                     await self._io(write_whole, part, final, body)
-                    self.parts.discard(part.name)
-                    return final, length, resp.status
-                size = await self._stream(resp, part, final, offset, total)
-                return final, size, resp.status
+                    self.parts.discard(part_name)
+                    return name, length, resp.status
+                size = await self._stream(resp, part_name, final, offset, total)
+                return name, size, resp.status
 
-    def _check_content_range(self, resp: aiohttp.ClientResponse, offset: int) -> int:
+    def _check_content_range(self, resp: Response, offset: int) -> int:
         match = _CONTENT_RANGE.fullmatch(resp.headers.get("Content-Range", "").strip())
         if not offset or match is None or int(match[1]) != offset:
             raise _Final("206 with a Content-Range that does not match the request")
@@ -343,13 +350,14 @@ class Fetcher:
 
     async def _stream(
         self,
-        resp: aiohttp.ClientResponse,
-        part: Path,
-        final: Path,
+        resp: Response,
+        part_name: str,
+        final: str,
         offset: int,
         total: int | None,
     ) -> int:
-        self.parts.add(part.name)
+        part = self._prefix + part_name
+        self.parts.add(part_name)
         handle: PartFile = await self._io(open_part, part, offset)
         done = False
         keep = self.options.resume
@@ -357,7 +365,7 @@ class Fetcher:
         buffered = 0
         try:
             limit = self.options.max_size
-            async for chunk in resp.content.iter_any():
+            async for chunk in resp.chunks():
                 pending.append(chunk)
                 buffered += len(chunk)
                 if limit is not None and handle.size + buffered > limit:
@@ -372,7 +380,7 @@ class Fetcher:
                 raise _Retry(f"body {handle.size} of {total} bytes")
             await self._io(handle.commit, final)
             done = True
-            self.parts.discard(part.name)
+            self.parts.discard(part_name)
             return handle.size
         finally:
             if not done:
@@ -382,11 +390,11 @@ class Fetcher:
                 tail = pending if keep else []
                 await asyncio.shield(self._io(handle.abort, keep, tail))
                 if not keep:
-                    self.parts.discard(part.name)
+                    self.parts.discard(part_name)
 
-    async def _drop_part(self, part: Path) -> None:
+    async def _drop_part(self, part: str, part_name: str) -> None:
         await self._io(remove_quietly, part)
-        self.parts.discard(part.name)
+        self.parts.discard(part_name)
 
 
 class _Outcome(Exception):
@@ -407,15 +415,15 @@ class _Outcome(Exception):
         self.not_found = not_found
 
 
-def _size_or_zero(path: Path) -> int:
+def _size_or_zero(path: str) -> int:
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size
     except OSError:
         return 0
 
 
 class _mapped_errors:
-    """Translate aiohttp, timeout and OS errors into ``_Retry`` or ``_Final``."""
+    """Translate client, timeout and OS errors into ``_Retry`` or ``_Final``."""
 
     def __enter__(self) -> None:
         return None
@@ -423,19 +431,21 @@ class _mapped_errors:
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if exc is None or isinstance(exc, _Retry | _Final | _NotFound):
             return
-        if isinstance(exc, aiohttp.TooManyRedirects):
+        if isinstance(exc, TooManyRedirects):
             raise _Final("too many redirects") from exc
-        if isinstance(exc, aiohttp.RedirectClientError | aiohttp.InvalidURL):
+        if isinstance(exc, RedirectError | InvalidURL):
             raise _Final(f"bad redirect or URL: {exc}") from exc
-        if isinstance(exc, aiohttp.ClientPayloadError):
+        if isinstance(exc, BodyTooLarge):
+            raise _Final(str(exc)) from exc
+        if isinstance(exc, TruncatedBody):
             raise _Retry(f"truncated body: {exc}") from exc
-        if isinstance(exc, aiohttp.ServerDisconnectedError):
+        if isinstance(exc, ServerDisconnected):
             raise _Retry("server disconnected") from exc
         if isinstance(exc, TimeoutError):
             raise _Retry("timed out") from exc
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            raise _Retry(f"cannot connect: {exc.os_error}") from exc
-        if isinstance(exc, aiohttp.ClientError):
+        if isinstance(exc, ConnectError):
+            raise _Retry(f"cannot connect: {exc.os_error or exc}") from exc
+        if isinstance(exc, HttpClientError):
             raise _Retry(f"{type(exc).__name__}: {exc}") from exc
         if isinstance(exc, OSError):
             # File errors were made final by Fetcher._io; this one is the network's.

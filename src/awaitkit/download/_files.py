@@ -18,14 +18,23 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["PartFile", "open_part", "remove_quietly", "scan_parts", "write_whole"]
+__all__ = [
+    "PartFile",
+    "StrPath",
+    "open_part",
+    "remove_quietly",
+    "scan_parts",
+    "write_whole",
+]
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
 _MODE = 0o644
 
+StrPath = str | os.PathLike[str]
 
-def write_whole(part: Path, final: Path, body: bytes) -> None:
+
+def write_whole(part: StrPath, final: StrPath, body: bytes) -> None:
     """Write ``body`` to ``part`` and rename it to ``final`` (one thread hop per file)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW | _BINARY
     fd = os.open(part, flags, _MODE)
@@ -45,7 +54,7 @@ def _write_fd(fd: int, body: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def remove_quietly(path: Path) -> None:
+def remove_quietly(path: StrPath) -> None:
     """Remove ``path`` if it is there."""
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
@@ -63,13 +72,13 @@ def scan_parts(dest: Path, suffix: str = ".part") -> set[str]:
 class PartFile:
     """An open ``.part`` file being appended to; ``size`` counts what it holds."""
 
-    def __init__(self, path: Path, fd: int, size: int) -> None:
+    def __init__(self, path: StrPath, fd: int, size: int) -> None:
         self.path = path
         self.fd = fd
         self.size = size
 
     def __repr__(self) -> str:
-        return f"<PartFile {self.path.name!r} size={self.size}>"
+        return f"<PartFile {os.path.basename(self.path)!r} size={self.size}>"
 
     def write_all(self, chunks: Iterable[bytes]) -> None:
         """Append ``chunks``."""
@@ -80,7 +89,7 @@ class PartFile:
                 self.size += written
                 view = view[written:]
 
-    def commit(self, final: Path) -> None:
+    def commit(self, final: StrPath) -> None:
         """Close and move to ``final``: the body is complete."""
         os.close(self.fd)
         self.fd = -1
@@ -99,7 +108,7 @@ class PartFile:
             remove_quietly(self.path)
 
 
-def open_part(path: Path, offset: int) -> PartFile:
+def open_part(path: StrPath, offset: int) -> PartFile:
     """Open ``path`` to continue at ``offset`` (0: start afresh, truncating)."""
     flags = os.O_WRONLY | os.O_CREAT | _NOFOLLOW | _BINARY
     fd = os.open(path, flags | (0 if offset else os.O_TRUNC), _MODE)

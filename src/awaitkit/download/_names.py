@@ -10,14 +10,15 @@ are all neutralised.  Pure functions, no I/O.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
-from email.message import Message
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 __all__ = [
     "PART_SUFFIX",
+    "check_name",
     "filename_from_content_disposition",
     "filename_from_url",
     "part_path",
@@ -82,8 +83,19 @@ def sanitize_filename(name: str, *, fallback: str = _FALLBACK) -> str:
 
 
 def filename_from_url(url: str) -> str:
-    """The sanitised last segment of the URL path (``index.html`` for ``/``)."""
-    path = urlsplit(url).path
+    """The sanitised last segment of the URL path (``index.html`` for ``/``).
+
+    >>> filename_from_url("http://h/a/b%20c.gif?x=1#top")
+    'b c.gif'
+    """
+    # urlsplit's path, without urlsplit's cost (it was a tenth of an item's
+    # CPU in a bulk download): drop fragment and query, then the authority.
+    rest = url.partition("#")[0].partition("?")[0]
+    _, colon, after = rest.partition(":")
+    if colon and after.startswith("//"):
+        path = after[2:].partition("/")[2]
+    else:
+        path = after if colon else rest
     segment = path.rsplit("/", 1)[-1]
     # Decode %2F and friends *before* sanitising, so an encoded "../" is seen.
     return sanitize_filename(unquote(segment, errors="replace"))
@@ -91,6 +103,8 @@ def filename_from_url(url: str) -> str:
 
 def filename_from_content_disposition(header: str) -> str | None:
     """The sanitised ``filename*``/``filename`` of a Content-Disposition header."""
+    from email.message import Message  # 7 ms to import; rarely needed
+
     msg = Message()
     msg["content-disposition"] = header
     try:
@@ -108,12 +122,22 @@ def safe_path(dest: Path, name: str) -> Path:
     ``name`` should already be sanitised; this is the last line of defence
     and raises ``ValueError`` rather than return a path elsewhere.
     """
-    if not name or name in {".", ".."} or "/" in name or "\\" in name or "\0" in name:
+    # With no separator, no drive and no dot-name, dest / name is a child of dest.
+    return dest / check_name(name)
+
+
+def check_name(name: str) -> str:
+    """``name`` itself if it can only name a direct child of a folder, else ``ValueError``."""
+    if (
+        not name
+        or name in {".", ".."}
+        or "/" in name
+        or "\\" in name
+        or "\0" in name
+        or os.path.splitdrive(name)[0]  # "C:x" is drive-relative on Windows
+    ):
         raise ValueError(f"unsafe file name {name!r}")
-    path = dest / name
-    if path.parent != dest or Path(name).is_absolute():
-        raise ValueError(f"unsafe file name {name!r}")
-    return path
+    return name
 
 
 def part_path(final: Path) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import math
 import random
 import time
@@ -94,6 +93,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     text = value.strip()
     if text.isdigit():
         return float(int(text))
+    import email.utils  # 4 ms to import at startup; an HTTP-date is rare
+
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

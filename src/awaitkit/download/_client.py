@@ -1,0 +1,307 @@
+"""A lean asyncio HTTP/1.1 client for bulk GETs: keep-alive pool, httptools parser.
+
+::
+
+    async with HttpClient(limit=100) as client:
+        async with client.get(url) as resp:
+            if resp.status == 200:
+                data = await resp.read()
+
+A request costs one ``transport.write``, a future and a few small objects;
+a small body that arrives with its head is joined once, without waiting
+again.  Large bodies stream through :meth:`Response.chunks` with flow
+control.  See :class:`HttpClient` for limits, timeouts and redirects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Mapping
+from types import TracebackType
+from urllib.parse import urljoin
+
+from awaitkit.download._client_conn import DONE, Connection
+from awaitkit.download._client_errors import (
+    BodyTooLarge,
+    ConnectError,
+    HttpClientError,
+    InvalidURL,
+    ProtocolError,
+    RedirectError,
+    ServerDisconnected,
+    TooManyRedirects,
+    TruncatedBody,
+)
+from awaitkit.download._client_pool import Pool
+from awaitkit.download._client_response import Headers, Response
+from awaitkit.download._client_url import (
+    Origin,
+    check_field_value,
+    format_headers,
+    location_to_url,
+    parse_origin,
+    request_tail,
+    split_url,
+)
+
+__all__ = [
+    "BodyTooLarge",
+    "ConnectError",
+    "Headers",
+    "HttpClient",
+    "HttpClientError",
+    "InvalidURL",
+    "ProtocolError",
+    "RedirectError",
+    "Response",
+    "ServerDisconnected",
+    "TooManyRedirects",
+    "TruncatedBody",
+]
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_REDIRECT_BODY_LIMIT = 64 * 1024  # read and drop this much to reuse the connection
+_NO_FIELDS: frozenset[str] = frozenset()
+_AUTHORITY_CACHE = 4096  # parsed authorities kept; cleared when full
+
+
+class _RequestContext:
+    """What :meth:`HttpClient.get` returns: sends on entry, settles the connection on exit."""
+
+    __slots__ = ("_client", "_headers", "_max_redirects", "_response", "_url")
+
+    def __init__(
+        self,
+        client: HttpClient,
+        url: str,
+        headers: Mapping[str, str] | None,
+        max_redirects: int,
+    ) -> None:
+        self._client = client
+        self._url = url
+        self._headers = headers
+        self._max_redirects = max_redirects
+        self._response: Response | None = None
+
+    async def __aenter__(self) -> Response:
+        self._response = response = await self._client._open(
+            self._url, self._headers, self._max_redirects
+        )
+        return response
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        response, self._response = self._response, None
+        if response is not None:
+            response._finish(failed=exc_type is not None)
+
+
+class HttpClient:
+    """Keep-alive connection pool + GET; one per batch.
+
+    ``limit`` caps open connections in all, ``limit_per_host`` per origin.
+    ``connect_timeout`` covers DNS, TCP and TLS; ``read_timeout`` is an
+    inactivity timeout (no byte for that long while waiting for the head or
+    a body piece); both raise :class:`TimeoutError`.  ``max_head`` caps the
+    response head.  Use as ``async with`` or call :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int = 100,
+        limit_per_host: int | None = None,
+        connect_timeout: float | None = 30.0,
+        read_timeout: float | None = 60.0,
+        user_agent: str = "awaitkit",
+        ssl_context: ssl.SSLContext | None = None,
+        max_head: int = 64 * 1024,
+    ) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, not {limit}")
+        if limit_per_host is not None and limit_per_host < 1:
+            raise ValueError(f"limit_per_host must be >= 1, not {limit_per_host}")
+        check_field_value(user_agent, "user_agent")
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._user_agent = user_agent
+        self._ssl_context = ssl_context
+        self._max_head = max_head
+        self._pool = Pool(limit, limit_per_host, self._connect)
+        # "scheme://authority" as written -> (origin key, Host field): parsed once.
+        self._authorities: dict[str, tuple[tuple[str, str, int], str]] = {}
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every connection: idle ones, then any still in use."""
+        await self._pool.aclose()
+
+    def get(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        max_redirects: int = 10,
+    ) -> contextlib.AbstractAsyncContextManager[Response]:
+        """GET ``url`` (following up to ``max_redirects`` redirects; 0: none).
+
+        ``headers`` are sent on every hop; they replace the client's own Host,
+        User-Agent or Accept-Encoding of the same name.  On leaving the block
+        the connection goes back to the pool only if the whole body arrived,
+        the server allows keep-alive, and no error happened.
+        """
+        return _RequestContext(self, url, headers, max_redirects)
+
+    # -- internals ---------------------------------------------------------------
+
+    def _locate(self, url: str) -> tuple[Origin, str]:
+        scheme, authority, target = split_url(url)
+        key = f"{scheme}://{authority}"
+        parsed = self._authorities.get(key)
+        if parsed is None:
+            if len(self._authorities) >= _AUTHORITY_CACHE:
+                self._authorities.clear()  # a batch over millions of hosts
+            host, port, host_field = parse_origin(scheme, authority)
+            parsed = self._authorities[key] = ((scheme, host, port), host_field)
+        origin_key, host_field = parsed
+        origin = self._pool.origins.get(origin_key)
+        if origin is None:
+            origin = Origin(*origin_key, host_field)
+            origin.tail = request_tail(host_field, self._user_agent, _NO_FIELDS)
+            self._pool.add_origin(origin)
+        return origin, target
+
+    async def _open(
+        self, url: str, headers: Mapping[str, str] | None, max_redirects: int
+    ) -> Response:
+        extra, replaced = format_headers(headers) if headers else ("", _NO_FIELDS)
+        origin, target = self._locate(url)
+        response = await self._exchange(origin, target, url, extra, replaced)
+        hops = 0
+        while response.status in _REDIRECTS and max_redirects > 0:
+            try:
+                if hops >= max_redirects:
+                    raise TooManyRedirects(
+                        f"more than {max_redirects} redirects from {url}"
+                    )
+                url = self._redirect_target(response)[0]
+                await self._drain(response)
+                # Located again after the await: the pool may have dropped an
+                # origin nobody used meanwhile.
+                origin, target = self._locate(url)
+            except BaseException:
+                response._finish(failed=True)
+                raise
+            hops += 1
+            response = await self._exchange(origin, target, url, extra, replaced)
+        return response
+
+    def _redirect_target(self, response: Response) -> tuple[str, Origin, str]:
+        raw = response._location()
+        if raw is None:
+            raise RedirectError(
+                f"{response.status} redirect without Location from {response.url}"
+            )
+        try:
+            url = urljoin(response.url, location_to_url(raw))
+            origin, target = self._locate(url)
+        except (ValueError, InvalidURL) as exc:
+            raise RedirectError(
+                f"unusable redirect to {raw!r} from {response.url}: {exc}"
+            ) from None
+        return url, origin, target
+
+    async def _drain(self, response: Response) -> None:
+        # Read a small redirect body so the connection can be reused; a big
+        # or broken one just costs the connection.
+        conn = response._conn
+        if conn is not None and conn.state != DONE:
+            declared = response.content_length
+            if declared is None or declared <= _REDIRECT_BODY_LIMIT:
+                with contextlib.suppress(HttpClientError, TimeoutError):
+                    await response.read(_REDIRECT_BODY_LIMIT)
+        response._finish(failed=False)
+
+    async def _exchange(
+        self,
+        origin: Origin,
+        target: str,
+        url: str,
+        extra: str,
+        replaced: frozenset[str],
+    ) -> Response:
+        tail = (
+            origin.tail
+            if not replaced
+            else request_tail(origin.host_field, self._user_agent, replaced)
+        )
+        request = f"GET {target}{tail}{extra}\r\n".encode("latin-1")
+        pool = self._pool
+        conn = pool.take_idle(origin) if not pool.closed else None
+        if conn is None:
+            conn = await pool.acquire(origin)
+        while True:
+            reused = conn.requests > 0
+            waiter = conn.start(request)
+            try:
+                await waiter
+            except BaseException:
+                pool.discard(conn)
+                raise
+            exc = conn.exc
+            if exc is None:
+                return Response(conn, url)
+            pool.discard(conn)
+            if reused and conn.head_bytes == 0 and isinstance(exc, ServerDisconnected):
+                # The server dropped an idle connection as we reused it: GET is
+                # idempotent, so try once more on a new connection.
+                conn = await pool.acquire(origin, fresh=True)
+                continue
+            raise exc
+
+    async def _connect(self, origin: Origin) -> Connection:
+        loop = asyncio.get_running_loop()
+        conn = Connection(
+            loop,
+            origin,
+            self._pool,
+            read_timeout=self._read_timeout,
+            max_head=self._max_head,
+        )
+        context = None
+        if origin.tls:
+            if self._ssl_context is None:
+                self._ssl_context = ssl.create_default_context()
+            context = self._ssl_context
+        async with asyncio.timeout(self._connect_timeout):
+            try:
+                await loop.create_connection(
+                    lambda: conn,
+                    origin.host,
+                    origin.port,
+                    ssl=context,
+                    server_hostname=origin.host if context is not None else None,
+                )
+            except OSError as exc:
+                # TimeoutError is an OSError too: here it is the kernel's, not ours.
+                reason = exc.strerror or str(exc) or type(exc).__name__
+                raise ConnectError(
+                    f"cannot connect to {origin.host_field}: {reason}", exc
+                ) from exc
+        return conn

@@ -1,0 +1,232 @@
+"""The response side of the HTTP client: :class:`Response`, :class:`Headers`, body pieces."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import TypeVar, overload
+
+from awaitkit.download._client_conn import DONE, Connection
+from awaitkit.download._client_errors import (
+    BodyTooLarge,
+    HttpClientError,
+    ProtocolError,
+)
+
+__all__ = ["Headers", "Response"]
+
+_T = TypeVar("_T")
+
+
+class Headers(Mapping[str, str]):
+    """Response fields, case-insensitive; repeated fields joined with ", ".
+
+    Decoded as Latin-1, which maps every byte to one character, so nothing
+    is lost and nothing fails.  Built on first use.
+    """
+
+    __slots__ = ("_fields", "_map")
+
+    def __init__(self, fields: list[tuple[bytes, bytes]]) -> None:
+        self._fields = fields
+        self._map: dict[str, str] | None = None
+
+    def _build(self) -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for raw_name, raw_value in self._fields:
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1").strip(
+                " \t"
+            )  # llhttp keeps trailing spaces
+            old = merged.get(name)
+            merged[name] = value if old is None else f"{old}, {value}"
+        self._map = merged
+        return merged
+
+    def __getitem__(self, name: str) -> str:
+        fields = self._map if self._map is not None else self._build()
+        return fields[name.lower()]
+
+    @overload
+    def get(self, name: str, /) -> str | None: ...
+    @overload
+    def get(self, name: str, /, default: str | _T) -> str | _T: ...
+    def get(self, name: str, /, default: object = None) -> object:
+        """The field's value, or ``default`` when absent."""
+        fields = self._map if self._map is not None else self._build()
+        return fields.get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        fields = self._map if self._map is not None else self._build()
+        return isinstance(name, str) and name.lower() in fields
+
+    def __iter__(self) -> Iterator[str]:
+        fields = self._map if self._map is not None else self._build()
+        return iter(fields)
+
+    def __len__(self) -> int:
+        fields = self._map if self._map is not None else self._build()
+        return len(fields)
+
+    def __repr__(self) -> str:
+        return f"Headers({dict(self.items())!r})"
+
+
+class Response:
+    """The response to one GET, valid inside its ``async with`` block.
+
+    ``status``, ``reason``, ``url`` (after redirects), ``headers`` and
+    ``content_length`` are known on entry; the body comes from :meth:`read`
+    or :meth:`chunks`.  A body already complete when the block ends can
+    still be read afterwards.
+    """
+
+    __slots__ = (
+        "_body",
+        "_complete",
+        "_conn",
+        "_fields",
+        "_headers",
+        "_parts",
+        "_reason",
+        "status",
+        "url",
+    )
+
+    def __init__(self, conn: Connection, url: str) -> None:
+        self._conn: Connection | None = conn
+        self.status: int = conn.status
+        self._reason = conn.reason
+        self._fields = conn.head
+        self._parts = conn.body  # shared with the connection while it fills it
+        self.url: str = url
+        self._headers: Headers | None = None
+        self._body: bytes | None = None
+        self._complete = False
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.url}>"
+
+    @property
+    def reason(self) -> str:
+        """The reason phrase of the status line ("" when absent)."""
+        return self._reason.decode("latin-1")
+
+    @property
+    def headers(self) -> Headers:
+        """The response fields (case-insensitive)."""
+        if self._headers is None:
+            self._headers = Headers(self._fields)
+        return self._headers
+
+    @property
+    def content_length(self) -> int | None:
+        """The declared Content-Length, or None (absent, chunked)."""
+        for name, value in self._fields:
+            if len(name) == 14 and name.lower() == b"content-length":
+                text = value.strip(b" \t")
+                if not text.isdigit():  # llhttp checks it; this guards the int()
+                    raise ProtocolError(f"bad Content-Length {value!r}")
+                return int(text)
+        return None
+
+    async def read(self, limit: int | None = None) -> bytes:
+        """The whole body (what :meth:`chunks` has not taken yet).
+
+        More than ``limit`` bytes, declared or received, raises
+        :class:`BodyTooLarge` and closes the connection.
+        """
+        body = self._body
+        conn = self._conn
+        if body is None:
+            if conn is not None and conn.state != DONE:
+                declared = self.content_length
+                if limit is not None and (
+                    (declared is not None and declared > limit) or conn.received > limit
+                ):
+                    exc = BodyTooLarge(f"body of {declared} bytes, over {limit}")
+                    conn.fail(exc)
+                    raise exc
+                conn.limit = limit  # the parser stops at once past it
+                conn.sink_all = True
+                while conn.state != DONE:
+                    if conn.exc is not None:
+                        raise conn.exc
+                    await conn.wait(False)
+            elif conn is None and not self._complete:
+                raise HttpClientError(
+                    "the response was closed before its body was read"
+                )
+            parts = self._parts
+            body = parts[0] if len(parts) == 1 else b"".join(parts)
+            parts.clear()
+            if conn is not None:
+                conn.buffered = 0
+            self._body = body
+        if limit is not None and len(body) > limit:
+            exc = BodyTooLarge(f"body of {len(body)} bytes, over {limit}")
+            if conn is not None:
+                conn.fail(exc)
+            raise exc
+        return body
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body in pieces as they arrive (pieces waiting are joined into one).
+
+        Reading pauses while more than 1 MiB is buffered unread and resumes
+        below 256 KiB, so a slow consumer holds memory bounded.
+        """
+        return _Pieces(self)
+
+    def _finish(self, failed: bool) -> None:
+        # Back to the pool only after a whole body, keep-alive, and no error.
+        conn = self._conn
+        if conn is None:
+            return
+        self._conn = None
+        if conn.state == DONE and conn.exc is None:
+            self._complete = True
+            if not failed and conn.keep_alive:
+                conn.pool.release(conn)
+                return
+        conn.pool.discard(conn)
+
+    def _location(self) -> bytes | None:
+        for name, value in self._fields:
+            if name.lower() == b"location":
+                return value.strip(b" \t")
+        return None
+
+
+class _Pieces:
+    """Async iterator over the body pieces of one response."""
+
+    __slots__ = ("_response",)
+
+    def __init__(self, response: Response) -> None:
+        self._response = response
+
+    def __aiter__(self) -> _Pieces:
+        return self
+
+    async def __anext__(self) -> bytes:
+        response = self._response
+        parts = response._parts
+        while True:
+            conn = response._conn
+            if parts:
+                piece = parts[0] if len(parts) == 1 else b"".join(parts)
+                parts.clear()
+                if conn is not None:
+                    conn.consumed(len(piece))
+                return piece
+            if response._body is not None or response._complete:
+                raise StopAsyncIteration
+            if conn is None:
+                raise HttpClientError(
+                    "the response was closed before its body was read"
+                )
+            if conn.exc is not None:
+                raise conn.exc
+            if conn.state == DONE:
+                raise StopAsyncIteration
+            await conn.wait(True)

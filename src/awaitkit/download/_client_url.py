@@ -1,0 +1,217 @@
+"""URLs and request heads for the HTTP client: parsed once per origin, checked strictly.
+
+Everything that ends up in a request head passes through here, so a CR, LF
+or NUL can never reach the wire (no header injection), and every path is
+sent percent-encoded.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from awaitkit.download._client_errors import InvalidURL
+
+if TYPE_CHECKING:
+    from awaitkit.download._client_conn import Connection
+
+__all__ = [
+    "Origin",
+    "check_field_value",
+    "format_headers",
+    "location_to_url",
+    "parse_origin",
+    "request_tail",
+    "split_url",
+]
+
+# Bytes a request-target may carry as they are (RFC 3986 pchar, "/", "?")
+# plus "%" when it starts a valid %XX escape.
+_PATH_SAFE = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/?"
+)
+_PATH_NEEDS_WORK = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]|%(?![0-9A-Fa-f]{2})")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_REG_NAME = re.compile(r"[a-z0-9\-._~!$&'()*+,;=]+")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_OWS = " \t"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Request fields the client writes itself; a caller's field of the same name replaces it.
+_OWN_FIELDS = frozenset({"host", "user-agent", "accept-encoding"})
+
+
+class Origin:
+    """One (scheme, host, port): where to connect, the Host field, and the pool's books."""
+
+    __slots__ = ("count", "host", "host_field", "idle", "key", "port", "tail", "tls")
+
+    def __init__(self, scheme: str, host: str, port: int, host_field: str) -> None:
+        self.key = (scheme, host, port)
+        self.tls = scheme == "https"
+        self.host = host  # for connect(): IDNA-encoded, IPv6 without brackets
+        self.port = port
+        self.host_field = host_field
+        self.tail = (
+            ""  # set by the client: " HTTP/1.1\r\nHost: ...\r\n" + its own fields
+        )
+        self.idle: list[Connection] = []  # LIFO: the warmest connection first
+        self.count = 0  # open connections, idle + in use + connecting
+
+    def __repr__(self) -> str:
+        return f"<Origin {self.key[0]}://{self.host_field}>"
+
+
+def split_url(url: str) -> tuple[str, str, str]:
+    """``(scheme, authority, target)`` of an absolute http(s) URL.
+
+    ``target`` is the path and query, percent-encoded where needed, "/" when
+    empty; the fragment is dropped.  Raises :class:`InvalidURL`.
+    """
+    if _CONTROL.search(url):
+        raise InvalidURL(f"control character in URL {url!r}")
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in _DEFAULT_PORTS:
+        raise InvalidURL(f"not an http(s) URL: {url!r}")
+    end = len(rest)
+    for stop in "/?#":
+        at = rest.find(stop)
+        if 0 <= at < end:
+            end = at
+    authority, target = rest[:end], rest[end:]
+    target = target.partition("#")[0]
+    if not target.startswith("/"):
+        target = "/" + target
+    if _PATH_NEEDS_WORK.search(target):
+        target = _quote(target)
+    return scheme, authority, target
+
+
+def parse_origin(scheme: str, authority: str) -> tuple[str, int, str]:
+    """``(host, port, Host field)`` of an authority; raises :class:`InvalidURL`."""
+    if "@" in authority:
+        raise InvalidURL(f"credentials in URLs are not supported: {authority!r}")
+    default = _DEFAULT_PORTS[scheme]
+    if authority.startswith("["):
+        literal, bracket, port_text = authority[1:].partition("]")
+        if not bracket or (port_text and not port_text.startswith(":")):
+            raise InvalidURL(f"bad IPv6 literal in {authority!r}")
+        port_text = port_text[1:]
+        try:
+            host = str(ipaddress.IPv6Address(literal.replace("%25", "%")))
+        except ValueError:
+            raise InvalidURL(f"bad IPv6 literal in {authority!r}") from None
+        shown = "[" + host.partition("%")[0] + "]"
+    else:
+        name, _, port_text = authority.partition(":")
+        host = _host_name(name, authority)
+        shown = host
+    port = default
+    if port_text:
+        if not (port_text.isascii() and port_text.isdigit()) or len(port_text) > 5:
+            raise InvalidURL(f"bad port in {authority!r}")
+        port = int(port_text)
+        if not 0 < port < 65536:
+            raise InvalidURL(f"bad port in {authority!r}")
+    host_field = shown if port == default else f"{shown}:{port}"
+    return host, port, host_field
+
+
+def _host_name(name: str, authority: str) -> str:
+    if not name:
+        raise InvalidURL(f"no host in URL authority {authority!r}")
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise InvalidURL(f"bad host name {name!r}") from None
+    name = name.lower()
+    if not _REG_NAME.fullmatch(name):
+        raise InvalidURL(f"bad host name {name!r}")
+    return name
+
+
+def _quote(target: str) -> str:
+    """Percent-encode what may not appear raw; keep valid %XX escapes as they are."""
+    out: list[str] = []
+    size = len(target)
+    for i, char in enumerate(target):
+        if char in _PATH_SAFE or (
+            char == "%"
+            and i + 2 < size
+            and target[i + 1] in _HEX
+            and target[i + 2] in _HEX
+        ):
+            out.append(char)
+        else:
+            try:
+                raw = char.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidURL(
+                    f"unencodable character in URL path {target!r}"
+                ) from None
+            out.extend(f"%{byte:02X}" for byte in raw)
+    return "".join(out)
+
+
+def request_tail(host_field: str, user_agent: str, skip: frozenset[str]) -> str:
+    """The request head after the target: version, Host, User-Agent, Accept-Encoding.
+
+    ``skip`` names (lowercase) fields the caller sends instead.
+    """
+    parts = [" HTTP/1.1\r\n"]
+    if "host" not in skip:
+        parts.append(f"Host: {host_field}\r\n")
+    if "user-agent" not in skip:
+        parts.append(f"User-Agent: {user_agent}\r\n")
+    if "accept-encoding" not in skip:
+        # Bodies are saved as sent: ask for no content coding at all.
+        parts.append("Accept-Encoding: identity\r\n")
+    return "".join(parts)
+
+
+def check_field_value(value: str, what: str) -> None:
+    """Refuse a header value that could end the field early or is not Latin-1."""
+    if _CONTROL.search(value.replace("\t", " ")):
+        raise ValueError(f"control character in {what}: {value!r}")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not Latin-1: {value!r}") from None
+
+
+def format_headers(headers: Mapping[str, str]) -> tuple[str, frozenset[str]]:
+    """``Name: value\\r\\n`` lines of the caller's fields, and which own fields they replace.
+
+    Raises :class:`ValueError` for a name that is not a token or a value with
+    CR, LF, NUL or another control character (header injection).
+    """
+    lines: list[str] = []
+    replaced: set[str] = set()
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise ValueError(f"bad header name {name!r}")
+        if not isinstance(value, str):
+            raise ValueError(
+                f"header {name} value must be str, not {type(value).__name__}"
+            )
+        check_field_value(value, f"header {name}")
+        lines.append(f"{name}: {value.strip(_OWS)}\r\n")
+        lower = name.lower()
+        if lower in _OWN_FIELDS:
+            replaced.add(lower)
+    return "".join(lines), frozenset(replaced)
+
+
+def location_to_url(raw: bytes) -> str:
+    """A Location field as text: bytes above ASCII percent-encoded as they were sent.
+
+    Servers send UTF-8 or Latin-1 there; escaping the bytes themselves keeps
+    either one intact, as browsers do.
+    """
+    if raw.isascii():
+        return raw.decode("ascii")
+    return "".join(chr(b) if b < 0x80 else f"%{b:02X}" for b in raw)
