@@ -115,3 +115,17 @@ async def test_run_needs_a_started_thread() -> None:
         files.run(print)
     await files.aclose()  # closing a thread never started is fine
     assert "stopped" in repr(files)
+
+
+async def test_a_result_nobody_awaits_any_more_is_disposed_of() -> None:
+    gate = threading.Event()
+    disposed: list[str] = []
+    async with FileThread() as files:
+        files.run(gate.wait, 10)
+        opened = files.run(lambda: "handle", dispose=disposed.append)
+        kept = files.run(lambda: "kept", dispose=disposed.append)
+        opened.cancel()  # as when the awaiting task is cancelled
+        gate.set()
+        assert await kept == "kept"
+        await files.run(lambda: None)  # the disposal queued behind has run
+    assert disposed == ["handle"]

@@ -31,12 +31,90 @@ async def fetch_one(
     return results[0]
 
 
+async def test_cancel_during_a_streamed_write_never_writes_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled while a streamed chunk is being written: written once, then kept.
+
+    The write still completes after the cancel (file work is never cut
+    short); the .part must hold a prefix of the body, never a chunk twice,
+    or the next Range resume would build a corrupt file.  The real write is
+    held at a gate so the cancel lands while it is in progress.
+    """
+    import threading
+
+    from awaitkit.download import _files
+    from awaitkit.download._client import HttpClient
+    from awaitkit.download._fetch import Fetcher, Job
+    from awaitkit.download._filethread import FileThread
+
+    entered, gate = threading.Event(), threading.Event()
+    real_write_all = _files.PartFile.write_all
+
+    def gated_write_all(self: _files.PartFile, chunks: list[bytes]) -> None:
+        entered.set()
+        gate.wait(30)
+        real_write_all(self, chunks)
+
+    monkeypatch.setattr(_files.PartFile, "write_all", gated_write_all)
+    loop = asyncio.get_running_loop()
+    async with (
+        RangeServer() as server,
+        HttpClient(limit=2) as client,
+        FileThread() as files,
+    ):
+        fetcher = Fetcher(client, tmp_path, FAST, files=files)
+        task = asyncio.ensure_future(fetcher.fetch(Job(f"{server.base_url}/slow")))
+        assert await loop.run_in_executor(None, entered.wait, 30)
+        task.cancel()
+        await asyncio.sleep(0.05)  # the cancelled fetch queues its abort
+        gate.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    kept = (tmp_path / ".slow.part").read_bytes()
+    assert 0 < len(kept) <= len(BODY) // 2
+    assert kept == BODY[: len(kept)]
+    assert not (tmp_path / "slow").exists()
+
+
+async def test_cancel_while_the_part_opens_leaks_nothing(tmp_path: Path) -> None:
+    """Cancelled while the .part is being opened: no open descriptor, no empty .part."""
+    import os
+    import threading
+
+    from awaitkit.download._client import HttpClient
+    from awaitkit.download._fetch import Fetcher, Job
+    from awaitkit.download._filethread import FileThread
+
+    gate = threading.Event()
+    fds_before = len(os.listdir("/proc/self/fd"))
+    async with (
+        RangeServer() as server,
+        HttpClient(limit=2) as client,
+        FileThread() as files,
+    ):
+        fetcher = Fetcher(client, tmp_path, FAST, files=files)
+        blocker = files.run(gate.wait, 30)  # the open queues behind this
+        task = asyncio.ensure_future(fetcher.fetch(Job(f"{server.base_url}/slow")))
+        async with asyncio.timeout(30):
+            while files.pending < 2:  # noqa: ASYNC110  # nothing to await on
+                await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        gate.set()
+        assert await blocker is True
+        await files.run(lambda: None)  # what the cancel queued has run
+    assert not (tmp_path / ".slow.part").exists()
+    assert len(os.listdir("/proc/self/fd")) <= fds_before
+
+
 async def test_truncated_stream_is_retried_whole(tmp_path: Path) -> None:
     """A body cut in half is retried (from the .part when bytes reached it) until whole.
 
-    aiohttp drops bytes still buffered when it learns the body is short, so
-    whether the retry resumes with Range or starts over depends on timing;
-    either way the final file is exact and no .part is left.
+    Whether the retry resumes with Range or starts over depends on what
+    reached the .part before the cut was seen; either way the final file is
+    exact and no .part is left.
     """
     async with RangeServer() as server:
         server.truncate_next = 1

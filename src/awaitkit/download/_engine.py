@@ -1,9 +1,10 @@
-"""The batch: a fixed pool of workers fed through a bounded queue, results as they finish.
+"""The batch: a fixed pool of workers fed from the input, results as they finish.
 
-Memory stays flat however long the input is: the feeder blocks when the job
-queue is full, workers block when nobody reads results, and nothing is created
-per item up front (the book's ``as_completed`` over every coroutine is what
-this replaces).  Every input item yields exactly one :class:`DownloadResult`.
+Memory stays flat however long the input is: a worker takes the next input
+item only when it is free, workers block when nobody reads results, and
+nothing is created per item up front (the book's ``as_completed`` over every
+coroutine is what this replaces).  Every input item yields exactly one
+:class:`DownloadResult`.
 
 Example use::
 
@@ -16,6 +17,7 @@ Example use::
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections import Counter
 from collections.abc import (
@@ -24,6 +26,7 @@ from collections.abc import (
     AsyncIterator,
     Callable,
     Iterable,
+    Iterator,
 )
 from pathlib import Path
 
@@ -39,16 +42,87 @@ __all__ = ["Item", "download_many", "iter_downloads"]
 Item = str | Job
 """One input: a URL, or a :class:`Job` naming its file or its metadata."""
 
-_DONE = None
+
+class _Source:
+    """The input, shared by the workers: each takes the next item when it is free.
+
+    Nothing is read ahead, so a generator over millions of lines is
+    consumed as fast as the downloads go.  An async iterable is read under
+    a lock (an async generator cannot be entered twice at once); a plain
+    iterable needs none, the loop never switches inside ``next()``.
+    """
+
+    def __init__(self, items: Iterable[Item] | AsyncIterable[Item]) -> None:
+        self._sync: Iterator[Item] | None = None
+        self._async: AsyncIterator[Item] | None = None
+        if isinstance(items, AsyncIterable):
+            self._async = aiter(items)
+        else:
+            self._sync = iter(items)
+        self._lock = asyncio.Lock()
+
+    async def next_job(self) -> Job | None:
+        """The next item as a :class:`Job`; ``None`` once the input is exhausted."""
+        if self._sync is not None:
+            item = next(self._sync, None)
+        else:
+            assert self._async is not None
+            async with self._lock:
+                item = await anext(self._async, None)
+        if item is None or isinstance(item, Job):
+            return item
+        return Job(item)
 
 
-async def _items(items: Iterable[Item] | AsyncIterable[Item]) -> AsyncIterator[Item]:
-    if isinstance(items, AsyncIterable):
-        async for item in items:
-            yield item
-    else:
-        for item in items:
-            yield item
+class _Results:
+    """Results on their way to the consumer, at most ``room`` of them at once.
+
+    An ``asyncio.Queue`` with only what this needs (one reader, no
+    ``task_done``): a bulk download passes every result through here, and
+    the queue's own bookkeeping was a tenth of an item's CPU.
+    """
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.items: collections.deque[DownloadResult | None] = collections.deque()
+        self._reader: asyncio.Future[None] | None = None
+        self._writers: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def put(self, result: DownloadResult | None) -> None:
+        """Hand over ``result`` (``None``: the end), waiting while there is no room."""
+        while len(self.items) >= self.room and result is not None:
+            waiter = asyncio.get_running_loop().create_future()
+            self._writers.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter in self._writers:
+                    self._writers.remove(waiter)
+                elif waiter.done() and not waiter.cancelled():
+                    self._wake_writer()  # pass the room on
+                raise
+        self.items.append(result)
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.set_result(None)
+
+    async def get(self) -> DownloadResult | None:
+        """The next result; ``None`` when every worker is done."""
+        while not self.items:
+            self._reader = asyncio.get_running_loop().create_future()
+            await self._reader
+        self._reader = None
+        result = self.items.popleft()
+        if self._writers:
+            self._wake_writer()
+        return result
+
+    def _wake_writer(self) -> None:
+        while self._writers:
+            waiter = self._writers.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
 
 async def iter_downloads(
@@ -80,39 +154,32 @@ async def iter_downloads(
         # (even on Ctrl-C) before the batch ends.
         files = await stack.enter_async_context(FileThread())
         fetcher = Fetcher(client, folder, opts, files=files, parts=parts)
-        results: asyncio.Queue[DownloadResult | None] = asyncio.Queue(opts.concurrency)
+        results = _Results(opts.concurrency)
         async with asyncio.TaskGroup() as tg:
-            pump = tg.create_task(_pump(items, fetcher, results, opts.concurrency))
+            pool = tg.create_task(
+                _run_workers(_Source(items), fetcher, results, opts.concurrency)
+            )
             try:
-                while (result := await results.get()) is not _DONE:
+                while (result := await results.get()) is not None:
                     yield result
             except GeneratorExit:
                 # The consumer stopped early (aclose): cancel the workers and
                 # leave the TaskGroup normally, which would otherwise wrap
                 # GeneratorExit in a BaseExceptionGroup.
-                pump.cancel()
+                pool.cancel()
 
 
-async def _pump(
-    items: Iterable[Item] | AsyncIterable[Item],
-    fetcher: Fetcher,
-    results: asyncio.Queue[DownloadResult | None],
-    workers: int,
+async def _run_workers(
+    source: _Source, fetcher: Fetcher, results: _Results, workers: int
 ) -> None:
-    jobs: asyncio.Queue[Job | None] = asyncio.Queue(workers * 2)
-
     async def work() -> None:
-        while (job := await jobs.get()) is not _DONE:
+        while (job := await source.next_job()) is not None:
             await results.put(await fetcher.fetch(job))
 
     async with asyncio.TaskGroup() as tg:
         for _ in range(workers):
             tg.create_task(work())
-        async for item in _items(items):
-            await jobs.put(Job(item) if isinstance(item, str) else item)
-        for _ in range(workers):
-            await jobs.put(_DONE)
-    await results.put(_DONE)
+    await results.put(None)
 
 
 async def download_many(

@@ -157,10 +157,15 @@ class Fetcher:
     def __repr__(self) -> str:
         return f"<Fetcher dest={str(self.dest)!r} writing={len(self._busy)}>"
 
-    async def _io(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _io(
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        dispose: Callable[[T], object] | None = None,
+    ) -> T:
         """Run a blocking file operation in the file thread; an ``OSError`` is final."""
         try:
-            return await self.files.run(fn, *args)
+            return await self.files.run(fn, *args, dispose=dispose)
         except OSError as exc:
             raise _Final(f"file error: {exc}") from exc
 
@@ -358,7 +363,9 @@ class Fetcher:
     ) -> int:
         part = self._prefix + part_name
         self.parts.add(part_name)
-        handle: PartFile = await self._io(open_part, part, offset)
+        # Cancelled while it opens: close it behind us, keeping a resumed
+        # .part's bytes and deleting an empty one.
+        handle: PartFile = await self._io(open_part, part, offset, dispose=_close_kept)
         done = False
         keep = self.options.resume
         pending: list[bytes] = []
@@ -372,10 +379,14 @@ class Fetcher:
                     keep = False
                     raise _Final(f"body is over the {limit}-byte limit")
                 if buffered >= _FLUSH_AT:
-                    await self._io(handle.write_all, pending)
-                    pending, buffered = [], 0
+                    # Hand the chunks over before awaiting: if we are cancelled
+                    # meanwhile, the write still happens (before the abort, in
+                    # the file thread's order) and must not be written twice.
+                    chunks, pending, buffered = pending, [], 0
+                    await self._io(handle.write_all, chunks)
             if pending:
-                await self._io(handle.write_all, pending)
+                chunks, pending = pending, []
+                await self._io(handle.write_all, chunks)
             if total is not None and handle.size != total:
                 raise _Retry(f"body {handle.size} of {total} bytes")
             await self._io(handle.commit, final)
@@ -413,6 +424,10 @@ class _Outcome(Exception):
         self.attempts = attempts
         self.status = status
         self.not_found = not_found
+
+
+def _close_kept(handle: PartFile) -> None:
+    handle.abort(keep=True)
 
 
 def _size_or_zero(path: str) -> int:

@@ -10,7 +10,9 @@ file).  curl and wget2 create files from one thread as well.
 
 Operations run in submission order.  A cancelled caller does not stop its
 operation (as with ``run_in_executor``): a write that started completes, so
-what reaches the disk is always whole.
+what reaches the disk is always whole.  What an operation returns to a
+caller who is gone (an open file, say) goes to its ``dispose`` function, in
+the thread, so nothing leaks.
 
 Example use::
 
@@ -33,8 +35,12 @@ __all__ = ["FileThread"]
 
 T = TypeVar("T")
 
-_Done = list[tuple["asyncio.Future[Any]", Any, BaseException | None]]
-_Job = tuple["asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
+_Dispose = Callable[[Any], object] | None
+_Done = list[tuple["asyncio.Future[Any] | None", Any, BaseException | None, _Dispose]]
+# (future or None for work nobody awaits, function, arguments, dispose)
+_Job = tuple[
+    "asyncio.Future[Any] | None", Callable[..., Any], tuple[Any, ...], _Dispose
+]
 
 # While the queue stays full, finished operations are handed back at least
 # this often (checked between operations), so a long batch never holds back
@@ -76,13 +82,22 @@ class FileThread:
         self._thread = threading.Thread(target=self._work, name=self.name, daemon=True)
         self._thread.start()
 
-    def run(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-        """Queue ``fn(*args)``; the future gets its result or its exception."""
+    def run(
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        dispose: Callable[[T], object] | None = None,
+    ) -> asyncio.Future[T]:
+        """Queue ``fn(*args)``; the future gets its result or its exception.
+
+        If the future is cancelled (its awaiting task was) and ``fn``
+        succeeds anyway, ``dispose(result)`` runs in the thread afterwards.
+        """
         if self._thread is None or self._loop is None:
             raise RuntimeError("FileThread is not running")
         future: asyncio.Future[T] = self._loop.create_future()
         self.pending += 1
-        self._jobs.put((future, fn, args))
+        self._jobs.put((future, fn, args, dispose))
         return future
 
     async def aclose(self) -> None:
@@ -111,11 +126,15 @@ class FileThread:
                 if job is None:
                     stop = True
                     break
-                future, fn, args = job
+                future, fn, args, dispose = job
                 try:
-                    done.append((future, fn(*args), None))
+                    result = fn(*args)
                 except BaseException as exc:  # handed to the awaiting task
-                    done.append((future, None, exc))
+                    if future is not None:
+                        done.append((future, None, exc, None))
+                else:
+                    if future is not None:
+                        done.append((future, result, None, dispose))
                 if time.monotonic() - started > _HAND_BACK_S:
                     self._hand_back(done)
                     done = []
@@ -135,8 +154,12 @@ class FileThread:
 
     def _settle(self, done: _Done) -> None:
         self.pending -= len(done)
-        for future, result, exc in done:
+        for future, result, exc, dispose in done:
+            assert future is not None
             if future.cancelled():
+                if exc is None and dispose is not None:
+                    # Nobody will see the result: let the thread clean it up.
+                    self._jobs.put((None, dispose, (result,), None))
                 continue
             if exc is None:
                 future.set_result(result)
