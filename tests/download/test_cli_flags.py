@@ -89,6 +89,23 @@ def test_error_server_exits_1_and_counts_errors(
     assert len(list((tmp_path / "d").iterdir())) == served[200]
 
 
+def test_report_holds_every_item_once_past_one_write_batch(tmp_path: Path) -> None:
+    """-e asks for 676 codes: more report lines than one background write holds."""
+    import json
+
+    report = tmp_path / "r.jsonl"
+    with flags_servers_in_thread(1, "LOCAL", delay=0) as (server,):
+        args = ["flags", "-s", server.base_url, "-e", "-m", "50", "-q"]
+        code = main([*args, "--dest", str(tmp_path / "d"), "--report", str(report)])
+    assert code == 0
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    assert len(lines) == 26 * 26
+    codes = {line["url"].rsplit("/", 1)[1].split(".")[0].upper() for line in lines}
+    assert len(codes) == 26 * 26
+    ok = sum(line["status"] == "ok" for line in lines)
+    assert ok == len(country_codes()) == len(list((tmp_path / "d").iterdir()))
+
+
 def test_skip_existing_second_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

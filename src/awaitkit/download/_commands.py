@@ -24,10 +24,10 @@ from collections.abc import (
     Iterable,
 )
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from awaitkit.core import UsageError, run
-from awaitkit.download._engine import Item, iter_downloads
+from awaitkit.download._engine import Item, download_many
 from awaitkit.download._flags import (
     MAX_CONCUR_REQ,
     POP20_CC,
@@ -41,6 +41,9 @@ from awaitkit.download._flags import (
 )
 from awaitkit.download._options import DownloadOptions
 from awaitkit.download._result import DownloadResult, DownloadStatus
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 __all__ = ["Batch", "parse_size", "parse_timeout", "run_fetch", "run_flags"]
 
@@ -104,6 +107,8 @@ class Batch:
         self._lines: list[str] = []
         self._out = out or sys.stdout
         self._bar: Any = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._writes: list[Future[None]] = []
         if progress:
             import tqdm  # type: ignore[import-untyped]  # tqdm ships no types
 
@@ -119,25 +124,42 @@ class Batch:
         options: DownloadOptions,
     ) -> None:
         """Download ``items``; every result is counted as it arrives."""
-        import asyncio
+        try:
+            await download_many(items, dest, options=options, on_result=self._record)
+        finally:
+            if self._writer is not None:
+                # Report lines already handed over reach the file, in order.
+                import asyncio
 
-        loop = asyncio.get_running_loop()
-        async with contextlib.aclosing(
-            iter_downloads(items, dest, options=options)
-        ) as results:
-            async for result in results:
-                self.counter[result.status] += 1
-                if self._bar is not None:
-                    self._bar.update(1)
-                if self._describe is not None:
-                    line = self._describe(result)
-                    if line:
-                        self._out.write(line + "\n")
-                if self._report is not None:
-                    self._lines.append(json.dumps(result.to_json()))
-                    if len(self._lines) >= _REPORT_BATCH:
-                        lines, self._lines = self._lines, []
-                        await loop.run_in_executor(None, self._write, lines)
+                await asyncio.get_running_loop().run_in_executor(
+                    None, self._writer.shutdown
+                )
+                self._writer = None
+                for write in self._writes:
+                    write.result()  # a failed write (disk full) is an error
+
+    def _record(self, result: DownloadResult) -> None:
+        self.counter[result.status] += 1
+        if self._bar is not None:
+            self._bar.update(1)
+        if self._describe is not None:
+            line = self._describe(result)
+            if line:
+                self._out.write(line + "\n")
+        if self._report is not None:
+            self._lines.append(json.dumps(result.to_json()))
+            if len(self._lines) >= _REPORT_BATCH:
+                lines, self._lines = self._lines, []
+                if self._writer is None:
+                    from concurrent.futures import ThreadPoolExecutor
+
+                    # One thread: batches reach the file in order.
+                    self._writer = ThreadPoolExecutor(1, "awaitkit-report")
+                # Keep only writes still running or failed, to check at the end.
+                self._writes = [
+                    w for w in self._writes if not w.done() or w.exception()
+                ]
+                self._writes.append(self._writer.submit(self._write, lines))
 
     def _write(self, lines: list[str]) -> None:
         if self._report is not None and lines:

@@ -24,6 +24,7 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
+    Awaitable,
     Callable,
     Iterable,
     Iterator,
@@ -141,6 +142,30 @@ async def iter_downloads(
     (``contextlib.aclosing``) if you stop early: that cancels the workers.
     """
     opts = options or DownloadOptions()
+    async with _fetching(dest, opts, client) as fetcher:
+        results = _Results(opts.concurrency)
+
+        async def run() -> None:
+            await _run_workers(_Source(items), fetcher, results.put, opts.concurrency)
+            await results.put(None)
+
+        async with asyncio.TaskGroup() as tg:
+            pool = tg.create_task(run())
+            try:
+                while (result := await results.get()) is not None:
+                    yield result
+            except GeneratorExit:
+                # The consumer stopped early (aclose): cancel the workers and
+                # leave the TaskGroup normally, which would otherwise wrap
+                # GeneratorExit in a BaseExceptionGroup.
+                pool.cancel()
+
+
+@contextlib.asynccontextmanager
+async def _fetching(
+    dest: Path | str, opts: DownloadOptions, client: HttpClient | None
+) -> AsyncIterator[Fetcher]:
+    """A batch's :class:`Fetcher`: folder made, leftovers scanned, client and file thread open."""
     folder = Path(dest)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, lambda: folder.mkdir(parents=True, exist_ok=True))
@@ -153,33 +178,29 @@ async def iter_downloads(
         # Entered after the client, so it closes first: queued writes finish
         # (even on Ctrl-C) before the batch ends.
         files = await stack.enter_async_context(FileThread())
-        fetcher = Fetcher(client, folder, opts, files=files, parts=parts)
-        results = _Results(opts.concurrency)
-        async with asyncio.TaskGroup() as tg:
-            pool = tg.create_task(
-                _run_workers(_Source(items), fetcher, results, opts.concurrency)
-            )
-            try:
-                while (result := await results.get()) is not None:
-                    yield result
-            except GeneratorExit:
-                # The consumer stopped early (aclose): cancel the workers and
-                # leave the TaskGroup normally, which would otherwise wrap
-                # GeneratorExit in a BaseExceptionGroup.
-                pool.cancel()
+        yield Fetcher(client, folder, opts, files=files, parts=parts)
 
 
 async def _run_workers(
-    source: _Source, fetcher: Fetcher, results: _Results, workers: int
+    source: _Source,
+    fetcher: Fetcher,
+    deliver: Callable[[DownloadResult], Awaitable[None]],
+    workers: int,
 ) -> None:
     async def work() -> None:
         while (job := await source.next_job()) is not None:
-            await results.put(await fetcher.fetch(job))
+            await deliver(await fetcher.fetch(job))
 
-    async with asyncio.TaskGroup() as tg:
-        for _ in range(workers):
-            tg.create_task(work())
-    await results.put(None)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for _ in range(workers):
+                tg.create_task(work())
+    except BaseExceptionGroup as group:
+        # One failure (the input, a callback) cancels the other workers,
+        # which add nothing to the group: raise it as itself.
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
 
 
 async def download_many(
@@ -192,18 +213,23 @@ async def download_many(
 ) -> Counter[DownloadStatus]:
     """Download ``items`` into ``dest`` and return how many ended in each status.
 
-    ``on_result`` sees every result as it arrives (progress bars, reports).
+    ``on_result`` sees every result as it arrives (progress bars, reports),
+    called by the worker that got it: no hand-over to a consumer task, which
+    is what makes this cheaper per item than iterating :func:`iter_downloads`.
+    An exception it raises cancels the batch and propagates.
 
     >>> import asyncio
     >>> asyncio.run(download_many([], "/tmp/empty-batch"))
     Counter()
     """
+    opts = options or DownloadOptions()
     counter: Counter[DownloadStatus] = Counter()
-    async with contextlib.aclosing(
-        iter_downloads(items, dest, options=options, client=client)
-    ) as results:
-        async for result in results:
-            counter[result.status] += 1
-            if on_result is not None:
-                on_result(result)
+
+    async def record(result: DownloadResult) -> None:
+        counter[result.status] += 1
+        if on_result is not None:
+            on_result(result)
+
+    async with _fetching(dest, opts, client) as fetcher:
+        await _run_workers(_Source(items), fetcher, record, opts.concurrency)
     return counter

@@ -153,6 +153,8 @@ class Fetcher:
         # Paths are plain strings on the hot path: pathlib costs microseconds
         # per operation, and a bulk download does several per file.
         self._prefix = os.path.join(dest, "")
+        # Looked up once: on 3.11 every get_running_loop() makes a getpid() call.
+        self._loop = asyncio.get_running_loop()
 
     def __repr__(self) -> str:
         return f"<Fetcher dest={str(self.dest)!r} writing={len(self._busy)}>"
@@ -177,7 +179,7 @@ class Fetcher:
         """
         while (holder := self._busy.get(name)) is not None:
             await asyncio.shield(holder)  # a cancelled waiter leaves it alone
-        self._busy[name] = asyncio.get_running_loop().create_future()
+        self._busy[name] = self._loop.create_future()
 
     def _release(self, name: str) -> None:
         self._busy.pop(name).set_result(None)
