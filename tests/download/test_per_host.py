@@ -1,7 +1,7 @@
 """``--per-host`` / ``DownloadOptions.per_host``: each host's share of -m, end to end.
 
-Two real flags servers on loopback (two ports, so two hosts to aiohttp's
-connector) delay every answer, so requests overlap; each server counts the
+Two real flags servers on loopback (two ports, so two origins to the
+client pool) delay every answer, so requests overlap; each server counts the
 requests it holds at once, which is what the limit is about.
 """
 

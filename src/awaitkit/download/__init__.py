@@ -16,6 +16,7 @@ TYPE_CHECKING = False  # see awaitkit._lazy: the CLI must not import asyncio her
 if TYPE_CHECKING:
     from awaitkit.download._client import HttpClient as HttpClient
     from awaitkit.download._engine import (
+        Batched as Batched,
         Item as Item,
         download_many as download_many,
         iter_downloads as iter_downloads,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
+    "Batched": "awaitkit.download._engine",
     "DownloadOptions": "awaitkit.download._options",
     "DownloadResult": "awaitkit.download._result",
     "DownloadStatus": "awaitkit.download._result",

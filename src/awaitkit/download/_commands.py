@@ -17,17 +17,15 @@ import sys
 import time
 from collections import Counter
 from collections.abc import (
-    AsyncIterable,
     AsyncIterator,
     Callable,
     Coroutine,
-    Iterable,
 )
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from awaitkit.core import UsageError, run
-from awaitkit.download._engine import Item, download_many
+from awaitkit.download._engine import Batched, Source, download_many
 from awaitkit.download._flags import (
     MAX_CONCUR_REQ,
     POP20_CC,
@@ -119,7 +117,7 @@ class Batch:
 
     async def run(
         self,
-        items: Iterable[Item] | AsyncIterable[Item],
+        items: Source,
         dest: Path,
         options: DownloadOptions,
     ) -> None:
@@ -291,8 +289,8 @@ def run_flags(args: argparse.Namespace) -> int:
     return 1 if batch.counter[DownloadStatus.ERROR] else 0
 
 
-async def _read_urls(stream: TextIO) -> AsyncIterator[str]:
-    """Lines of ``stream`` read in a thread, a batch at a time (stdin may block)."""
+async def _read_urls(stream: TextIO) -> AsyncIterator[list[str]]:
+    """Blocks of URLs from the lines of ``stream``, read in a thread (stdin may block)."""
     import asyncio
     import itertools
 
@@ -303,18 +301,17 @@ async def _read_urls(stream: TextIO) -> AsyncIterator[str]:
         )
         if not lines:
             return
-        for line in lines:
-            url = line.strip()
-            if url and not url.startswith("#"):
-                yield url
+        urls = [url for line in lines if (url := line.strip()) and url[0] != "#"]
+        if urls:
+            yield urls
 
 
-async def _all_urls(urls: list[str], stream: TextIO | None) -> AsyncIterator[str]:
-    for url in urls:
-        yield url
+async def _all_urls(urls: list[str], stream: TextIO | None) -> AsyncIterator[list[str]]:
+    if urls:
+        yield urls
     if stream is not None:
-        async for url in _read_urls(stream):
-            yield url
+        async for block in _read_urls(stream):
+            yield block
 
 
 def _fetch_line(result: DownloadResult) -> str:
@@ -351,7 +348,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         report=report,
     )
     try:
-        job = batch.run(_all_urls(args.urls, stream), Path(args.dest), options)
+        job = batch.run(Batched(_all_urls(args.urls, stream)), Path(args.dest), options)
         if _run_batch(job, batch, report, "file"):
             return 130
     finally:

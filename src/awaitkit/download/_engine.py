@@ -28,6 +28,7 @@ from collections.abc import (
     Callable,
     Iterable,
     Iterator,
+    Sequence,
 )
 from pathlib import Path
 
@@ -38,34 +39,65 @@ from awaitkit.download._filethread import FileThread
 from awaitkit.download._options import DownloadOptions
 from awaitkit.download._result import DownloadResult, DownloadStatus
 
-__all__ = ["Item", "download_many", "iter_downloads"]
+__all__ = ["Batched", "Item", "Source", "download_many", "iter_downloads"]
 
 Item = str | Job
 """One input: a URL, or a :class:`Job` naming its file or its metadata."""
 
 
+class Batched:
+    """Input that arrives in lists: ``Batched(async_iterable_of_lists)``.
+
+    For a source read in blocks anyway (lines from a file or a pipe, read a
+    thousand at a time in a thread), handing the blocks over whole spares
+    the per-item async-generator step and lock that an async iterable of
+    single items costs each worker.
+    """
+
+    def __init__(self, batches: AsyncIterable[Sequence[Item]]) -> None:
+        self.batches = batches
+
+    def __repr__(self) -> str:
+        return f"<Batched {self.batches!r}>"
+
+
+Source = Iterable[Item] | AsyncIterable[Item] | Batched
+"""What the batch functions accept as input."""
+
+
 class _Source:
     """The input, shared by the workers: each takes the next item when it is free.
 
-    Nothing is read ahead, so a generator over millions of lines is
-    consumed as fast as the downloads go.  An async iterable is read under
-    a lock (an async generator cannot be entered twice at once); a plain
-    iterable needs none, the loop never switches inside ``next()``.
+    Nothing is read ahead beyond one block, so a generator over millions of
+    lines is consumed as fast as the downloads go.  A plain iterable needs
+    no lock (the loop never switches inside ``next()``); an async iterable
+    is read under one (an async generator cannot be entered twice at once);
+    :class:`Batched` blocks are refilled by one worker while the others wait.
     """
 
-    def __init__(self, items: Iterable[Item] | AsyncIterable[Item]) -> None:
+    def __init__(self, items: Source) -> None:
         self._sync: Iterator[Item] | None = None
         self._async: AsyncIterator[Item] | None = None
-        if isinstance(items, AsyncIterable):
+        self._batches: AsyncIterator[Sequence[Item]] | None = None
+        if isinstance(items, Batched):
+            self._batches = aiter(items.batches)
+        elif isinstance(items, AsyncIterable):
             self._async = aiter(items)
         else:
             self._sync = iter(items)
         self._lock = asyncio.Lock()
+        self._buffer: collections.deque[Item] = collections.deque()
+        self._refill: asyncio.Future[None] | None = None
+        self._exhausted = False
 
     async def next_job(self) -> Job | None:
         """The next item as a :class:`Job`; ``None`` once the input is exhausted."""
         if self._sync is not None:
             item = next(self._sync, None)
+        elif self._batches is not None:
+            if not self._buffer and not await self._refilled():
+                return None
+            item = self._buffer.popleft()
         else:
             assert self._async is not None
             async with self._lock:
@@ -73,6 +105,29 @@ class _Source:
         if item is None or isinstance(item, Job):
             return item
         return Job(item)
+
+    async def _refilled(self) -> bool:
+        """Wait until the buffer holds an item; False when the input is exhausted."""
+        assert self._batches is not None
+        while not self._buffer:
+            if self._exhausted:
+                return False
+            if self._refill is not None:
+                # Another worker is reading the next block; shield: a cancelled
+                # waiter must not cancel the refill everybody waits for.
+                await asyncio.shield(self._refill)
+                continue
+            self._refill = refill = asyncio.get_running_loop().create_future()
+            try:
+                block = await anext(self._batches, None)
+                if block is None:
+                    self._exhausted = True
+                else:
+                    self._buffer.extend(block)
+            finally:
+                self._refill = None
+                refill.set_result(None)
+        return True
 
 
 class _Results:
@@ -127,7 +182,7 @@ class _Results:
 
 
 async def iter_downloads(
-    items: Iterable[Item] | AsyncIterable[Item],
+    items: Source,
     dest: Path | str,
     *,
     options: DownloadOptions | None = None,
@@ -196,15 +251,16 @@ async def _run_workers(
             for _ in range(workers):
                 tg.create_task(work())
     except BaseExceptionGroup as group:
-        # One failure (the input, a callback) cancels the other workers,
-        # which add nothing to the group: raise it as itself.
-        if len(group.exceptions) == 1:
-            raise group.exceptions[0] from None
+        # A failure of the input or of a callback cancels the workers; a
+        # few may have hit the same one meanwhile: raise it as itself.
+        first = group.exceptions[0]
+        if all(type(exc) is type(first) for exc in group.exceptions):
+            raise first from None
         raise
 
 
 async def download_many(
-    items: Iterable[Item] | AsyncIterable[Item],
+    items: Source,
     dest: Path | str,
     *,
     options: DownloadOptions | None = None,

@@ -47,6 +47,7 @@ from awaitkit.download._filethread import FileThread
 from awaitkit.download._names import (
     PART_SUFFIX,
     check_name,
+    child_path,
     filename_from_content_disposition,
     filename_from_url,
     sanitize_filename,
@@ -228,7 +229,10 @@ class Fetcher:
                 self._release(name)
             attempts += n
             return result(
-                DownloadStatus.OK, path=self.dest / saved, bytes=size, http_status=http
+                DownloadStatus.OK,
+                path=child_path(self.dest, saved),
+                bytes=size,
+                http_status=http,
             )
         except _Outcome as out:
             attempts += out.attempts
