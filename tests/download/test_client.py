@@ -246,13 +246,9 @@ async def test_error_preset_statuses_pass_through() -> None:
 
 
 async def test_closed_client_refuses_and_closes_connections_in_use() -> None:
-    async def stall(
-        server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await server.read_head(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
-        await reader.read()
-
+    stall = answering(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", then_close=False
+    )
     async with RawServer(stall) as server:
         client = HttpClient()
         async with client.get(server.url) as resp:

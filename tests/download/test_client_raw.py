@@ -25,6 +25,17 @@ from tests.flags.rawhttp import wait_until
 pytestmark = pytest.mark.anyio
 anyio_backend = both_loops
 
+
+async def bodies(url: str, times: int) -> list[bytes]:
+    """GET ``url`` ``times`` times through one client; the bodies, in order."""
+    got = []
+    async with HttpClient() as client:
+        for _ in range(times):
+            async with client.get(url) as resp:
+                got.append(await resp.read())
+    return got
+
+
 CHUNKED = (
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
     b'5;name=value;q="quoted"\r\nhello\r\n'
@@ -93,11 +104,7 @@ async def test_chunks_iterates_a_chunked_body() -> None:
 )
 async def test_body_delimited_by_close(response: bytes) -> None:
     async with RawServer(answering(response)) as server:
-        async with HttpClient() as client:
-            async with client.get(server.url) as resp:
-                assert await resp.read() == b"until the end"
-            async with client.get(server.url) as resp:
-                assert await resp.read() == b"until the end"
+        assert await bodies(server.url, 2) == [b"until the end"] * 2
         assert server.connections == 2
 
 
@@ -317,11 +324,7 @@ async def test_many_fields_over_max_head() -> None:
 async def test_extra_bytes_after_a_response_spoil_only_the_connection() -> None:
     response = ok(b"fine") + b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"
     async with RawServer(answering(response, ok(b"second"))) as server:
-        async with HttpClient() as client:
-            async with client.get(server.url) as resp:
-                assert await resp.read() == b"fine"
-            async with client.get(server.url) as resp:
-                assert await resp.read() == b"fine"
+        assert await bodies(server.url, 2) == [b"fine"] * 2
         assert server.connections == 2
 
 
@@ -512,13 +515,9 @@ async def test_silent_server_times_out() -> None:
 
 
 async def test_stall_mid_body_times_out() -> None:
-    async def stall(
-        server: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await server.read_head(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhalf")
-        await reader.read()
-
+    stall = answering(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhalf", then_close=False
+    )
     async with RawServer(stall) as server, HttpClient(read_timeout=0.2) as client:
         async with client.get(server.url) as resp:
             with pytest.raises(TimeoutError):

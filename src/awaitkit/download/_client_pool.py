@@ -118,8 +118,12 @@ class Pool:
         if self._waiters:
             self._dispatch()
 
-    def discard(self, conn: Connection) -> None:
-        """Close ``conn`` and free its slot (idempotent)."""
+    def discard(self, conn: Connection, *, to_waiters: bool = True) -> None:
+        """Close ``conn`` and free its slot (idempotent).
+
+        The slot goes to the waiters, or with ``to_waiters=False`` to the
+        caller, who is about to take it (eviction at the limit).
+        """
         if conn.in_pool:
             conn.in_pool = False
             conn.origin.idle.remove(conn)
@@ -127,7 +131,11 @@ class Pool:
         conn.abort()
         if conn.slot:
             conn.slot = False
-            self._unreserve(conn.origin)
+            if to_waiters:
+                self._unreserve(conn.origin)
+            else:
+                conn.origin.count -= 1
+                self.total -= 1
 
     def connection_closed(self, conn: Connection) -> None:
         """Called from connection_lost: forget it; an idle one frees its slot now."""
@@ -172,7 +180,7 @@ class Pool:
                 victim = self._oldest_idle(origin)
             if victim is None:
                 return False
-            self._evict(victim)
+            self.discard(victim, to_waiters=False)
 
     def _oldest_idle(self, origin: Origin) -> Connection | None:
         if not self.idle_total:
@@ -182,16 +190,6 @@ class Pool:
                 return other.idle[0]
         return origin.idle[0] if origin.idle else None
 
-    def _evict(self, conn: Connection) -> None:
-        # Like discard(), but the freed slot goes to the caller, not to waiters.
-        conn.in_pool = False
-        conn.origin.idle.remove(conn)
-        self.idle_total -= 1
-        conn.abort()
-        if conn.slot:
-            conn.slot = False
-            conn.origin.count -= 1
-            self.total -= 1
 
     def _unreserve(self, origin: Origin) -> None:
         origin.count -= 1
