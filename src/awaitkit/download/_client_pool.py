@@ -190,7 +190,6 @@ class Pool:
                 return other.idle[0]
         return origin.idle[0] if origin.idle else None
 
-
     def _unreserve(self, origin: Origin) -> None:
         origin.count -= 1
         self.total -= 1

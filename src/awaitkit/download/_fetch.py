@@ -20,7 +20,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -150,7 +150,7 @@ class Fetcher:
         self._rng = rng or random.Random()
         # Two items with the same file name must not share a .part at once:
         # the name's writer, and a future set when it is done with it.
-        self._busy: dict[str, asyncio.Future[None]] = {}
+        self._busy: dict[str, asyncio.Future[None] | None] = {}
         # Paths are plain strings on the hot path: pathlib costs microseconds
         # per operation, and a bulk download does several per file.
         self._prefix = os.path.join(dest, "")
@@ -175,15 +175,22 @@ class Fetcher:
     async def _claim(self, name: str) -> None:
         """Wait until no other item writes file ``name`` (they would share a .part); claim it.
 
-        Cheaper than a lock per name: an uncontended claim is a dict entry
-        and a future, and it is the common case by far.
+        Cheaper than a lock per name: an uncontended claim is one dict
+        entry, and it is the common case by far.  A second claimant hangs
+        a future on the entry and waits for the holder to release it.
         """
-        while (holder := self._busy.get(name)) is not None:
-            await asyncio.shield(holder)  # a cancelled waiter leaves it alone
-        self._busy[name] = self._loop.create_future()
+        busy = self._busy
+        while name in busy:
+            released = busy[name]
+            if released is None:
+                released = busy[name] = self._loop.create_future()
+            await asyncio.shield(released)  # a cancelled waiter leaves it alone
+        busy[name] = None
 
     def _release(self, name: str) -> None:
-        self._busy.pop(name).set_result(None)
+        released = self._busy.pop(name)
+        if released is not None:
+            released.set_result(None)
 
     async def fetch(self, job: Job) -> DownloadResult:
         """Download ``job``; always returns its result, never raises for the item."""
@@ -204,9 +211,7 @@ class Fetcher:
             return result(DownloadStatus.ERROR, error="not an http(s) URL")
         try:
             if job.metadata_url is not None:
-                meta, n = await self._with_retries(
-                    lambda: self._get_json(job.metadata_url or "")
-                )
+                meta, n = await self._with_retries(self._get_json, job.metadata_url)
                 attempts += n
                 name = self._name_from_metadata(meta, job)
             else:
@@ -220,10 +225,13 @@ class Fetcher:
                 os.path.lexists, self._prefix + name
             ):
                 return result(DownloadStatus.SKIPPED, path=self.dest / name)
-            await self._claim(name)
+            if name in self._busy:
+                await self._claim(name)
+            else:
+                self._busy[name] = None  # _claim's fast path, without a coroutine
             try:
                 (saved, size, http), n = await self._with_retries(
-                    lambda: self._get_file(job.url, name)
+                    self._get_file, job.url, name
                 )
             finally:
                 self._release(name)
@@ -248,13 +256,15 @@ class Fetcher:
         ext = os.path.splitext(filename_from_url(job.url))[1]
         return sanitize_filename(value.replace(" ", "_") + ext)
 
-    async def _with_retries(self, attempt: Callable[[], Any]) -> tuple[Any, int]:
-        """Run ``attempt`` until it succeeds, fails for good, or retries run out."""
+    async def _with_retries(
+        self, attempt: Callable[..., Awaitable[T]], *args: Any
+    ) -> tuple[T, int]:
+        """Run ``attempt(*args)`` until it succeeds, fails for good, or retries run out."""
         tries = 0
         while True:
             tries += 1
             try:
-                return await attempt(), tries
+                return await attempt(*args), tries
             except _NotFound as exc:
                 raise _Outcome(
                     str(exc), attempts=tries, status=exc.status, not_found=True
