@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _harness import Row, print_table
+from _harness import Row, precompile, print_table
 
 HERE = Path(__file__).parent
 
@@ -55,6 +55,7 @@ def main() -> int:
         "--list", action="store_true", help="list the benchmarks and exit"
     )
     args = parser.parse_args()
+    precompile()
     if args.list:
         print("\n".join(found))
         return 0
