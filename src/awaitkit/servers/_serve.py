@@ -5,6 +5,10 @@ after a graceful stop, raises the signal again, which would turn a clean
 Ctrl-C into ``KeyboardInterrupt`` and exit status 130.  :class:`WebServer`
 leaves signals to us instead: the loop's signal handlers set one ``stop``
 event, and every server running in the process shuts down gracefully from it.
+
+:func:`web_config` also hardens uvicorn against hostile clients: request
+heads are bounded (``414``/``431`` and close, see :class:`HeadLimits`) and
+requests from a client that half-closed its side are still answered.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from awaitkit.core import AwaitkitError, bind_tcp, format_hostport
+from awaitkit.servers._http_limits import HeadLimits, uvicorn_options
 from awaitkit.servers._logging import LoopBatchHandler, lean_logging
 from awaitkit.servers._search import CachedSearch
 from awaitkit.servers.tcp import TcpServer
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
     from awaitkit.find import CharIndex
 
 __all__ = [
+    "HeadLimits",
     "LoopBatchHandler",
     "WebServer",
     "lean_logging",
@@ -50,14 +56,27 @@ class WebServer(uvicorn.Server):
         yield
 
 
-def web_config(app: Any, *, access_log: bool = False, **options: Any) -> uvicorn.Config:
-    """uvicorn settings for Mojifinder: our logging, httptools/uvloop when installed."""
+def web_config(
+    app: Any,
+    *,
+    access_log: bool = False,
+    limits: HeadLimits | None = None,
+    http: Any = "auto",
+    **options: Any,
+) -> uvicorn.Config:
+    """uvicorn settings for Mojifinder: our logging, httptools/uvloop when installed.
+
+    Request heads are bounded by ``limits`` (:class:`HeadLimits` defaults
+    when ``None``) whichever HTTP protocol serves them; with httptools a
+    half-closed client's requests are answered (see :mod:`._http_limits`).
+    """
     return uvicorn.Config(
         app,
         lifespan="on",
         log_config=None,  # keep the logging the CLI configured
         access_log=access_log,
         server_header=False,
+        **uvicorn_options(http, limits if limits is not None else HeadLimits()),
         **options,
     )
 
@@ -82,7 +101,8 @@ async def serving_web(
     """Run ``app`` on uvicorn in this loop; yield its base URL once it serves.
 
     Binds first (port 0 unless ``sock`` is given) and waits on uvicorn's own
-    ``started`` flag, so the URL works as soon as it is yielded.
+    ``started`` flag, so the URL works as soon as it is yielded.  ``options``
+    go to :func:`web_config` (``limits=HeadLimits(...)``, ``http="h11"``...).
     """
     sock = sock if sock is not None else bind_tcp("127.0.0.1", 0)
     server = WebServer(web_config(app, **options))

@@ -140,6 +140,7 @@ def _run_web_workers(args: argparse.Namespace) -> int:
     from uvicorn.supervisors import Multiprocess
 
     from awaitkit.core import format_hostport
+    from awaitkit.servers._http_limits import HeadLimits, uvicorn_options
     from awaitkit.servers._serve import listen
 
     # Bind here (a clear error, and port 0 works); uvicorn's supervisor hands
@@ -159,6 +160,7 @@ def _run_web_workers(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=args.access_log,
         server_header=False,
+        **uvicorn_options("auto", HeadLimits()),  # the same head limits
     )
     # What uvicorn.run() does for workers, but with our TCP socket: its fd=
     # option would wrap the socket as AF_UNIX, so asyncio would not set

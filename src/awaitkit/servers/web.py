@@ -11,7 +11,11 @@ Routes::
 ``limit`` is 1-10000 or ``all`` (default 100); the ``X-Total-Count`` header
 tells how many matched in all.  Bad input gets a 4xx JSON body: 422 for a
 missing q, a q over 200 characters or a limit/offset out of range (FastAPI's
-validation detail), 400 for a query with nothing to search for.
+validation detail), 400 for a query with nothing to search for.  Before
+any of this, the HTTP layer (:func:`awaitkit.servers._serve.web_config`)
+answers an oversized request target ``414``, an oversized head or too many
+header fields ``431``, malformed bytes ``400``, and still answers a client
+that half-closed its side after sending its request.
 
 The app holds no module-level state: the index is loaded in the lifespan
 (in a thread, since loading is synchronous) unless one is passed in.
