@@ -231,7 +231,7 @@ def _serve(kind: str, port: int) -> None:
     if kind in ("ours", "quiet"):
         from awaitkit.find import load_index
         from awaitkit.servers import TcpServer
-        from awaitkit.servers._serve import lean_logging
+        from awaitkit.servers._serve import lean_logging, settle_heap
 
         # As `awaitkit serve tcp` logs: INFO, the CLI's format, lean records.
         logging.basicConfig(
@@ -241,6 +241,7 @@ def _serve(kind: str, port: int) -> None:
         )
         lean_logging()
         index = load_index()
+        settle_heap()
         run_loop(serve_until_term(TcpServer(index, bind_tcp("127.0.0.1", port))))
     else:
         sys.path.insert(0, str(BASELINES))

@@ -105,10 +105,16 @@ def _tcp_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 def _run_tcp(args: argparse.Namespace) -> int:
     from awaitkit.core import run
     from awaitkit.find import load_index
-    from awaitkit.servers._serve import lean_logging, listen, serve_until_signal
+    from awaitkit.servers._serve import (
+        lean_logging,
+        listen,
+        serve_until_signal,
+        settle_heap,
+    )
 
     lean_logging()
     index = load_index()  # before listening and before the loop: it is synchronous
+    settle_heap()
     sock = listen(args.host, args.port)
     run(serve_until_signal(index, tcp=sock, tcp_options=_tcp_kwargs(args)))
     print("Server shut down.")
@@ -121,10 +127,16 @@ def _run_web(args: argparse.Namespace) -> int:
 
     from awaitkit.core import run
     from awaitkit.find import load_index
-    from awaitkit.servers._serve import lean_logging, listen, serve_until_signal
+    from awaitkit.servers._serve import (
+        lean_logging,
+        listen,
+        serve_until_signal,
+        settle_heap,
+    )
 
     lean_logging()
     index = load_index()
+    settle_heap()
     sock = listen(args.host, args.port)
     run(
         serve_until_signal(index, web=sock, web_options={"access_log": args.access_log})
@@ -174,10 +186,16 @@ def _run_web_workers(args: argparse.Namespace) -> int:
 def _run_both(args: argparse.Namespace) -> int:
     from awaitkit.core import run
     from awaitkit.find import load_index
-    from awaitkit.servers._serve import lean_logging, listen, serve_until_signal
+    from awaitkit.servers._serve import (
+        lean_logging,
+        listen,
+        serve_until_signal,
+        settle_heap,
+    )
 
     lean_logging()
     index = load_index()
+    settle_heap()
     tcp = listen(args.bind, args.tcp_port)
     web = listen(args.bind, args.web_port)
     run(serve_until_signal(index, tcp=tcp, web=web, tcp_options=_tcp_kwargs(args)))

@@ -192,6 +192,9 @@ def create_app(
             from awaitkit.find import load_index
 
             search = CachedSearch(await asyncio.to_thread(load_index))
+            from awaitkit.servers._serve import settle_heap
+
+            settle_heap()  # a worker's index, kept out of GC walks
         elif isinstance(index, CachedSearch):
             search = index
         else:
