@@ -200,7 +200,7 @@ class HttpClient:
                     raise TooManyRedirects(
                         f"more than {max_redirects} redirects from {url}"
                     )
-                url = self._redirect_target(response)[0]
+                url = self._redirect_url(response)
                 await self._drain(response)
                 # Located again after the await: the pool may have dropped an
                 # origin nobody used meanwhile.
@@ -212,7 +212,8 @@ class HttpClient:
             response = await self._exchange(origin, target, url, extra, replaced)
         return response
 
-    def _redirect_target(self, response: Response) -> tuple[str, Origin, str]:
+    def _redirect_url(self, response: Response) -> str:
+        """Where ``response`` redirects to, checked as :meth:`_locate` would take it."""
         raw = response._location()
         if raw is None:
             raise RedirectError(
@@ -220,12 +221,12 @@ class HttpClient:
             )
         try:
             url = urljoin(response.url, location_to_url(raw))
-            origin, target = self._locate(url)
+            self._locate(url)
         except (ValueError, InvalidURL) as exc:
             raise RedirectError(
                 f"unusable redirect to {raw!r} from {response.url}: {exc}"
             ) from None
-        return url, origin, target
+        return url
 
     async def _drain(self, response: Response) -> None:
         # Read a small redirect body so the connection can be reused; a big

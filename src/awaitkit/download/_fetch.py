@@ -45,11 +45,11 @@ from awaitkit.download._files import (
 )
 from awaitkit.download._filethread import FileThread
 from awaitkit.download._names import (
-    PART_SUFFIX,
     check_name,
     child_path,
     filename_from_content_disposition,
     filename_from_url,
+    partial_name,
     sanitize_filename,
 )
 from awaitkit.download._options import (
@@ -172,12 +172,13 @@ class Fetcher:
         except OSError as exc:
             raise _Final(f"file error: {exc}") from exc
 
-    async def _claim(self, name: str) -> None:
-        """Wait until no other item writes file ``name`` (they would share a .part); claim it.
+    async def _wait_until_free(self, name: str) -> None:
+        """Wait until no other item writes file ``name`` (they would share a .part).
 
-        Cheaper than a lock per name: an uncontended claim is one dict
-        entry, and it is the common case by far.  A second claimant hangs
-        a future on the entry and waits for the holder to release it.
+        Cheaper than a lock per name: a claim is one dict entry (see
+        :meth:`fetch`), and an uncontended one is the common case by far.
+        A second claimant hangs a future on the entry and waits for the
+        holder to release it.
         """
         busy = self._busy
         while name in busy:
@@ -185,7 +186,6 @@ class Fetcher:
             if released is None:
                 released = busy[name] = self._loop.create_future()
             await asyncio.shield(released)  # a cancelled waiter leaves it alone
-        busy[name] = None
 
     def _release(self, name: str) -> None:
         released = self._busy.pop(name)
@@ -225,10 +225,9 @@ class Fetcher:
                 os.path.lexists, self._prefix + name
             ):
                 return result(DownloadStatus.SKIPPED, path=self.dest / name)
-            if name in self._busy:
-                await self._claim(name)
-            else:
-                self._busy[name] = None  # _claim's fast path, without a coroutine
+            if name in self._busy:  # tested first: no coroutine when free
+                await self._wait_until_free(name)
+            self._busy[name] = None  # claimed
             try:
                 (saved, size, http), n = await self._with_retries(
                     self._get_file, job.url, name
@@ -316,7 +315,7 @@ class Fetcher:
         """One attempt at ``url`` saved as ``name``; returns (name saved, size, HTTP status)."""
         # Content-Disposition may rename the file, never its .part: a resume
         # must find the .part under the name it was started with.
-        part_name = f".{name}{PART_SUFFIX}"
+        part_name = partial_name(name)
         part = self._prefix + part_name
         final = self._prefix + name
         offset = 0

@@ -23,6 +23,7 @@ __all__ = [
     "filename_from_content_disposition",
     "filename_from_url",
     "part_path",
+    "partial_name",
     "safe_path",
     "sanitize_filename",
 ]
@@ -132,8 +133,7 @@ def safe_path(dest: Path, name: str) -> Path:
     ``name`` should already be sanitised; this is the last line of defence
     and raises ``ValueError`` rather than return a path elsewhere.
     """
-    # With no separator, no drive and no dot-name, dest / name is a child of dest.
-    return dest / check_name(name)
+    return child_path(dest, check_name(name))
 
 
 def child_path(dest: Path, name: str) -> Path:
@@ -161,6 +161,11 @@ def check_name(name: str) -> str:
     return name
 
 
+def partial_name(name: str) -> str:
+    """The name file ``name`` has until it is complete: ``.<name>.part``."""
+    return f".{name}{PART_SUFFIX}"
+
+
 def part_path(final: Path) -> Path:
     """Where ``final`` is written until complete: ``.<name>.part`` beside it."""
-    return final.with_name(f".{final.name}{PART_SUFFIX}")
+    return final.with_name(partial_name(final.name))
