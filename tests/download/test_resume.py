@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import signal
 import sys
+import threading
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,9 @@ from awaitkit.download import (
     DownloadStatus,
     iter_downloads,
 )
+from awaitkit.download._client import HttpClient
+from awaitkit.download._fetch import Fetcher, Job
+from awaitkit.download._filethread import FileThread
 from tests.download._servers import BODY, RangeServer
 
 pytestmark = pytest.mark.anyio
@@ -31,6 +38,25 @@ async def fetch_one(
     return results[0]
 
 
+@contextlib.asynccontextmanager
+async def slow_fetch(
+    dest: Path,
+) -> AsyncIterator[tuple[Callable[[], asyncio.Future[DownloadResult]], FileThread]]:
+    """A Fetcher on ``/slow`` (half a body, then a stall) and its file thread.
+
+    Yields a function that starts the fetch as a task, and the file thread,
+    so a test can queue work ahead of the fetch's own.
+    """
+    async with (
+        RangeServer() as server,
+        HttpClient(limit=2) as client,
+        FileThread() as files,
+    ):
+        fetcher = Fetcher(client, dest, FAST, files=files)
+        job = Job(f"{server.base_url}/slow")
+        yield lambda: asyncio.ensure_future(fetcher.fetch(job)), files
+
+
 async def test_cancel_during_a_streamed_write_never_writes_twice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -41,12 +67,7 @@ async def test_cancel_during_a_streamed_write_never_writes_twice(
     or the next Range resume would build a corrupt file.  The real write is
     held at a gate so the cancel lands while it is in progress.
     """
-    import threading
-
     from awaitkit.download import _files
-    from awaitkit.download._client import HttpClient
-    from awaitkit.download._fetch import Fetcher, Job
-    from awaitkit.download._filethread import FileThread
 
     entered, gate = threading.Event(), threading.Event()
     real_write_all = _files.PartFile.write_all
@@ -58,13 +79,8 @@ async def test_cancel_during_a_streamed_write_never_writes_twice(
 
     monkeypatch.setattr(_files.PartFile, "write_all", gated_write_all)
     loop = asyncio.get_running_loop()
-    async with (
-        RangeServer() as server,
-        HttpClient(limit=2) as client,
-        FileThread() as files,
-    ):
-        fetcher = Fetcher(client, tmp_path, FAST, files=files)
-        task = asyncio.ensure_future(fetcher.fetch(Job(f"{server.base_url}/slow")))
+    async with slow_fetch(tmp_path) as (start, _):
+        task = start()
         assert await loop.run_in_executor(None, entered.wait, 30)
         task.cancel()
         await asyncio.sleep(0.05)  # the cancelled fetch queues its abort
@@ -79,23 +95,11 @@ async def test_cancel_during_a_streamed_write_never_writes_twice(
 
 async def test_cancel_while_the_part_opens_leaks_nothing(tmp_path: Path) -> None:
     """Cancelled while the .part is being opened: no open descriptor, no empty .part."""
-    import os
-    import threading
-
-    from awaitkit.download._client import HttpClient
-    from awaitkit.download._fetch import Fetcher, Job
-    from awaitkit.download._filethread import FileThread
-
     gate = threading.Event()
     fds_before = len(os.listdir("/proc/self/fd"))
-    async with (
-        RangeServer() as server,
-        HttpClient(limit=2) as client,
-        FileThread() as files,
-    ):
-        fetcher = Fetcher(client, tmp_path, FAST, files=files)
+    async with slow_fetch(tmp_path) as (start, files):
         blocker = files.run(gate.wait, 30)  # the open queues behind this
-        task = asyncio.ensure_future(fetcher.fetch(Job(f"{server.base_url}/slow")))
+        task = start()
         async with asyncio.timeout(30):
             while files.pending < 2:  # noqa: ASYNC110  # nothing to await on
                 await asyncio.sleep(0.01)
