@@ -165,3 +165,29 @@ def test_fetch_bad_options_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fetch", "--max-size", "lots", "http://127.0.0.1:9/x"]) == 2
     assert main(["fetch", "-i", "/nonexistent/urls.txt"]) == 2
     assert capsys.readouterr().err.count("awaitkit: error:") == 3
+
+
+def test_fetch_input_file_with_hostile_lines(tmp_path: Path) -> None:
+    """-i FILE: non-UTF-8 bytes, a 100 KB line, blanks and comments; one result each."""
+    import json
+
+    urls = tmp_path / "urls.txt"
+    report = tmp_path / "r.jsonl"
+    with flags_servers_in_thread(1, "LOCAL", delay=0) as (server,):
+        good = f"{server.base_url}/flags/br/br.gif"
+        urls.write_bytes(
+            b"# a comment\n\n"
+            + good.encode()
+            + b"\nhttp://127.0.0.1:9/\xff\xfe.gif\n"
+            + b"http://127.0.0.1:9/"
+            + b"a" * 100_000
+            + b"\n   \n"
+        )
+        args = ["fetch", "-q", "--retries", "0", "-i", str(urls), "--report"]
+        code = main([*args, str(report), "--dest", str(tmp_path / "d")])
+    assert code == 1  # the two bad lines are errors
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    assert len(lines) == 3
+    by_status = sorted(line["status"] for line in lines)
+    assert by_status == ["error", "error", "ok"]
+    assert [p.name for p in (tmp_path / "d").iterdir()] == ["br.gif"]
