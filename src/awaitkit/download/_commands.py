@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import re
+import stat
 import sys
 import time
 from collections import Counter
@@ -20,9 +21,10 @@ from collections.abc import (
     AsyncIterator,
     Callable,
     Coroutine,
+    Sequence,
 )
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
 from awaitkit.core import UsageError, run
 from awaitkit.download._engine import Batched, Source, download_many
@@ -43,8 +45,13 @@ from awaitkit.download._result import DownloadResult, DownloadStatus
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 
+    from awaitkit.download._spread import Child
+
 __all__ = ["Batch", "parse_size", "parse_timeout", "run_fetch", "run_flags"]
 
+# An input file this large spreads the batch over processes (--processes auto).
+_SPREAD_AT = 128 * 1024
+_SPREAD_MAX = 4
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
 _REPORT_BATCH = 512
 
@@ -120,10 +127,24 @@ class Batch:
         items: Source,
         dest: Path,
         options: DownloadOptions,
+        children: Sequence[Child] = (),
     ) -> None:
-        """Download ``items``; every result is counted as it arrives."""
+        """Download ``items``; every result is counted as it arrives.
+
+        With ``children`` (see :mod:`._spread`), ``items`` must be blocks of
+        URLs, shared between this process and them.
+        """
         try:
-            await download_many(items, dest, options=options, on_result=self._record)
+            if children:
+                from awaitkit.download._spread import download_spread
+
+                assert isinstance(items, Batched)  # of URLs: see run_fetch
+                blocks = cast("AsyncIterator[Sequence[str]]", aiter(items.batches))
+                await download_spread(blocks, dest, options, children, self._record)
+            else:
+                await download_many(
+                    items, dest, options=options, on_result=self._record
+                )
         finally:
             if self._writer is not None:
                 # Report lines already handed over reach the file, in order.
@@ -314,6 +335,32 @@ async def _all_urls(urls: list[str], stream: TextIO | None) -> AsyncIterator[lis
             yield block
 
 
+def _processes(text: str, urls: list[str], stream: TextIO | None) -> int:
+    """How many processes ``--processes`` asks for (1 where forking is unsafe)."""
+    import os
+    import threading
+
+    if text == "auto":
+        big = len(urls) >= 2048
+        if stream is not None and not big:
+            with contextlib.suppress(OSError, ValueError):
+                info = os.fstat(stream.fileno())
+                big = stat.S_ISREG(info.st_mode) and info.st_size >= _SPREAD_AT
+        count = min(len(os.sched_getaffinity(0)), _SPREAD_MAX) if big else 1
+    else:
+        try:
+            count = int(text)
+        except ValueError:
+            count = 0
+        if not 1 <= count <= 64:
+            raise UsageError(f"--processes must be auto or 1 to 64, not {text!r}")
+    # fork() copies only the calling thread: with others running (an
+    # embedding program), a lock one of them holds could stay locked forever.
+    if threading.active_count() > 1 or not hasattr(os, "fork"):
+        return 1
+    return count
+
+
 def _fetch_line(result: DownloadResult) -> str:
     detail = result.path if result.status is DownloadStatus.OK else result.error
     return f"{result.status.name:9} {result.url} {detail or ''}".rstrip()
@@ -339,19 +386,32 @@ def run_fetch(args: argparse.Namespace) -> int:
         per_host=args.per_host,
         content_disposition=args.content_disposition,
     )
+    processes = _processes(args.processes, args.urls, stream)
+    dest = Path(args.dest)
     report = _open_report(args.report)
-    show_bar = not (args.verbose or args.quiet) and sys.stderr.isatty()
-    batch = Batch(
-        total=None if stream is not None else len(args.urls),
-        progress=show_bar,
-        describe=_fetch_line if args.verbose else None,
-        report=report,
-    )
+    children: list[Child] = []
     try:
-        job = batch.run(Batched(_all_urls(args.urls, stream)), Path(args.dest), options)
+        if processes > 1:
+            from awaitkit.download._spread import fork_children, shares
+
+            options, *others = shares(options, processes)
+            # Forked before the bar, the report thread or the loop exist.
+            children = fork_children(dest, others)
+        show_bar = not (args.verbose or args.quiet) and sys.stderr.isatty()
+        batch = Batch(
+            total=None if stream is not None else len(args.urls),
+            progress=show_bar,
+            describe=_fetch_line if args.verbose else None,
+            report=report,
+        )
+        job = batch.run(Batched(_all_urls(args.urls, stream)), dest, options, children)
         if _run_batch(job, batch, report, "file"):
             return 130
     finally:
+        if children:
+            from awaitkit.download._spread import reap_children
+
+            reap_children(children)
         if stream is not None and stream is not sys.stdin:
             stream.close()
     failed = (

@@ -131,6 +131,13 @@ def _register_fetch(commands: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="name files after the server's Content-Disposition (sanitised)",
     )
+    parser.add_argument(
+        "--processes",
+        metavar="N|auto",
+        default="auto",
+        help="downloading processes sharing -m and --per-host; auto: one per CPU "
+        "(at most 4) for an input file of 128 KiB or more, else 1 (default auto)",
+    )
     _add_common(parser)
     parser.set_defaults(handler=_run_fetch, print_usage=parser.print_usage)
 

@@ -1,0 +1,325 @@
+"""``fetch --processes N``: one batch over forked processes, every item once.
+
+The dispatcher is tested in-process; the processes themselves through the
+real CLI in a subprocess (forking pytest, which runs threads, is refused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from awaitkit.download import DownloadOptions
+from awaitkit.download._spread import _BLOCK, _Dispatch, _Shard, fork_children, shares
+from awaitkit.flags import FlagsServer, build_dataset, country_codes
+
+pytestmark = pytest.mark.anyio
+
+
+# -- shares --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "per_host", "processes", "expect"),
+    [
+        (100, 0, 2, [(50, 0), (50, 0)]),
+        (5, 0, 2, [(3, 0), (2, 0)]),
+        (2, 0, 4, [(1, 0), (1, 0)]),  # never a shard with nothing to do
+        (10, 3, 4, [(4, 1), (3, 1), (3, 1)]),  # per-host 3: at most 3 shards
+        (10, 1, 4, [(10, 1)]),
+        (7, 0, 1, [(7, 0)]),
+    ],
+)
+def test_shares_add_up_to_the_limits(
+    concurrency: int, per_host: int, processes: int, expect: list[tuple[int, int]]
+) -> None:
+    opts = DownloadOptions(concurrency=concurrency, per_host=per_host, retries=7)
+    got = shares(opts, processes)
+    assert [(o.concurrency, o.per_host) for o in got] == expect
+    assert all(o.retries == 7 for o in got)
+
+
+def test_fork_is_refused_with_other_threads_running(tmp_path: Path) -> None:
+    """pytest runs threads (and so may the program embedding us): no fork."""
+    import threading
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        with pytest.raises(RuntimeError, match="single thread"):
+            fork_children(tmp_path, [DownloadOptions()])
+    finally:
+        stop.set()
+        thread.join()
+
+
+# -- the dispatcher, in-process --------------------------------------------------
+
+
+async def blocks_of(*blocks: list[str]):  # type: ignore[no-untyped-def]
+    for block in blocks:
+        yield block
+
+
+async def test_take_hands_out_blocks_within_room_then_none() -> None:
+    urls = [f"http://h/{i}.bin" for i in range(10)]
+    dispatch = _Dispatch(blocks_of(urls[:7], urls[7:]))
+    shard = _Shard(room=4)
+    first = await dispatch.take(shard)
+    assert first == urls[:4]  # its room, no more
+    waiter = asyncio.ensure_future(dispatch.take(shard))
+    await asyncio.sleep(0)
+    assert not waiter.done()  # full: waits for a result
+    dispatch.done(shard, urls[0])
+    assert await waiter == [urls[4]]
+    for url in urls[1:5]:
+        dispatch.done(shard, url)
+    assert await dispatch.take(shard) == urls[5:9]  # across the input's blocks
+    for url in urls[5:9]:
+        dispatch.done(shard, url)
+    assert await dispatch.take(shard) == [urls[9]]
+    ending = asyncio.ensure_future(dispatch.take(shard))
+    await asyncio.sleep(0)
+    assert not ending.done()  # it holds an item: more may yet be pinned to it
+    dispatch.done(shard, urls[9])
+    assert await ending is None
+
+
+async def test_a_name_in_flight_goes_to_the_shard_writing_it() -> None:
+    """Two processes must never write one .part: same name, same shard."""
+    a, b = _Shard(room=2), _Shard(room=10)
+    dispatch = _Dispatch(
+        blocks_of(["http://one/x.gif", "http://one/y.gif"], ["http://two/x.gif"])
+    )
+    assert await dispatch.take(a) == ["http://one/x.gif", "http://one/y.gif"]
+    # b reads the next block; its x.gif is being written by a.
+    b_take = asyncio.ensure_future(dispatch.take(b))
+    await asyncio.sleep(0)
+    assert list(a.pinned) == ["http://two/x.gif"]
+    assert a.count == 3
+    assert await dispatch.take(a) == ["http://two/x.gif"]
+    # Nothing left for b: once the input is known to be over, it ends.
+    assert await b_take is None
+    for url in ["http://one/x.gif", "http://one/y.gif", "http://two/x.gif"]:
+        dispatch.done(a, url)
+    assert a.count == 0
+    assert not a.names
+    assert await dispatch.take(a) is None
+
+
+async def test_a_name_is_free_again_once_done() -> None:
+    a, b = _Shard(room=1), _Shard(room=10)
+    dispatch = _Dispatch(blocks_of(["http://h/x.gif"], ["http://h/x.gif"]))
+    assert await dispatch.take(a) == ["http://h/x.gif"]
+    dispatch.done(a, "http://h/x.gif")
+    assert await dispatch.take(b) == ["http://h/x.gif"]
+
+
+async def test_a_long_run_of_one_name_waits_instead_of_queueing() -> None:
+    """A million copies of one URL must not pile up in memory."""
+    same = ["http://h/same.bin"] * 100
+    a, b = _Shard(room=3), _Shard(room=3)
+    dispatch = _Dispatch(blocks_of(same))
+    assert await dispatch.take(a) == same[:3]
+    b_take = asyncio.ensure_future(dispatch.take(b))
+    await asyncio.sleep(0)
+    assert not b_take.done()
+    assert a.count == 2 * a.room  # pinned up to twice its room, no more
+    for _ in range(3):
+        dispatch.done(a, same[0])
+    await asyncio.sleep(0)
+    assert not b_take.done()  # still the only writer of that name: more pins
+    assert a.count == 2 * a.room
+    b_take.cancel()
+
+
+async def test_orphans_are_every_held_copy_once_and_close_the_shard() -> None:
+    a = _Shard(room=10)
+    dispatch = _Dispatch(blocks_of(["http://h/1", "http://h/2", "http://h/1"]))
+    taken = await dispatch.take(a)
+    assert taken == ["http://h/1", "http://h/2", "http://h/1"]
+    dispatch.done(a, "http://h/2")
+    assert sorted(dispatch.orphans(a)) == ["http://h/1", "http://h/1"]
+    assert a.count == 0
+    assert not a.held
+    assert await dispatch.take(a) is None
+
+
+async def test_block_size_caps_a_take() -> None:
+    urls = [f"http://h/{i}" for i in range(3 * _BLOCK)]
+    dispatch = _Dispatch(blocks_of(urls))
+    assert len(await dispatch.take(_Shard(room=10_000)) or []) == _BLOCK
+
+
+# -- real processes -------------------------------------------------------------
+
+
+def every_code_urls(base: str) -> list[str]:
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return [f"{base}/flags/{a}{b}/{a}{b}.gif".lower() for a in letters for b in letters]
+
+
+def children_of(pid: int) -> list[int]:
+    """Live child processes of ``pid``, from /proc (zombies excluded)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
+async def start_fetch(*args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "awaitkit",
+        "fetch",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+def read_report(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def assert_files_whole(dest: Path) -> None:
+    """Every final-named file is a whole flag; only .part files may be short."""
+    data = build_dataset()
+    for path in dest.iterdir():
+        if path.name.endswith(".part"):
+            continue
+        cc = path.stem
+        assert path.read_bytes() == data[f"flags/{cc}/{cc}.gif"].body, path
+
+
+async def test_three_processes_every_item_once_and_within_m(tmp_path: Path) -> None:
+    """676 URLs over 3 processes: one report line each, files whole, -m held."""
+    report, dest = tmp_path / "r.jsonl", tmp_path / "d"
+    async with FlagsServer("LOCAL", delay="0.01-0.03") as server:
+        urls = tmp_path / "urls.txt"
+        urls.write_text("\n".join(every_code_urls(server.base_url)) + "\n")
+        proc = await start_fetch(
+            "-q", "--processes", "3", "-m", "6", "-i", str(urls),
+            "--dest", str(dest), "--report", str(report),
+        )  # fmt: skip
+        async with asyncio.timeout(120):
+            # The children exist while the batch runs.
+            while proc.returncode is None and not children_of(proc.pid):  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            forked = len(children_of(proc.pid))
+            out, err = await proc.communicate()
+        assert server.stats.max_in_flight <= 6
+    assert forked == 2
+    assert proc.returncode == 1, err.decode()  # the 404s
+    lines = read_report(report)
+    assert Counter(line["url"] for line in lines) == Counter(
+        every_code_urls(server.base_url)
+    )
+    ok = {line["url"] for line in lines if line["status"] == "ok"}
+    assert len(ok) == len(country_codes())
+    assert {p.name for p in dest.iterdir()} == {u.rsplit("/", 1)[1] for u in ok}
+    assert_files_whole(dest)
+    assert f"{len(ok)} files downloaded." in out.decode()
+
+
+async def test_one_name_from_two_servers_is_written_by_one_process_at_a_time(
+    tmp_path: Path,
+) -> None:
+    """Same file name, different bodies, over 2 processes: the file is one whole body.
+
+    Were the two processes to write one ``.part`` at once, the bodies (larger
+    than one write, so streamed) would mix, or a rename would publish a file
+    that the other process is still writing.
+    """
+    bodies = {"a": b"a" * 600_000, "b": b"b" * 400_000}
+    for tag, body in bodies.items():
+        (tmp_path / tag / "files").mkdir(parents=True)
+        (tmp_path / tag / "files" / "big.bin").write_bytes(body)
+    report, dest = tmp_path / "r.jsonl", tmp_path / "d"
+    async with (
+        FlagsServer("LOCAL", directory=tmp_path / "a") as one,
+        FlagsServer("LOCAL", directory=tmp_path / "b") as two,
+    ):
+        urls = [f"{s.base_url}/files/big.bin" for s in (one, two)] * 40
+        (tmp_path / "urls.txt").write_text("\n".join(urls) + "\n")
+        proc = await start_fetch(
+            "-q", "--processes", "2", "-m", "20", "-i", str(tmp_path / "urls.txt"),
+            "--dest", str(dest), "--report", str(report),
+        )  # fmt: skip
+        _out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, err.decode()
+    assert [line["status"] for line in read_report(report)] == ["ok"] * 80
+    assert [p.name for p in dest.iterdir()] == ["big.bin"]
+    assert (dest / "big.bin").read_bytes() in bodies.values()
+
+
+async def test_a_killed_child_ends_its_items_as_errors_once(tmp_path: Path) -> None:
+    """SIGKILL one child mid-batch: its items are ERROR, every URL reported once."""
+    report, dest = tmp_path / "r.jsonl", tmp_path / "d"
+    async with FlagsServer("LOCAL", delay="0.05-0.1") as server:
+        urls = tmp_path / "urls.txt"
+        all_urls = every_code_urls(server.base_url)
+        urls.write_text("\n".join(all_urls) + "\n")
+        proc = await start_fetch(
+            "-q", "--processes", "2", "-m", "20", "--retries", "0", "-i", str(urls),
+            "--dest", str(dest), "--report", str(report),
+        )  # fmt: skip
+        async with asyncio.timeout(120):
+            while proc.returncode is None and server.stats.requests < 100:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            (child,) = children_of(proc.pid)
+            os.kill(child, signal.SIGKILL)
+            _out, err = await proc.communicate()
+    assert proc.returncode == 1, err.decode()
+    lines = read_report(report)
+    assert Counter(line["url"] for line in lines) == Counter(all_urls)
+    lost = [line for line in lines if "download process" in str(line["error"])]
+    assert lost, "the killed child held items"
+    assert all(f"{child} ended (killed by SIGKILL)" in str(x["error"]) for x in lost)
+    assert all(line["status"] == "error" for line in lost)
+    assert_files_whole(dest)
+    # The survivor took the rest of the input.
+    assert sum(line["status"] == "ok" for line in lines) > 100
+
+
+async def test_sigint_stops_every_process_cleanly(tmp_path: Path) -> None:
+    """Ctrl-C on the parent: children stopped and reaped, summary, exit 130."""
+    dest = tmp_path / "d"
+    async with FlagsServer("LOCAL", delay="0.2-0.4") as server:
+        urls = tmp_path / "urls.txt"
+        urls.write_text("\n".join(every_code_urls(server.base_url)) + "\n")
+        proc = await start_fetch(
+            "-q", "--processes", "2", "-m", "40", "-i", str(urls), "--dest", str(dest),
+        )  # fmt: skip
+        async with asyncio.timeout(120):
+            while proc.returncode is None and server.stats.requests < 80:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            (child,) = children_of(proc.pid)
+            proc.send_signal(signal.SIGINT)
+            out, err = await proc.communicate()
+    assert proc.returncode == 130, err.decode()
+    assert "Interrupted after" in err.decode()
+    assert "Traceback" not in err.decode()
+    assert "downloaded." in out.decode()
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)  # reaped: neither running nor a zombie
+    done = int(err.decode().split("Interrupted after ")[1].split()[0])
+    assert 0 < done < len(every_code_urls(server.base_url))
+    assert_files_whole(dest)
