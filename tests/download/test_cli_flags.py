@@ -160,11 +160,15 @@ def test_fetch_needs_urls(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_fetch_bad_options_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    """A bad --timeout or --max-size is a usage error."""
+    """A bad --timeout, --max-size, input file or --processes is a usage error."""
     assert main(["fetch", "--timeout", "soon", "http://127.0.0.1:9/x"]) == 2
     assert main(["fetch", "--max-size", "lots", "http://127.0.0.1:9/x"]) == 2
     assert main(["fetch", "-i", "/nonexistent/urls.txt"]) == 2
-    assert capsys.readouterr().err.count("awaitkit: error:") == 3
+    assert main(["fetch", "--processes", "0", "http://127.0.0.1:9/x"]) == 2
+    assert main(["fetch", "--processes", "many", "http://127.0.0.1:9/x"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("awaitkit: error:") == 5
+    assert "--processes must be auto or 1 to 64, not 'many'" in err
 
 
 def test_fetch_input_file_with_hostile_lines(tmp_path: Path) -> None:

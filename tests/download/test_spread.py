@@ -323,3 +323,50 @@ async def test_sigint_stops_every_process_cleanly(tmp_path: Path) -> None:
     done = int(err.decode().split("Interrupted after ")[1].split()[0])
     assert 0 < done < len(every_code_urls(server.base_url))
     assert_files_whole(dest)
+
+
+# -- --processes auto ------------------------------------------------------------
+
+
+AUTO_PROBE = """
+import os, sys
+from awaitkit.download._commands import _SPREAD_AT, _SPREAD_MAX, _processes
+big, small = sys.argv[1:]
+cpus = min(len(os.sched_getaffinity(0)), _SPREAD_MAX)
+with open(big) as b, open(small) as s:
+    assert _processes("auto", [], b) == cpus
+    assert _processes("auto", [], s) == 1
+    assert _processes("auto", ["http://h/x"] * 2048, None) == cpus
+    assert _processes("3", [], s) == 3
+r, w = os.pipe()  # a pipe has no size to judge by
+os.close(w)
+with os.fdopen(r) as pipe:
+    assert _processes("auto", [], pipe) == 1
+print("checked", cpus)
+"""
+
+
+def test_auto_spreads_a_large_input_file_only(tmp_path: Path) -> None:
+    """Checked in a fresh, single-threaded interpreter, as the CLI runs."""
+    import subprocess
+    import threading
+
+    from awaitkit.download._commands import _SPREAD_AT, _processes
+
+    big, small = tmp_path / "big.txt", tmp_path / "small.txt"
+    big.write_text("http://h/x\n" * (_SPREAD_AT // 11 + 1))
+    small.write_text("http://h/x\n" * 100)
+    probe = [sys.executable, "-c", AUTO_PROBE, str(big), str(small)]
+    done = subprocess.run(probe, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("checked")
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:  # another thread running: forking is unsafe, so one process
+        with big.open() as b:
+            assert _processes("auto", [], b) == 1
+            assert _processes("3", [], b) == 1
+    finally:
+        stop.set()
+        thread.join()
