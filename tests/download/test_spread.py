@@ -370,3 +370,38 @@ def test_auto_spreads_a_large_input_file_only(tmp_path: Path) -> None:
     finally:
         stop.set()
         thread.join()
+
+
+FORK_FAILS_PROBE = """
+import errno, os, sys
+from awaitkit.cli import main
+real_fork, forked = os.fork, []
+def fork():  # the second fork fails, as at a process limit
+    if forked:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+    pid = real_fork()
+    if pid:
+        forked.append(pid)
+    return pid
+os.fork = fork
+code = main(["fetch", "-q", "--processes", "3", "--retries", "0", "--dest", sys.argv[1],
+             "http://127.0.0.1:9/a", "http://127.0.0.1:9/b"])
+try:
+    os.kill(forked[0], 0)
+    print("first child still there")
+except ProcessLookupError:
+    print("first child reaped")
+sys.exit(code)
+"""
+
+
+def test_a_failed_fork_falls_back_to_one_process(tmp_path: Path) -> None:
+    """No half-made team: the forked child is reaped, one process does it all."""
+    import subprocess
+
+    probe = [sys.executable, "-c", FORK_FAILS_PROBE, str(tmp_path / "d")]
+    done = subprocess.run(probe, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr  # both URLs refused: errors
+    assert "awaitkit fetch: one process only: [Errno 11]" in done.stderr
+    assert done.stdout.splitlines()[-1] == "first child reaped"
+    assert "  2 errors." in done.stdout

@@ -394,9 +394,13 @@ def run_fetch(args: argparse.Namespace) -> int:
         if processes > 1:
             from awaitkit.download._spread import fork_children, shares
 
-            options, *others = shares(options, processes)
-            # Forked before the bar, the report thread or the loop exist.
-            children = fork_children(dest, others)
+            mine, *others = shares(options, processes)
+            try:
+                # Forked before the bar, the report thread or the loop exist.
+                children = fork_children(dest, others)
+                options = mine
+            except OSError as exc:
+                sys.stderr.write(f"awaitkit fetch: one process only: {exc}\n")
         show_bar = not (args.verbose or args.quiet) and sys.stderr.isatty()
         batch = Batch(
             total=None if stream is not None else len(args.urls),

@@ -97,23 +97,34 @@ def fork_children(dest: Path, options: Sequence[DownloadOptions]) -> list[Child]
 
     A child downloads what its socket sends into ``dest`` and never returns:
     it ends with ``os._exit``.  Forking with other threads running could
-    copy a lock some thread holds, so that is refused.
+    copy a lock some thread holds, so that is refused.  If a fork fails
+    (``OSError``: no memory, a process limit), the children already made
+    are killed and the error raised.
     """
     if threading.active_count() != 1:
         raise RuntimeError("fork_children needs a process with a single thread")
     children: list[Child] = []
-    for opts in options:
-        parent_end, child_end = socket.socketpair()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child, seen by its parent
-            parent_end.close()
-            for sibling in children:
-                sibling.sock.close()
-            _child_main(child_end, dest, opts)
-        child_end.close()
-        children.append(Child(pid, parent_end, opts))
+    try:
+        for opts in options:
+            parent_end, child_end = socket.socketpair()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            try:
+                pid = os.fork()
+            except OSError:
+                parent_end.close()
+                child_end.close()
+                raise
+            if pid == 0:  # pragma: no cover - runs in the child, seen by its parent
+                parent_end.close()
+                for sibling in children:
+                    sibling.sock.close()
+                _child_main(child_end, dest, opts)
+            child_end.close()
+            children.append(Child(pid, parent_end, opts))
+    except BaseException:
+        reap_children(children)  # all or none
+        raise
     return children
 
 
