@@ -183,7 +183,8 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-async def start_fetch(*args: str) -> asyncio.subprocess.Process:
+async def start_fetch(*args: str, group: bool = False) -> asyncio.subprocess.Process:
+    """``awaitkit fetch ARGS`` in a subprocess (``group``: in its own process group)."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -192,6 +193,7 @@ async def start_fetch(*args: str) -> asyncio.subprocess.Process:
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        start_new_session=group,
     )
 
 
@@ -299,20 +301,28 @@ async def test_a_killed_child_ends_its_items_as_errors_once(tmp_path: Path) -> N
     assert sum(line["status"] == "ok" for line in lines) > 100
 
 
-async def test_sigint_stops_every_process_cleanly(tmp_path: Path) -> None:
-    """Ctrl-C on the parent: children stopped and reaped, summary, exit 130."""
+@pytest.mark.parametrize("whole_group", [False, True], ids=["parent", "terminal"])
+async def test_sigint_stops_every_process_cleanly(
+    tmp_path: Path, whole_group: bool
+) -> None:
+    """SIGINT to the parent, or Ctrl-C at a terminal (to the whole process group):
+    children stopped once and reaped, summary, exit 130."""
     dest = tmp_path / "d"
     async with FlagsServer("LOCAL", delay="0.2-0.4") as server:
         urls = tmp_path / "urls.txt"
         urls.write_text("\n".join(every_code_urls(server.base_url)) + "\n")
         proc = await start_fetch(
             "-q", "--processes", "2", "-m", "40", "-i", str(urls), "--dest", str(dest),
+            group=whole_group,
         )  # fmt: skip
         async with asyncio.timeout(120):
             while proc.returncode is None and server.stats.requests < 80:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
             (child,) = children_of(proc.pid)
-            proc.send_signal(signal.SIGINT)
+            if whole_group:
+                os.killpg(proc.pid, signal.SIGINT)
+            else:
+                proc.send_signal(signal.SIGINT)
             out, err = await proc.communicate()
     assert proc.returncode == 130, err.decode()
     assert "Interrupted after" in err.decode()
