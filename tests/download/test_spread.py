@@ -415,3 +415,68 @@ def test_a_failed_fork_falls_back_to_one_process(tmp_path: Path) -> None:
     assert "awaitkit fetch: one process only: [Errno 11]" in done.stderr
     assert done.stdout.splitlines()[-1] == "first child reaped"
     assert "  2 errors." in done.stdout
+
+
+async def test_hostile_urls_each_get_one_result_over_processes(tmp_path: Path) -> None:
+    """Non-UTF-8 argv bytes, a 100 KB URL, a newline inside a URL: one result each."""
+    report, dest = tmp_path / "r.jsonl", tmp_path / "d"
+    async with FlagsServer("LOCAL") as server:
+        good = f"{server.base_url}/flags/br/br.gif"
+        argv = [
+            good.encode(),
+            b"http://127.0.0.1:9/\xff\xfe.gif",  # not UTF-8: a surrogate escape
+            b"http://127.0.0.1:9/" + b"a" * 100_000,
+            b"http://127.0.0.1:9/a\nb.gif",
+        ]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "awaitkit", "fetch", "-q", "--processes", "2",
+            "--retries", "0", "--dest", str(dest), "--report", str(report), *argv,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1, err.decode()
+    assert "Traceback" not in err.decode()
+    lines = read_report(report)
+    assert len(lines) == 4
+    assert sorted(str(line["status"]) for line in lines) == ["error"] * 3 + ["ok"]
+    assert [p.name for p in dest.iterdir()] == ["br.gif"]
+
+
+INPUT_FAILS_PROBE = """
+import asyncio, os, sys
+from pathlib import Path
+from awaitkit.core import run
+from awaitkit.download import DownloadOptions
+from awaitkit.download._spread import download_spread, fork_children, shares
+
+dest = Path(sys.argv[1])
+mine, other = shares(DownloadOptions(concurrency=4, retries=0), 2)
+children = fork_children(dest, [other])
+results = []
+
+async def blocks():
+    for i in range(3):
+        yield [f"http://127.0.0.1:9/{i}-{j}" for j in range(64)]
+        await asyncio.sleep(0.3)  # time for every item so far to fail (port 9)
+    raise RuntimeError("the input broke")
+
+try:
+    run(download_spread(blocks(), dest, mine, children, results.append))
+except* RuntimeError as group:
+    print("raised:", group.exceptions[0])
+print("results:", len(results), len({r.url for r in results}))
+os.kill(children[0].pid, 0) if children[0].status is None else print("child reaped")
+"""
+
+
+def test_an_input_error_ends_the_batch_and_every_process(tmp_path: Path) -> None:
+    """The input fails after 3 blocks: raised, no hang, each item it gave once."""
+    import subprocess
+
+    probe = [sys.executable, "-c", INPUT_FAILS_PROBE, str(tmp_path / "d")]
+    done = subprocess.run(probe, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.splitlines()
+    assert out[0] == "raised: the input broke"
+    assert out[1] == "results: 192 192"  # every item handed out, reported once
+    assert out[2] == "child reaped"

@@ -367,7 +367,11 @@ class _Dispatch:
 
 
 def _key(url: str) -> str:
-    return filename_from_url(url)
+    """The file name ``url`` saves to, which decides the shard it may go to."""
+    try:
+        return filename_from_url(url)
+    except ValueError:  # a lone surrogate from a non-UTF-8 argv: it fails alone
+        return url
 
 
 async def download_spread(
@@ -409,11 +413,17 @@ async def _run_child(
     reader, writer = await asyncio.open_connection(sock=child.sock)
 
     async def feed() -> None:
-        with contextlib.suppress(ConnectionError):
+        try:
             while (block := await dispatch.take(shard)) is not None:
                 _send(writer, block)
                 await writer.drain()
-            writer.write_eof()  # no more input: the child finishes and ends
+        except ConnectionError:
+            return  # the child is gone: the collector sees it too
+        finally:
+            # No more input (or the input failed, re-raised once the child
+            # has finished what it holds): the child finishes and ends.
+            with contextlib.suppress(OSError, RuntimeError):
+                writer.write_eof()
 
     async def collect() -> None:
         async for frame in _frames(reader):
@@ -446,8 +456,13 @@ async def _run_child(
     finally:
         orphans = dispatch.orphans(shard)
         feeder.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        failure: BaseException | None = None
+        try:
             await feeder
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # the input failed: raised once the child is done
+            failure = exc
         writer.close()
         child.status = await asyncio.shield(
             loop.run_in_executor(None, _wait_status, child.pid)
@@ -456,6 +471,8 @@ async def _run_child(
             why = f"download process {child.pid} ended ({_describe(child.status)})"
             for url in orphans:
                 on_result(DownloadResult(url, DownloadStatus.ERROR, error=why))
+        if failure is not None:
+            raise failure
 
 
 def _wait_status(pid: int) -> int:
