@@ -1,8 +1,9 @@
 """What ``awaitkit flags`` and ``awaitkit fetch`` do once their arguments are parsed.
 
-Both drive one :func:`iter_downloads` batch through :class:`Batch`, which
+Both drive one :func:`download_many` batch through :class:`Batch`, which
 counts outcomes, moves the progress bar, prints ``-v`` lines and writes the
-``--report`` JSONL.  Ctrl-C cancels the batch: workers stop, complete files
+``--report`` JSONL; ``fetch`` may spread it over forked processes first
+(``--processes``, see :mod:`._spread`).  Ctrl-C cancels the batch: workers stop, complete files
 stay, each interrupted body stays as its ``.part`` (resumed by the next run
 unless ``--no-resume``), the summary is printed and the exit status is 130.
 """
