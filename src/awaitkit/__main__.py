@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from awaitkit.cli import main
+from awaitkit.cli import entry
 
-raise SystemExit(main())
+entry()

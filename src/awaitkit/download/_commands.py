@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import re
 import stat
@@ -388,6 +389,9 @@ def run_fetch(args: argparse.Namespace) -> int:
         content_disposition=args.content_disposition,
     )
     processes = _processes(args.processes, args.urls, stream)
+    # What start-up built stays: the collector's full passes skip it, and a
+    # forked child shares those pages instead of copying them as it counts.
+    gc.freeze()
     dest = Path(args.dest)
     report = _open_report(args.report)
     children: list[Child] = []
