@@ -6,9 +6,15 @@ import asyncio
 import socket
 
 import pytest
+from hypothesis import example, given, settings, strategies as st
 
 from awaitkit.download._client import HttpClient, InvalidURL
-from awaitkit.download._client_url import parse_origin, split_url
+from awaitkit.download._client_url import (
+    _PLAIN_URL,
+    _split_url,
+    parse_origin,
+    split_url,
+)
 from tests.download.test_client import RawServer, answering, ok
 
 
@@ -31,6 +37,62 @@ from tests.download.test_client import RawServer, answering, ok
 )
 def test_targets_are_percent_encoded(url: str, target: str) -> None:
     assert split_url(url)[2] == target
+
+
+_PIECES = [
+    "/", "//", "?", "#", "%", "%4a", "%zz", "a", "Z9", "-._~", "!$&'()*+,;=:@",
+    " ", "\t", "\x00", "\x7f", "é", "\U0001f431", '"<>', "[", "..", "",
+]  # fmt: skip
+_PATHS = st.lists(st.sampled_from(_PIECES), max_size=8).map("".join)
+_URLS = st.one_of(
+    # Near the fast path's edge: a plain head, then anything.
+    st.builds(
+        lambda *parts: "".join(parts),
+        st.sampled_from(["http://", "https://"]),
+        st.sampled_from(["h", "H.example", "h:8080", "[::1]:1", ""]),
+        st.sampled_from(["/", ""]),
+        _PATHS,
+    ),
+    # Anywhere: odd schemes, separators and authorities.
+    st.builds(
+        lambda *parts: "".join(parts),
+        st.sampled_from(["http", "https", "HTTP", "ftp", ""]),
+        st.sampled_from(["://", ":/", ""]),
+        st.sampled_from(["h", "u@h", "h h", "h\x00", "h/", ""]),
+        _PATHS,
+    ),
+)
+
+
+@settings(max_examples=500)
+@given(_URLS)
+@example("http://h#x/a")  # the edges the shortcut must leave to the full parser
+@example("http://h?x/a")
+@example("http://h/a#b")
+@example("http://h/a%zz")
+@example("http://h/a%41")
+@example("http://h/a b")
+@example("http://h\x00/a")
+@example("HTTP://h/a")
+@example("http://h")
+@example("http://u@h/a")
+def test_the_one_regex_fast_path_splits_as_the_full_parser(url: str) -> None:
+    """split_url's shortcut for plain URLs never disagrees with the full parser."""
+    try:
+        full: tuple[str, str, str] | str = _split_url(url)
+    except InvalidURL as exc:
+        full = f"InvalidURL: {exc}"
+    try:
+        fast: tuple[str, str, str] | str = split_url(url)
+    except InvalidURL as exc:
+        fast = f"InvalidURL: {exc}"
+    assert fast == full
+
+
+def test_the_fast_path_takes_plain_urls() -> None:
+    url = "http://127.0.0.1:8080/files/00001/00001.bin?x=1"
+    assert _PLAIN_URL.fullmatch(url)
+    assert split_url(url) == ("http", "127.0.0.1:8080", "/files/00001/00001.bin?x=1")
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,12 @@ _PATH_SAFE = frozenset(
 )
 _PATH_NEEDS_WORK = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]|%(?![0-9A-Fa-f]{2})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What _split_url would return unchanged: lower-case scheme, an authority
+# without controls or spaces, a path of safe characters only (nothing to
+# encode, no fragment).
+_PLAIN_URL = re.compile(
+    r"(https?)://([^/?#\x00-\x20\x7f]*)(/[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*)"
+)
 _REG_NAME = re.compile(r"[a-z0-9\-._~!$&'()*+,;=]+")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -70,6 +76,13 @@ def split_url(url: str) -> tuple[str, str, str]:
     ``target`` is the path and query, percent-encoded where needed, "/" when
     empty; the fragment is dropped.  Raises :class:`InvalidURL`.
     """
+    plain = _PLAIN_URL.fullmatch(url)
+    if plain is not None:  # one regex for the common case (a bulk download's)
+        return plain[1], plain[2], plain[3]
+    return _split_url(url)
+
+
+def _split_url(url: str) -> tuple[str, str, str]:
     if _CONTROL.search(url):
         raise InvalidURL(f"control character in URL {url!r}")
     scheme, sep, rest = url.partition("://")

@@ -90,8 +90,8 @@ class _Source:
         self._refill: asyncio.Future[None] | None = None
         self._exhausted = False
 
-    async def next_job(self) -> Job | None:
-        """The next item as a :class:`Job`; ``None`` once the input is exhausted."""
+    async def next_job(self) -> Item | None:
+        """The next item (a URL or a :class:`Job`); ``None`` once the input is exhausted."""
         if self._sync is not None:
             item = next(self._sync, None)
         elif self._batches is not None:
@@ -102,9 +102,7 @@ class _Source:
             assert self._async is not None
             async with self._lock:
                 item = await anext(self._async, None)
-        if item is None or isinstance(item, Job):
-            return item
-        return Job(item)
+        return item
 
     async def _refilled(self) -> bool:
         """Wait until the buffer holds an item; False when the input is exhausted."""

@@ -192,61 +192,80 @@ class Fetcher:
         if released is not None:
             released.set_result(None)
 
-    async def fetch(self, job: Job) -> DownloadResult:
-        """Download ``job``; always returns its result, never raises for the item."""
+    async def fetch(self, job: Job | str) -> DownloadResult:
+        """Download ``job`` (a URL: ``Job(url)``); always returns its result, never raises."""
         start = time.perf_counter()
+        if type(job) is str:  # the common case, without a Job to build
+            url, metadata_url, given_name = job, None, None
+        else:
+            assert isinstance(job, Job)
+            url, metadata_url, given_name = job.url, job.metadata_url, job.name
         attempts = 0
-
-        def result(status: DownloadStatus, **kw: Any) -> DownloadResult:
-            return DownloadResult(
-                job.url,
-                status,
-                attempts=attempts,
-                seconds=time.perf_counter() - start,
-                **kw,
-            )
-
-        scheme = job.url.partition(":")[0].lower()
-        if scheme not in ("http", "https"):
-            return result(DownloadStatus.ERROR, error="not an http(s) URL")
         try:
-            if job.metadata_url is not None:
-                meta, n = await self._with_retries(self._get_json, job.metadata_url)
-                attempts += n
+            scheme = url.partition(":")[0].lower()
+            if scheme not in ("http", "https"):
+                raise _Outcome("not an http(s) URL", attempts=0)
+            if metadata_url is not None:
+                assert isinstance(job, Job)
+                meta, attempts = await self._with_retries(self._get_json, metadata_url)
                 name = self._name_from_metadata(meta, job)
+            elif given_name:
+                name = sanitize_filename(given_name)
             else:
-                name = (
-                    sanitize_filename(job.name)
-                    if job.name
-                    else filename_from_url(job.url)
-                )
+                name = filename_from_url(url)
             check_name(name)
             if self.options.skip_existing and await self._io(
                 os.path.lexists, self._prefix + name
             ):
-                return result(DownloadStatus.SKIPPED, path=self.dest / name)
+                return DownloadResult(
+                    url,
+                    DownloadStatus.SKIPPED,
+                    self.dest / name,
+                    0,
+                    attempts,
+                    None,
+                    time.perf_counter() - start,
+                )
             if name in self._busy:  # tested first: no coroutine when free
                 await self._wait_until_free(name)
             self._busy[name] = None  # claimed
             try:
                 (saved, size, http), n = await self._with_retries(
-                    self._get_file, job.url, name
+                    self._get_file, url, name
                 )
             finally:
                 self._release(name)
-            attempts += n
-            return result(
+            return DownloadResult(
+                url,
                 DownloadStatus.OK,
-                path=child_path(self.dest, saved),
-                bytes=size,
-                http_status=http,
+                child_path(self.dest, saved),
+                size,
+                attempts + n,
+                None,
+                time.perf_counter() - start,
+                http,
             )
         except _Outcome as out:
-            attempts += out.attempts
-            status = DownloadStatus.NOT_FOUND if out.not_found else DownloadStatus.ERROR
-            return result(status, error=out.why, http_status=out.status)
+            return DownloadResult(
+                url,
+                DownloadStatus.NOT_FOUND if out.not_found else DownloadStatus.ERROR,
+                None,
+                0,
+                attempts + out.attempts,
+                out.why,
+                time.perf_counter() - start,
+                out.status,
+            )
         except ValueError as exc:  # an unsafe name that survived sanitising
-            return result(DownloadStatus.ERROR, error=str(exc))
+            return DownloadResult(
+                url,
+                DownloadStatus.ERROR,
+                None,
+                0,
+                attempts,
+                str(exc),
+                time.perf_counter() - start,
+            )
 
     def _name_from_metadata(self, meta: Any, job: Job) -> str:
         value = meta.get(job.name_field) if isinstance(meta, dict) else None
