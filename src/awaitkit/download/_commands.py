@@ -54,6 +54,7 @@ __all__ = ["Batch", "parse_size", "parse_timeout", "run_fetch", "run_flags"]
 # An input file this large spreads the batch over processes (--processes auto).
 _SPREAD_AT = 128 * 1024
 _SPREAD_MAX = 4
+_READ_LINES = 1024  # input lines read at a time
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
 _REPORT_BATCH = 512
 
@@ -320,18 +321,43 @@ async def _read_urls(stream: TextIO) -> AsyncIterator[list[str]]:
     loop = asyncio.get_running_loop()
     while True:
         lines = await loop.run_in_executor(
-            None, lambda: list(itertools.islice(stream, 1024))
+            None, lambda: list(itertools.islice(stream, _READ_LINES))
         )
         if not lines:
             return
-        urls = [url for line in lines if (url := line.strip()) and url[0] != "#"]
-        if urls:
+        if urls := _urls_of(lines):
             yield urls
 
 
-async def _all_urls(urls: list[str], stream: TextIO | None) -> AsyncIterator[list[str]]:
+def _urls_of(lines: list[str]) -> list[str]:
+    return [url for line in lines if (url := line.strip()) and url[0] != "#"]
+
+
+def _first_lines(stream: TextIO | None) -> list[str]:
+    """The first block of a regular input file, read before the event loop starts.
+
+    Once the loop runs, reads go to a thread (a pipe may block); a thread's
+    start and the hand-offs cost milliseconds that every downloading
+    process would wait for.  A file on disk does not block.
+    """
+    import itertools
+    import os
+
+    if stream is None:
+        return []
+    with contextlib.suppress(OSError, ValueError):
+        if stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            return list(itertools.islice(stream, _READ_LINES))
+    return []
+
+
+async def _all_urls(
+    urls: list[str], first: list[str], stream: TextIO | None
+) -> AsyncIterator[list[str]]:
     if urls:
         yield urls
+    if block := _urls_of(first):
+        yield block
     if stream is not None:
         async for block in _read_urls(stream):
             yield block
@@ -389,6 +415,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         content_disposition=args.content_disposition,
     )
     processes = _processes(args.processes, args.urls, stream)
+    first = _first_lines(stream)
     # What start-up built stays: the collector's full passes skip it, and a
     # forked child shares those pages instead of copying them as it counts.
     gc.freeze()
@@ -413,7 +440,8 @@ def run_fetch(args: argparse.Namespace) -> int:
             describe=_fetch_line if args.verbose else None,
             report=report,
         )
-        job = batch.run(Batched(_all_urls(args.urls, stream)), dest, options, children)
+        urls = _all_urls(args.urls, first, stream)
+        job = batch.run(Batched(urls), dest, options, children)
         if _run_batch(job, batch, report, "file"):
             return 130
     finally:

@@ -103,6 +103,9 @@ def fork_children(dest: Path, options: Sequence[DownloadOptions]) -> list[Child]
     """
     if threading.active_count() != 1:
         raise RuntimeError("fork_children needs a process with a single thread")
+    from awaitkit.core import loop_factory
+
+    loop_factory()  # uvloop imported once, here, not again in every process
     children: list[Child] = []
     try:
         for opts in options:
