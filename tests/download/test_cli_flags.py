@@ -195,3 +195,33 @@ def test_fetch_input_file_with_hostile_lines(tmp_path: Path) -> None:
     by_status = sorted(line["status"] for line in lines)
     assert by_status == ["error", "error", "ok"]
     assert [p.name for p in (tmp_path / "d").iterdir()] == ["br.gif"]
+
+
+def test_fetch_reads_a_files_first_block_up_front_and_the_rest_later(
+    tmp_path: Path,
+) -> None:
+    """A regular file's first block is read before the loop; every line still counts once."""
+    import asyncio
+    import os
+
+    from awaitkit.download._commands import _READ_LINES, _all_urls, _first_lines
+
+    lines = [f"http://h/{i}\n" if i % 7 else "# comment\n" for i in range(2500)]
+    path = tmp_path / "urls.txt"
+    path.write_text("".join(lines))
+    with path.open() as stream:
+        first = _first_lines(stream)
+        assert len(first) == _READ_LINES
+
+        async def collect() -> list[list[str]]:
+            return [block async for block in _all_urls(["http://cli/x"], first, stream)]
+
+        blocks = asyncio.run(collect())
+    assert blocks[0] == ["http://cli/x"]
+    got = [url for block in blocks[1:] for url in block]
+    assert got == [line.strip() for line in lines if not line.startswith("#")]
+    r, w = os.pipe()  # a pipe may block: nothing is read up front
+    os.write(w, b"http://h/1\n")
+    with os.fdopen(r) as pipe:
+        assert _first_lines(pipe) == []
+    os.close(w)
