@@ -236,6 +236,10 @@ async def test_three_processes_every_item_once_and_within_m(tmp_path: Path) -> N
     )
     ok = {line["url"] for line in lines if line["status"] == "ok"}
     assert len(ok) == len(country_codes())
+    for line in lines:  # as one process would report them
+        name = str(line["url"]).rsplit("/", 1)[1]
+        saved = str(dest / name) if line["status"] == "ok" else None
+        assert (line["path"], line["bytes"] > 0) == (saved, saved is not None)
     assert {p.name for p in dest.iterdir()} == {u.rsplit("/", 1)[1] for u in ok}
     assert_files_whole(dest)
     assert f"{len(ok)} files downloaded." in out.decode()

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from awaitkit.download._engine import Batched, download_many
-from awaitkit.download._names import filename_from_url
+from awaitkit.download._names import child_path, filename_from_url
 from awaitkit.download._options import DownloadOptions
 from awaitkit.download._result import DownloadResult, DownloadStatus
 
@@ -226,7 +226,8 @@ def _send(writer: asyncio.StreamWriter, items: list[Any]) -> None:
 
 
 def _encode(r: DownloadResult) -> list[Any]:
-    path = None if r.path is None else str(r.path)
+    # Every path is a child of the batch's folder: its name says it all.
+    path = None if r.path is None else r.path.name
     return [
         r.url,
         r.status.value,
@@ -239,12 +240,12 @@ def _encode(r: DownloadResult) -> list[Any]:
     ]
 
 
-def _decode(fields: list[Any]) -> DownloadResult:
-    url, status, path, size, attempts, error, seconds, http = fields
+def _decode(fields: list[Any], dest: Path) -> DownloadResult:
+    url, status, name, size, attempts, error, seconds, http = fields
     return DownloadResult(
         url,
         DownloadStatus(status),
-        None if path is None else Path(path),
+        None if name is None else child_path(dest, name),
         size,
         attempts,
         error,
@@ -399,7 +400,7 @@ async def download_spread(
     async with asyncio.TaskGroup() as tg:
         for child in children:
             shard = _Shard(child.options.concurrency + _BLOCK)
-            tg.create_task(_run_child(child, shard, dispatch, on_result))
+            tg.create_task(_run_child(child, shard, dispatch, dest, on_result))
         await download_many(
             Batched(local_blocks()), dest, options=options, on_result=local_result
         )
@@ -409,6 +410,7 @@ async def _run_child(
     child: Child,
     shard: _Shard,
     dispatch: _Dispatch,
+    dest: Path,
     on_result: Callable[[DownloadResult], object],
 ) -> None:
     """Feed ``child`` and collect its results until it ends; account for the rest."""
@@ -431,7 +433,7 @@ async def _run_child(
     async def collect() -> None:
         async for frame in _frames(reader):
             for fields in frame:
-                result = _decode(fields)
+                result = _decode(fields, dest)
                 dispatch.done(shard, result.url)
                 on_result(result)
 
