@@ -51,6 +51,9 @@ HERE = Path(__file__).parent
 CACHE = HERE / "out" / "download-cache"
 CONCURRENCY = 100
 PYTHON = sys.executable
+# The console script, as users run it (`python -m` adds runpy's import).
+_SCRIPT = Path(PYTHON).parent / "awaitkit"
+AWAITKIT = [str(_SCRIPT)] if _SCRIPT.exists() else [PYTHON, "-m", "awaitkit"]
 
 
 def make_files(count: int) -> dict[str, str]:
@@ -91,8 +94,8 @@ def commands(base: str, work: Path, out: Path, rels: list[str]) -> dict[str, lis
     curlrc.write_text("".join(f'url = "{base}/files/{rel}"\n' for rel in rels))
     m = str(CONCURRENCY)
     return {
-        "awaitkit": [PYTHON, "-m", "awaitkit", "fetch", "-q", "-m", m, "-i", str(urls), "--dest", str(out)],
-        "awaitkit, 1 process": [PYTHON, "-m", "awaitkit", "fetch", "-q", "-m", m, "--processes", "1", "-i", str(urls), "--dest", str(out)],
+        "awaitkit": [*AWAITKIT, "fetch", "-q", "-m", m, "-i", str(urls), "--dest", str(out)],
+        "awaitkit, 1 process": [*AWAITKIT, "fetch", "-q", "-m", m, "--processes", "1", "-i", str(urls), "--dest", str(out)],
         "curl": [require("curl"), "-s", "-f", "--remote-name-all", "--output-dir", str(out), "--parallel", "--parallel-immediate", "--parallel-max", m, "-K", str(curlrc)],
         "wget2": [require("wget2"), f"--max-threads={m}", "-i", str(urls), "-P", str(out), "-q", "-nd", "--progress=none"],
         "aria2c": [require("aria2c"), "-i", str(urls), "-j", m, "-x", "1", "-s", "1", "--dir", str(out), "-q", "--file-allocation=none", "--deferred-input=true", "--auto-file-renaming=false", "--allow-overwrite=true"],
