@@ -3,9 +3,10 @@
 Both drive one :func:`download_many` batch through :class:`Batch`, which
 counts outcomes, moves the progress bar, prints ``-v`` lines and writes the
 ``--report`` JSONL; ``fetch`` may spread it over forked processes first
-(``--processes``, see :mod:`._spread`).  Ctrl-C cancels the batch: workers stop, complete files
-stay, each interrupted body stays as its ``.part`` (resumed by the next run
-unless ``--no-resume``), the summary is printed and the exit status is 130.
+(``--processes``, see :mod:`._spread`).  Ctrl-C cancels the batch: workers
+stop, complete files stay, each interrupted body stays as its ``.part``
+(resumed by the next run unless ``--no-resume``), the summary is printed and
+the exit status is 130.
 """
 
 from __future__ import annotations
@@ -333,6 +334,19 @@ def _urls_of(lines: list[str]) -> list[str]:
     return [url for line in lines if (url := line.strip()) and url[0] != "#"]
 
 
+def _file_size(stream: TextIO | None) -> int | None:
+    """The size of ``stream`` if it is a regular file, else None (a pipe, a tty)."""
+    import os
+
+    if stream is None:
+        return None
+    with contextlib.suppress(OSError, ValueError):
+        info = os.fstat(stream.fileno())
+        if stat.S_ISREG(info.st_mode):
+            return info.st_size
+    return None
+
+
 def _first_lines(stream: TextIO | None) -> list[str]:
     """The first block of a regular input file, read before the event loop starts.
 
@@ -341,14 +355,10 @@ def _first_lines(stream: TextIO | None) -> list[str]:
     process would wait for.  A file on disk does not block.
     """
     import itertools
-    import os
 
-    if stream is None:
+    if stream is None or _file_size(stream) is None:
         return []
-    with contextlib.suppress(OSError, ValueError):
-        if stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-            return list(itertools.islice(stream, _READ_LINES))
-    return []
+    return list(itertools.islice(stream, _READ_LINES))
 
 
 async def _all_urls(
@@ -369,11 +379,8 @@ def _processes(text: str, urls: list[str], stream: TextIO | None) -> int:
     import threading
 
     if text == "auto":
-        big = len(urls) >= 2048
-        if stream is not None and not big:
-            with contextlib.suppress(OSError, ValueError):
-                info = os.fstat(stream.fileno())
-                big = stat.S_ISREG(info.st_mode) and info.st_size >= _SPREAD_AT
+        size = _file_size(stream)
+        big = len(urls) >= 2048 or (size is not None and size >= _SPREAD_AT)
         count = min(len(os.sched_getaffinity(0)), _SPREAD_MAX) if big else 1
     else:
         try:

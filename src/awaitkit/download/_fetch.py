@@ -220,7 +220,7 @@ class Fetcher:
                 return DownloadResult(
                     url,
                     DownloadStatus.SKIPPED,
-                    self.dest / name,
+                    child_path(self.dest, name),
                     0,
                     attempts,
                     None,
