@@ -484,3 +484,30 @@ def test_an_input_error_ends_the_batch_and_every_process(tmp_path: Path) -> None
     assert out[0] == "raised: the input broke"
     assert out[1] == "results: 192 192"  # every item handed out, reported once
     assert out[2] == "child reaped"
+
+
+async def frames_of(data: bytes) -> list[object]:
+    from awaitkit.download._spread import _frames
+
+    reader = asyncio.StreamReader()
+    reader.feed_data(data)
+    reader.feed_eof()
+    return [frame async for frame in _frames(reader)]
+
+
+async def test_frames_refuse_oversized_malformed_and_non_list_payloads() -> None:
+    """The processes' own framing: a bad frame is an error, a cut one the end."""
+    import struct
+
+    def frame(payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + payload
+
+    assert await frames_of(frame(b'["a"]') + frame(b"[1,2]")) == [["a"], [1, 2]]
+    assert await frames_of(frame(b'["a"]') + frame(b'["b"]')[:-1]) == [["a"]]
+    assert await frames_of(b"\x00\x00") == []  # cut inside the length
+    with pytest.raises(ValueError, match="frame of"):
+        await frames_of(struct.pack(">I", 2**31))
+    with pytest.raises(ValueError, match="not a list"):
+        await frames_of(frame(b'{"a": 1}'))
+    with pytest.raises(json.JSONDecodeError):
+        await frames_of(frame(b"[not json"))
