@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let SIGINT reach the processes the tests interrupt.
+
+    A shell starts a background job with SIGINT ignored, its children inherit
+    that, and a program started so rightly keeps ignoring Ctrl-C; the tests
+    that send SIGINT to a real process need it delivered, however pytest was
+    started.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
