@@ -6,7 +6,7 @@ building the parser stays cheap) and registers a handler with
 returns the exit status.  ``default_log_level`` in the same defaults sets the
 logging threshold when ``--log-level`` is not given (``None``: leave logging
 unconfigured).  This module turns :class:`AwaitkitError` into its
-``exit_code`` and Ctrl-C into 130.
+``exit_code``, Ctrl-C into 130 and SIGTERM (where a command stops on it) into 143.
 
     awaitkit find WORDS...           search Unicode characters by name
     awaitkit serve [tcp|web|flags]   run a server (no argument: tcp and web)
@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from awaitkit import __version__
-from awaitkit.core.errors import AwaitkitError
+from awaitkit.core.errors import AwaitkitError, Terminated
 
 __all__ = ["build_parser", "entry", "main"]
 
@@ -173,6 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AwaitkitError as exc:
         print(f"awaitkit: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print("awaitkit: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("awaitkit: interrupted", file=sys.stderr)
         return 130

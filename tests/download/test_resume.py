@@ -226,8 +226,16 @@ async def run_cli(*args: str, stdin: bytes | None = None) -> tuple[int, str, str
     return proc.returncode, out.decode(), err.decode()
 
 
-async def test_sigint_keeps_part_never_final_then_resumes(tmp_path: Path) -> None:
-    """Ctrl-C on a real process: exit 130, summary, only a .part; the rerun resumes."""
+@pytest.mark.parametrize(
+    ("signum", "code", "word"),
+    [(signal.SIGINT, 130, "Interrupted"), (signal.SIGTERM, 143, "Terminated")],
+    ids=["SIGINT", "SIGTERM"],
+)
+async def test_a_stop_signal_keeps_part_never_final_then_resumes(
+    tmp_path: Path, signum: signal.Signals, code: int, word: str
+) -> None:
+    """Ctrl-C (or SIGTERM) on a real process: exit 130 (143), summary, only a
+    .part; the rerun resumes."""
     dest = tmp_path / "out"
     async with RangeServer() as server:
         url = f"{server.base_url}/slow"
@@ -250,11 +258,12 @@ async def test_sigint_keeps_part_never_final_then_resumes(tmp_path: Path) -> Non
             # The file system offers no event to await: poll, under the deadline.
             while not part_size(part):  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         out, err = await asyncio.wait_for(proc.communicate(), 60)
-        assert proc.returncode == 130, err.decode()
+        assert proc.returncode == code, err.decode()
         assert "files downloaded." in out.decode() or "file downloaded." in out.decode()
-        assert "Interrupted" in err.decode()
+        assert f"{word} after" in err.decode()
+        assert "Traceback" not in err.decode()
         assert not (dest / "slow").exists()
         kept = part_size(part)
         assert 0 < kept < len(BODY)

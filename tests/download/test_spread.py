@@ -305,12 +305,18 @@ async def test_a_killed_child_ends_its_items_as_errors_once(tmp_path: Path) -> N
     assert sum(line["status"] == "ok" for line in lines) > 100
 
 
-@pytest.mark.parametrize("whole_group", [False, True], ids=["parent", "terminal"])
-async def test_sigint_stops_every_process_cleanly(
-    tmp_path: Path, whole_group: bool
+STOPS = {signal.SIGINT: (130, "Interrupted"), signal.SIGTERM: (143, "Terminated")}
+
+
+@pytest.mark.parametrize("signum", list(STOPS), ids=lambda sig: sig.name)
+@pytest.mark.parametrize("whole_group", [False, True], ids=["parent", "group"])
+async def test_a_stop_signal_stops_every_process_cleanly(
+    tmp_path: Path, whole_group: bool, signum: signal.Signals
 ) -> None:
-    """SIGINT to the parent, or Ctrl-C at a terminal (to the whole process group):
-    children stopped once and reaped, summary, exit 130."""
+    """SIGINT or SIGTERM to the parent, or to the whole process group (Ctrl-C at
+    a terminal, a service manager): children stopped once and reaped, summary,
+    exit 130 (SIGINT) or 143 (SIGTERM)."""
+    code, word = STOPS[signum]
     dest = tmp_path / "d"
     async with FlagsServer("LOCAL", delay="0.2-0.4") as server:
         urls = tmp_path / "urls.txt"
@@ -324,17 +330,17 @@ async def test_sigint_stops_every_process_cleanly(
                 await asyncio.sleep(0.01)
             (child,) = children_of(proc.pid)
             if whole_group:
-                os.killpg(proc.pid, signal.SIGINT)
+                os.killpg(proc.pid, signum)
             else:
-                proc.send_signal(signal.SIGINT)
+                proc.send_signal(signum)
             out, err = await proc.communicate()
-    assert proc.returncode == 130, err.decode()
-    assert "Interrupted after" in err.decode()
+    assert proc.returncode == code, err.decode()
+    assert f"{word} after" in err.decode()
     assert "Traceback" not in err.decode()
     assert "downloaded." in out.decode()
     with pytest.raises(ProcessLookupError):
         os.kill(child, 0)  # reaped: neither running nor a zombie
-    done = int(err.decode().split("Interrupted after ")[1].split()[0])
+    done = int(err.decode().split(f"{word} after ")[1].split()[0])
     assert 0 < done < len(every_code_urls(server.base_url))
     assert_files_whole(dest)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import socket
+import subprocess
 import sys
 
 import pytest
@@ -193,3 +195,32 @@ def test_resolv_conf_nameservers(tmp_path) -> None:
     )
     assert system_nameservers(conf) == ["192.0.2.53", "fe80::1"]
     assert system_nameservers(tmp_path / "missing") == []
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "word"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_a_stop_signal_ends_a_probe_cleanly(
+    signum: signal.Signals, code: int, word: str
+) -> None:
+    """Ctrl-C or SIGTERM while every query waits on a silent server: 130 or 143,
+    one line saying so, no traceback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        argv = ["probe", "test", "--nameserver", f"127.0.0.1:{port}", "--timeout", "30"]
+        with subprocess.Popen(
+            [sys.executable, "-m", "awaitkit", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as proc:
+            silent.settimeout(60)
+            silent.recvfrom(512)  # the queries are out: the loop is running
+            proc.send_signal(signum)
+            _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert f"awaitkit: {word}" in err
+    assert "Traceback" not in err

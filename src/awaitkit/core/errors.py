@@ -13,6 +13,9 @@ are translated at one boundary per app, with the original chained::
     ├── HTTPStatusError                .status_code, .url; only when the caller asks
     └── QueryError(ValueError)         find: empty or invalid query
 
+Apart from the tree, :class:`Terminated` (a ``KeyboardInterrupt``) says that
+SIGTERM, not Ctrl-C, stopped a command (``run(..., stop_on_sigterm=True)``).
+
 Expected outcomes are values, not exceptions: a 404 inside a batch or a name
 that does not resolve is a per-item result.
 """
@@ -29,6 +32,7 @@ __all__ = [
     "HTTPStatusError",
     "QueryError",
     "ResolveError",
+    "Terminated",
     "TimeoutExpired",
     "TransportError",
     "UsageError",
@@ -74,3 +78,12 @@ class HTTPStatusError(AwaitkitError):
 
 class QueryError(AwaitkitError, ValueError):
     """A find query was empty or invalid."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM stopped a run the way Ctrl-C does (``run(..., stop_on_sigterm=True)``).
+
+    A ``KeyboardInterrupt``, so code that ends cleanly on Ctrl-C ends the same
+    way on ``kill``, ``timeout`` or a service manager; the CLI tells the two
+    apart by exit status (143 rather than 130).
+    """

@@ -6,7 +6,7 @@ counts outcomes, moves the progress bar, prints ``-v`` lines and writes the
 (``--processes``, see :mod:`._spread`).  Ctrl-C cancels the batch: workers
 stop, complete files stay, each interrupted body stays as its ``.part``
 (resumed by the next run unless ``--no-resume``), the summary is printed and
-the exit status is 130.
+the exit status is 130.  SIGTERM does the same with exit status 143.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections.abc import (
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
-from awaitkit.core import UsageError, run
+from awaitkit.core import Terminated, UsageError, run
 from awaitkit.download._engine import Batched, Source, download_many
 from awaitkit.download._flags import (
     MAX_CONCUR_REQ,
@@ -214,31 +214,38 @@ def _open_report(path: str | None) -> IO[str] | None:
         raise UsageError(f"cannot write report {path}: {exc}") from None
 
 
-def _finish(batch: Batch, noun: str, *, interrupted: bool) -> None:
+def _finish(batch: Batch, noun: str, stopped_by: str | None) -> None:
     elapsed = batch.close()
     final_report(batch.counter, elapsed, noun=noun)
-    if interrupted:
+    if stopped_by is not None:
         sys.stderr.write(
-            f"Interrupted after {batch.counter.total()} items; "
+            f"{stopped_by} after {batch.counter.total()} items; "
             "partial downloads kept as .part files for resume.\n"
         )
 
 
 def _run_batch(
     main: Coroutine[Any, Any, None], batch: Batch, report: IO[str] | None, noun: str
-) -> bool:
-    """Run ``main``, then print the summary; True when Ctrl-C cut it short."""
-    interrupted = False
+) -> int | None:
+    """Run ``main``, then print the summary.
+
+    Returns the exit status when Ctrl-C (130) or SIGTERM (143) cut the batch
+    short, else ``None``.
+    """
+    status: int | None = None
+    stopped_by = None
     try:
         try:
-            run(main)
+            run(main, stop_on_sigterm=True)
+        except Terminated:
+            status, stopped_by = 143, "Terminated"
         except KeyboardInterrupt:
-            interrupted = True
-        _finish(batch, noun, interrupted=interrupted)
+            status, stopped_by = 130, "Interrupted"
+        _finish(batch, noun, stopped_by)
     finally:
         if report is not None:
             report.close()
-    return interrupted
+    return status
 
 
 def _flag_line(result: DownloadResult) -> str:
@@ -309,8 +316,9 @@ def run_flags(args: argparse.Namespace) -> int:
                 flag_jobs(base, cc_list, metadata=args.metadata), dest, options
             )
 
-    if _run_batch(main(), batch, report, "flag"):
-        return 130
+    stopped = _run_batch(main(), batch, report, "flag")
+    if stopped is not None:
+        return stopped
     return 1 if batch.counter[DownloadStatus.ERROR] else 0
 
 
@@ -449,8 +457,9 @@ def run_fetch(args: argparse.Namespace) -> int:
         )
         urls = _all_urls(args.urls, first, stream)
         job = batch.run(Batched(urls), dest, options, children)
-        if _run_batch(job, batch, report, "file"):
-            return 130
+        stopped = _run_batch(job, batch, report, "file")
+        if stopped is not None:
+            return stopped
     finally:
         if children:
             from awaitkit.download._spread import reap_children

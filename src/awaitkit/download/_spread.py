@@ -19,9 +19,11 @@ How it stays one batch:
 * Children get blocks of URLs and send back results (length-prefixed JSON
   frames); the parent counts them, writes the report and moves the bar.
 * A child that dies: every item it held ends as ERROR, exactly once.
-* Stop (Ctrl-C): the parent sends each child SIGTERM, which stops it the
-  way Ctrl-C stops a single process (``.part`` files kept for resume); the
-  results it still sends are counted; then the parent stops too.
+* Stop (Ctrl-C or SIGTERM to the parent): the parent sends each child
+  SIGTERM, which stops it the way Ctrl-C stops a single process (``.part``
+  files kept for resume); the results it still sends are counted; then the
+  parent stops too.  Children ignore SIGINT and act on one SIGTERM only, so
+  a signal sent to the whole process group changes nothing.
 """
 
 from __future__ import annotations
@@ -169,7 +171,17 @@ async def _serve(sock: socket.socket, dest: Path, options: DownloadOptions) -> N
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
-    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    stopping = False
+
+    def stop() -> None:
+        # The parent's SIGTERM and a process group's may both come: the
+        # second must not cut short the flush of the last results.
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
     reader, writer = await asyncio.open_connection(sock=sock)
     results: list[list[Any]] = []
     timer: asyncio.TimerHandle | None = None

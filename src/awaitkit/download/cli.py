@@ -95,7 +95,8 @@ def _register_fetch(commands: argparse._SubParsersAction[Any]) -> None:
         help="download any list of URLs, concurrently, with retries",
         description="Download URLs into --dest. Each body goes to .NAME.part and is "
         "renamed only once complete; an interrupted .part is resumed with a Range "
-        "request next time. Exit status 1 if any URL was not downloaded.",
+        "request next time. Exit status 1 if any URL was not downloaded; Ctrl-C "
+        "prints the summary, keeps the .part files and exits 130 (SIGTERM: 143).",
     )
     parser.add_argument("urls", metavar="URL", nargs="*", help="URLs to download")
     parser.add_argument(

@@ -141,7 +141,9 @@ def run_command(args: argparse.Namespace) -> int:
         else:
             names = read_names(stream)
             total = None
-        counts = run(_probe_all(args, resolver, names, concurrency, total))
+        counts = run(
+            _probe_all(args, resolver, names, concurrency, total), stop_on_sigterm=True
+        )
     finally:
         if stream is not None and stream is not sys.stdin.buffer:
             stream.close()

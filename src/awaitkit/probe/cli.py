@@ -18,7 +18,7 @@ nameservers given (or those of /etc/resolv.conf) and is the default when
 
 exit status: 0 every name got a definite answer (FOUND, NXDOMAIN, NODATA,
 INVALID); 1 some got SERVFAIL, TIMEOUT or REFUSED; 2 usage error; 130
-interrupted.
+interrupted (Ctrl-C); 143 stopped by SIGTERM.
 """
 
 
