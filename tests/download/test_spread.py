@@ -345,6 +345,53 @@ async def test_a_stop_signal_stops_every_process_cleanly(
     assert_files_whole(dest)
 
 
+IGNORING_SIGTERM = """
+import os, signal, sys
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+os.execv(sys.executable, [sys.executable, "-m", "awaitkit", "fetch", *sys.argv[1:]])
+"""
+
+
+async def test_started_ignoring_sigterm_it_keeps_to_that_and_its_children_still_stop(
+    tmp_path: Path,
+) -> None:
+    """A parent started with SIGTERM ignored goes on through a SIGTERM; on Ctrl-C
+    its children still take its SIGTERM as the stop request, and stop cleanly
+    rather than being killed when their time is up."""
+    report, dest = tmp_path / "r.jsonl", tmp_path / "d"
+    async with FlagsServer("LOCAL", delay="0.2-0.4") as server:
+        urls = tmp_path / "urls.txt"
+        urls.write_text("\n".join(every_code_urls(server.base_url)) + "\n")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", IGNORING_SIGTERM,
+            "-q", "--processes", "2", "-m", "40", "-i", str(urls),
+            "--dest", str(dest), "--report", str(report),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        async with asyncio.timeout(120):
+            while proc.returncode is None and server.stats.requests < 80:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            proc.send_signal(signal.SIGTERM)
+            # Still downloading: more requests come.
+            while proc.returncode is None and server.stats.requests < 160:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            assert proc.returncode is None
+            proc.send_signal(signal.SIGINT)
+            at_stop = server.stats.requests
+            _, err = await proc.communicate()
+            after_stop = server.stats.requests - at_stop
+    assert proc.returncode == 130, err.decode()
+    # Only the few started before the stop reached the child: a child that
+    # missed it would finish the block it holds (64 URLs).
+    assert after_stop < 16
+    assert "Interrupted after" in err.decode()
+    lines = read_report(report)
+    # At least the 160 requests made, less the 40 that may be in flight.
+    assert 160 - 40 <= len(lines) < len(every_code_urls(server.base_url))
+    assert not [x for x in lines if "ended" in str(x["error"])]
+    assert_files_whole(dest)
+
+
 # -- --processes auto ------------------------------------------------------------
 
 

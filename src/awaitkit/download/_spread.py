@@ -151,11 +151,13 @@ def _child_main(sock: socket.socket, dest: Path, options: DownloadOptions) -> No
         # Ctrl-C reaches the whole process group; only the parent decides
         # when a child stops (SIGTERM), so it never gets two stop requests.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        from awaitkit.core import run
+        # SIGTERM is the parent's stop request, even if the parent ignores it;
+        # run() acts on the first one only, so a process group's adds nothing.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        from awaitkit.core import Terminated, run
 
-        run(_serve(sock, dest, options))
-    except asyncio.CancelledError:
-        code = 0  # stopped by SIGTERM, cleanly
+        with contextlib.suppress(Terminated):  # stopped by the parent, cleanly
+            run(_serve(sock, dest, options), stop_on_sigterm=True)
     except BaseException:
         import traceback
 
@@ -169,19 +171,6 @@ def _child_main(sock: socket.socket, dest: Path, options: DownloadOptions) -> No
 
 async def _serve(sock: socket.socket, dest: Path, options: DownloadOptions) -> None:
     loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    stopping = False
-
-    def stop() -> None:
-        # The parent's SIGTERM and a process group's may both come: the
-        # second must not cut short the flush of the last results.
-        nonlocal stopping
-        if not stopping:
-            stopping = True
-            task.cancel()
-
-    loop.add_signal_handler(signal.SIGTERM, stop)
     reader, writer = await asyncio.open_connection(sock=sock)
     results: list[list[Any]] = []
     timer: asyncio.TimerHandle | None = None
@@ -458,8 +447,10 @@ async def _run_child(
             await asyncio.shield(collector)
         except asyncio.CancelledError:
             # The batch is stopping: so does the child, keeping its .part
-            # files; what it finishes meanwhile still counts.
+            # files; what it finishes meanwhile still counts.  It gets no
+            # more input (and the end of it, should it miss the signal).
             stopped = True
+            feeder.cancel()
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child.pid, signal.SIGTERM)
             try:
