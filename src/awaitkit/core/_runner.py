@@ -39,9 +39,8 @@ def run(
 
     With ``stop_on_sigterm``, the first SIGTERM cancels ``coro`` as Ctrl-C
     does (later ones are ignored) and :class:`Terminated` is raised once it
-    has unwound.  Only in the main
-    thread, and only when SIGTERM has its default action: a program started
-    with it ignored keeps ignoring it.
+    has unwound.  Only in the main thread, and only when SIGTERM has its
+    default action: a program started with it ignored keeps ignoring it.
     """
     with asyncio.Runner(loop_factory=loop_factory(use_uvloop), debug=debug) as runner:
         if not stop_on_sigterm or not _sigterm_is_ours():
