@@ -8,7 +8,6 @@ CLI), and talks to it over raw sockets.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import socket
 from collections.abc import AsyncIterator
@@ -16,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvloop
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
@@ -24,6 +22,8 @@ from awaitkit.find import CharIndex
 from awaitkit.servers import _httptools_bounded as bounded, create_app, serving_web
 from awaitkit.servers._http_limits import HeadLimits, uvicorn_options
 from awaitkit.servers._serve import web_config
+from tests.flags.loops import both_loops
+from tests.servers._wire import exchange
 
 pytestmark = pytest.mark.anyio
 
@@ -32,15 +32,7 @@ SMALL = HeadLimits(max_target=100, max_head=1000, max_fields=5)
 MiB = 1 << 20
 
 
-@pytest.fixture(
-    params=[
-        pytest.param(("asyncio", {"debug": True}), id="asyncio-debug"),
-        pytest.param(("asyncio", {"loop_factory": uvloop.new_event_loop}), id="uvloop"),
-    ]
-)
-def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, object]]:
-    """Both event loops: their transports differ in how they report EOF and resets."""
-    return request.param  # type: ignore[no-any-return]
+anyio_backend = both_loops  # their transports differ in how they report EOF and resets
 
 
 @pytest.fixture
@@ -81,21 +73,6 @@ def head(
         data = data[:-2] + b"X-Pad: " + b"p" * pad + b"\r\n\r\n"
         assert len(data) == size
     return data
-
-
-async def exchange(port: int, data: bytes, *, half_close: bool = False) -> bytes:
-    """Send ``data``; return all the server sends until it closes (10 s at most)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(data)
-        if half_close:
-            writer.write_eof()
-        async with asyncio.timeout(10):
-            return await reader.read()
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError):  # a refused client may be reset
-            await writer.wait_closed()
 
 
 def status(reply: bytes) -> int:

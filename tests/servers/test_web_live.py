@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from awaitkit.find import CharIndex
 from awaitkit.servers import create_app, serving_web
+from tests.servers._wire import exchange
 
 pytestmark = pytest.mark.anyio
 
@@ -23,17 +23,7 @@ async def base_url(index: CharIndex) -> AsyncIterator[str]:
 
 async def raw(base_url: str, data: bytes, *, half_close: bool = False) -> bytes:
     """Send raw bytes over a fresh connection; return whatever comes back."""
-    host, port = base_url.removeprefix("http://").rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(host, int(port))
-    try:
-        writer.write(data)
-        if half_close:
-            writer.write_eof()
-        async with asyncio.timeout(10):
-            return await reader.read()
-    finally:
-        writer.close()
-        await writer.wait_closed()
+    return await exchange(int(base_url.rsplit(":", 1)[1]), data, half_close=half_close)
 
 
 async def assert_healthy(base_url: str) -> None:
