@@ -13,6 +13,7 @@ PACKAGES = [
     "awaitkit.servers",
     "awaitkit.flags",
     "awaitkit.download",
+    "awaitkit.http",
     "awaitkit.probe",
 ]
 

@@ -20,9 +20,9 @@ from awaitkit.download import (
     DownloadStatus,
     iter_downloads,
 )
-from awaitkit.download._client import HttpClient
 from awaitkit.download._fetch import Fetcher, Job
 from awaitkit.download._filethread import FileThread
+from awaitkit.http import HttpClient
 from tests.download._servers import BODY, RangeServer
 
 pytestmark = pytest.mark.anyio

@@ -14,7 +14,6 @@ from awaitkit._lazy import attach
 
 TYPE_CHECKING = False  # see awaitkit._lazy: the CLI must not import asyncio here
 if TYPE_CHECKING:
-    from awaitkit.download._client import HttpClient as HttpClient
     from awaitkit.download._engine import (
         Batched as Batched,
         Item as Item,
@@ -31,13 +30,14 @@ if TYPE_CHECKING:
         DownloadResult as DownloadResult,
         DownloadStatus as DownloadStatus,
     )
+    from awaitkit.http import HttpClient as HttpClient
 
 _LAZY = {
     "Batched": "awaitkit.download._engine",
     "DownloadOptions": "awaitkit.download._options",
     "DownloadResult": "awaitkit.download._result",
     "DownloadStatus": "awaitkit.download._result",
-    "HttpClient": "awaitkit.download._client",
+    "HttpClient": "awaitkit.http",
     "Item": "awaitkit.download._engine",
     "Job": "awaitkit.download._fetch",
     "download_many": "awaitkit.download._engine",

@@ -32,12 +32,12 @@ from collections.abc import (
 )
 from pathlib import Path
 
-from awaitkit.download._client import HttpClient
 from awaitkit.download._fetch import Fetcher, Job, open_client
 from awaitkit.download._files import scan_parts
 from awaitkit.download._filethread import FileThread
 from awaitkit.download._options import DownloadOptions
 from awaitkit.download._result import DownloadResult, DownloadStatus
+from awaitkit.http import HttpClient
 
 __all__ = ["Batched", "Item", "Source", "download_many", "iter_downloads"]
 

@@ -25,18 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from awaitkit.download._client import (
-    BodyTooLarge,
-    ConnectError,
-    HttpClient,
-    HttpClientError,
-    InvalidURL,
-    RedirectError,
-    Response,
-    ServerDisconnected,
-    TooManyRedirects,
-    TruncatedBody,
-)
 from awaitkit.download._files import (
     PartFile,
     open_part,
@@ -58,6 +46,18 @@ from awaitkit.download._options import (
     parse_retry_after,
 )
 from awaitkit.download._result import DownloadResult, DownloadStatus
+from awaitkit.http import (
+    BodyTooLarge,
+    ConnectError,
+    HttpClient,
+    HttpClientError,
+    InvalidURL,
+    RedirectError,
+    Response,
+    ServerDisconnected,
+    TooManyRedirects,
+    TruncatedBody,
+)
 
 __all__ = ["Fetcher", "Job", "open_client"]
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from awaitkit.download._client import (
+from awaitkit.http import (
     BodyTooLarge,
     ConnectError,
     HttpClient,
@@ -17,10 +17,10 @@ from awaitkit.download._client import (
     ServerDisconnected,
     TruncatedBody,
 )
-from awaitkit.download._client_conn import HIGH_WATER
-from tests.download.test_client import RawServer, answering, ok
+from awaitkit.http._connection import HIGH_WATER
 from tests.flags.loops import both_loops
 from tests.flags.rawhttp import wait_until
+from tests.http.test_client import RawServer, answering, ok
 
 pytestmark = pytest.mark.anyio
 anyio_backend = both_loops

@@ -22,21 +22,18 @@ from collections.abc import Mapping
 from types import TracebackType
 from urllib.parse import urljoin
 
-from awaitkit.download._client_conn import DONE, Connection
-from awaitkit.download._client_errors import (
-    BodyTooLarge,
+from awaitkit.http._connection import DONE, Connection
+from awaitkit.http._errors import (
     ConnectError,
     HttpClientError,
     InvalidURL,
-    ProtocolError,
     RedirectError,
     ServerDisconnected,
     TooManyRedirects,
-    TruncatedBody,
 )
-from awaitkit.download._client_pool import Pool
-from awaitkit.download._client_response import Headers, Response
-from awaitkit.download._client_url import (
+from awaitkit.http._pool import Pool
+from awaitkit.http._response import Response
+from awaitkit.http._url import (
     Origin,
     check_field_value,
     format_headers,
@@ -46,20 +43,7 @@ from awaitkit.download._client_url import (
     split_url,
 )
 
-__all__ = [
-    "BodyTooLarge",
-    "ConnectError",
-    "Headers",
-    "HttpClient",
-    "HttpClientError",
-    "InvalidURL",
-    "ProtocolError",
-    "RedirectError",
-    "Response",
-    "ServerDisconnected",
-    "TooManyRedirects",
-    "TruncatedBody",
-]
+__all__ = ["HttpClient"]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _REDIRECT_BODY_LIMIT = 64 * 1024  # read and drop this much to reuse the connection

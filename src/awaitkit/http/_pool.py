@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from awaitkit.download._client_conn import IDLE, Connection
-from awaitkit.download._client_errors import HttpClientError
-from awaitkit.download._client_url import Origin
+from awaitkit.http._connection import IDLE, Connection
+from awaitkit.http._errors import HttpClientError
+from awaitkit.http._url import Origin
 
 __all__ = ["Pool"]
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from awaitkit.download._client import ConnectError, HttpClient
+from awaitkit.http import ConnectError, HttpClient
 from tests.conftest import find_binary
-from tests.download.test_client import ok
 from tests.flags.loops import both_loops
+from tests.http.test_client import ok
 
 pytestmark = pytest.mark.anyio
 anyio_backend = both_loops

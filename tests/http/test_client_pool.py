@@ -6,15 +6,15 @@ import asyncio
 
 import pytest
 
-from awaitkit.download._client import (
+from awaitkit.http import (
     HttpClient,
     RedirectError,
     Response,
     TooManyRedirects,
 )
-from tests.download.test_client import Handler, RawServer, ok
 from tests.flags.loops import both_loops
 from tests.flags.rawhttp import wait_until
+from tests.http.test_client import Handler, RawServer, ok
 
 pytestmark = pytest.mark.anyio
 anyio_backend = both_loops
@@ -277,8 +277,8 @@ async def test_large_redirect_body_costs_the_connection() -> None:
 
 async def test_unused_origins_are_dropped_as_a_batch_visits_many_hosts() -> None:
     """The pool's origin table stays bounded; origins in use or awaited stay in it."""
-    from awaitkit.download._client_pool import Pool
-    from awaitkit.download._client_url import Origin
+    from awaitkit.http._pool import Pool
+    from awaitkit.http._url import Origin
 
     async def never(origin: Origin) -> object:
         raise AssertionError("no connection is opened here")

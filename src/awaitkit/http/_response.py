@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TypeVar, overload
 
-from awaitkit.download._client_conn import DONE, Connection
-from awaitkit.download._client_errors import (
+from awaitkit.http._connection import DONE, Connection
+from awaitkit.http._errors import (
     BodyTooLarge,
     HttpClientError,
     ProtocolError,

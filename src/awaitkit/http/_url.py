@@ -12,10 +12,10 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from awaitkit.download._client_errors import InvalidURL
+from awaitkit.http._errors import InvalidURL
 
 if TYPE_CHECKING:
-    from awaitkit.download._client_conn import Connection
+    from awaitkit.http._connection import Connection
 
 __all__ = [
     "Origin",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, cast
 
 import httptools
 
-from awaitkit.download._client_errors import (
+from awaitkit.http._errors import (
     BodyTooLarge,
     ProtocolError,
     ServerDisconnected,
@@ -22,8 +22,8 @@ from awaitkit.download._client_errors import (
 )
 
 if TYPE_CHECKING:
-    from awaitkit.download._client_pool import Pool
-    from awaitkit.download._client_url import Origin
+    from awaitkit.http._pool import Pool
+    from awaitkit.http._url import Origin
 
 __all__ = ["BODY", "DONE", "HEAD", "HIGH_WATER", "IDLE", "LOW_WATER", "Connection"]
 

@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from awaitkit.core import bind_tcp
-from awaitkit.download._client import Headers, HttpClient, HttpClientError
-from awaitkit.download._client_conn import DONE
 from awaitkit.flags import FlagsServer, build_dataset, serving_flags
+from awaitkit.http import Headers, HttpClient, HttpClientError
+from awaitkit.http._connection import DONE
 from tests.flags.loops import both_loops
 from tests.flags.rawhttp import wait_until
 

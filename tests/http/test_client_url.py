@@ -8,14 +8,14 @@ import socket
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
-from awaitkit.download._client import HttpClient, InvalidURL
-from awaitkit.download._client_url import (
+from awaitkit.http import HttpClient, InvalidURL
+from awaitkit.http._url import (
     _PLAIN_URL,
     _split_url,
     parse_origin,
     split_url,
 )
-from tests.download.test_client import RawServer, answering, ok
+from tests.http.test_client import RawServer, answering, ok
 
 
 @pytest.mark.parametrize(
