@@ -9,11 +9,14 @@ import time
 
 import pytest
 
+from awaitkit.core import TimeoutExpired
 from awaitkit.http import (
     BodyTooLarge,
     ConnectError,
+    ConnectTimeout,
     HttpClient,
     ProtocolError,
+    ReadTimeout,
     ServerDisconnected,
     TruncatedBody,
 )
@@ -507,7 +510,7 @@ async def test_silent_server_times_out() -> None:
 
     async with RawServer(silent) as server, HttpClient(read_timeout=0.2) as client:
         started = time.monotonic()
-        with pytest.raises(TimeoutError):
+        with pytest.raises(ReadTimeout, match="response head"):
             async with client.get(server.url):
                 pass
         assert 0.19 <= time.monotonic() - started < 2
@@ -520,7 +523,7 @@ async def test_stall_mid_body_times_out() -> None:
     )
     async with RawServer(stall) as server, HttpClient(read_timeout=0.2) as client:
         async with client.get(server.url) as resp:
-            with pytest.raises(TimeoutError):
+            with pytest.raises(ReadTimeout, match="response body"):
                 await resp.read()
         await wait_until(lambda: server.active == 0)
 
@@ -571,10 +574,12 @@ async def test_connect_timeout() -> None:
             fillers.append(filler)
         async with HttpClient(connect_timeout=0.3) as client:
             started = time.monotonic()
-            with pytest.raises(TimeoutError):
+            with pytest.raises(ConnectTimeout) as info:
                 async with client.get(f"http://127.0.0.1:{port}/"):
                     pass
             assert time.monotonic() - started < 2
+            assert isinstance(info.value, TimeoutExpired)
+            assert isinstance(info.value.__cause__, TimeoutError)
             assert client._pool.total == 0
     finally:
         for filler in fillers:

@@ -8,6 +8,7 @@ import socket
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
+from awaitkit.core import UsageError
 from awaitkit.http import HttpClient, InvalidURL
 from awaitkit.http._url import (
     _PLAIN_URL,
@@ -176,14 +177,14 @@ def test_bad_urls(url: str) -> None:
 @pytest.mark.anyio
 async def test_header_injection_is_refused(headers: dict[str, str]) -> None:
     async with HttpClient() as client:
-        with pytest.raises(ValueError, match="header"):
+        with pytest.raises(UsageError, match="header"):
             async with client.get("http://127.0.0.1:1/", headers=headers):
                 pass
         assert client._pool.total == 0
 
 
 def test_user_agent_injection_is_refused() -> None:
-    with pytest.raises(ValueError, match="control character in user_agent"):
+    with pytest.raises(UsageError, match="control character in user_agent"):
         HttpClient(user_agent="x\r\nX-Injected: 1")
 
 

@@ -22,14 +22,15 @@ from collections.abc import Mapping
 from types import TracebackType
 from urllib.parse import urljoin
 
+from awaitkit.core import UsageError
 from awaitkit.http._connection import DONE, Connection
 from awaitkit.http._errors import (
-    ConnectError,
     HttpClientError,
     InvalidURL,
     RedirectError,
     ServerDisconnected,
     TooManyRedirects,
+    translate,
 )
 from awaitkit.http._pool import Pool
 from awaitkit.http._response import Response
@@ -92,7 +93,9 @@ class HttpClient:
     ``limit`` caps open connections in all, ``limit_per_host`` per origin.
     ``connect_timeout`` covers DNS, TCP and TLS; ``read_timeout`` is an
     inactivity timeout (no byte for that long while waiting for the head or
-    a body piece); both raise :class:`TimeoutError`.  ``max_head`` caps the
+    a body piece); they raise :class:`ConnectTimeout` and :class:`ReadTimeout`,
+    both :class:`awaitkit.core.TimeoutExpired` (so also ``TimeoutError``).
+    Bad arguments raise :class:`awaitkit.core.UsageError`.  ``max_head`` caps the
     response head.  Use as ``async with`` or call :meth:`aclose`.
     """
 
@@ -108,9 +111,9 @@ class HttpClient:
         max_head: int = 64 * 1024,
     ) -> None:
         if limit < 1:
-            raise ValueError(f"limit must be >= 1, not {limit}")
+            raise UsageError(f"limit must be >= 1, not {limit}")
         if limit_per_host is not None and limit_per_host < 1:
-            raise ValueError(f"limit_per_host must be >= 1, not {limit_per_host}")
+            raise UsageError(f"limit_per_host must be >= 1, not {limit_per_host}")
         check_field_value(user_agent, "user_agent")
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
@@ -219,7 +222,7 @@ class HttpClient:
         if conn is not None and conn.state != DONE:
             declared = response.content_length
             if declared is None or declared <= _REDIRECT_BODY_LIMIT:
-                with contextlib.suppress(HttpClientError, TimeoutError):
+                with contextlib.suppress(HttpClientError):
                     await response.read(_REDIRECT_BODY_LIMIT)
         response._finish(failed=False)
 
@@ -274,8 +277,8 @@ class HttpClient:
             if self._ssl_context is None:
                 self._ssl_context = ssl.create_default_context()
             context = self._ssl_context
-        async with asyncio.timeout(self._connect_timeout):
-            try:
+        try:
+            async with asyncio.timeout(self._connect_timeout):
                 await loop.create_connection(
                     lambda: conn,
                     origin.host,
@@ -283,10 +286,6 @@ class HttpClient:
                     ssl=context,
                     server_hostname=origin.host if context is not None else None,
                 )
-            except OSError as exc:
-                # TimeoutError is an OSError too: here it is the kernel's, not ours.
-                reason = exc.strerror or str(exc) or type(exc).__name__
-                raise ConnectError(
-                    f"cannot connect to {origin.host_field}: {reason}", exc
-                ) from exc
+        except OSError as exc:  # ssl.SSLError and the timeout's TimeoutError included
+            raise translate(exc, f"cannot connect to {origin.host_field}") from exc
         return conn

@@ -17,8 +17,10 @@ import httptools
 from awaitkit.http._errors import (
     BodyTooLarge,
     ProtocolError,
+    ReadTimeout,
     ServerDisconnected,
     TruncatedBody,
+    translate,
 )
 
 if TYPE_CHECKING:
@@ -243,7 +245,7 @@ class Connection(asyncio.Protocol):
         if self.loop.time() >= deadline:
             what = "response head" if self.state == HEAD else "response body"
             self.fail(
-                TimeoutError(f"no data for {timeout:g} s while reading the {what}")
+                ReadTimeout(f"no data for {timeout:g} s while reading the {what}")
             )
         else:
             self.timer = self.loop.call_at(deadline, self._on_timer)
@@ -268,14 +270,11 @@ class Connection(asyncio.Protocol):
             self.last = self.loop.time()
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self.fail(ProtocolError("the server switched protocols"))
-            return
-        except httptools.HttpParserError as exc:
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             if self.state == DONE and self.exc is None:
                 self.abort()  # extra bytes after a whole response: keep the response
             else:
-                self.fail(self.exc or ProtocolError(f"malformed response: {exc}"))
+                self.fail(self.exc or translate(exc, "malformed response"))
             return
         if self.state == HEAD and self.head_bytes > self.max_head:
             # llhttp buffers nothing, but httptools gathers each field value:

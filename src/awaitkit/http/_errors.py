@@ -1,27 +1,50 @@
-"""Errors raised by the HTTP client (timeouts and cancellation excepted).
+"""Errors raised by the HTTP client, and the one table that translates foreign ones.
 
-Every client failure derives from :class:`HttpClientError`, so a caller can
-catch the lot; timeouts raise the builtin :class:`TimeoutError` and
-cancellation :class:`asyncio.CancelledError`, as everywhere in asyncio.
-They sit in the project's error tree: ``HttpClientError`` is a
-:class:`awaitkit.core.TransportError`, and :class:`ConnectError` is also
-:class:`awaitkit.core.ConnectError`.
+Every client failure derives from :class:`HttpClientError`, an
+:class:`awaitkit.core.TransportError`; cancellation stays
+:class:`asyncio.CancelledError`.  The tree::
+
+    awaitkit.core.TransportError
+    └── HttpClientError
+        ├── ConnectError           (also awaitkit.core.ConnectError)
+        ├── ConnectTimeout         (also awaitkit.core.TimeoutExpired, TimeoutError)
+        ├── ReadTimeout            (also awaitkit.core.TimeoutExpired, TimeoutError)
+        ├── ServerDisconnected
+        ├── TruncatedBody
+        ├── ProtocolError
+        ├── BodyTooLarge
+        ├── TooManyRedirects
+        ├── RedirectError
+        └── InvalidURL
+
+Foreign exceptions (``OSError``, ``ssl.SSLError``, the ``TimeoutError`` of
+``asyncio.timeout``, httptools' parser errors) reach the client only at its
+socket boundary: connecting and feeding the parser.  There they go through
+:func:`translate` and :data:`FOREIGN`, so the mapping is written once.
 """
 
 from __future__ import annotations
 
+import ssl
+
+import httptools
+
 from awaitkit.core import errors as _core
 
 __all__ = [
+    "FOREIGN",
     "BodyTooLarge",
     "ConnectError",
+    "ConnectTimeout",
     "HttpClientError",
     "InvalidURL",
     "ProtocolError",
+    "ReadTimeout",
     "RedirectError",
     "ServerDisconnected",
     "TooManyRedirects",
     "TruncatedBody",
+    "translate",
 ]
 
 
@@ -30,11 +53,30 @@ class HttpClientError(_core.TransportError):
 
 
 class ConnectError(HttpClientError, _core.ConnectError):
-    """DNS resolution, TCP connect or the TLS handshake failed."""
+    """DNS resolution, TCP connect or the TLS handshake failed.
+
+    ``os_error`` is the ``OSError`` behind it (``ssl.SSLError`` included), if any.
+    """
 
     def __init__(self, message: str, os_error: OSError | None = None) -> None:
         super().__init__(message)
-        self.os_error = os_error
+        self._os_error = os_error
+
+    @property
+    def os_error(self) -> OSError | None:
+        """The ``OSError`` that failed the connection, given or chained."""
+        if self._os_error is not None:
+            return self._os_error
+        cause = self.__cause__
+        return cause if isinstance(cause, OSError) else None
+
+
+class ConnectTimeout(HttpClientError, _core.TimeoutExpired):
+    """DNS, TCP connect and the TLS handshake took longer than ``connect_timeout``."""
+
+
+class ReadTimeout(HttpClientError, _core.TimeoutExpired):
+    """No byte for ``read_timeout`` while waiting for the response head or body."""
 
 
 class ServerDisconnected(HttpClientError):
@@ -63,3 +105,40 @@ class RedirectError(HttpClientError):
 
 class InvalidURL(HttpClientError):
     """A URL the client refuses: not http(s), no host, bad port, control characters."""
+
+
+# Foreign type -> ours; the most specific class in the exception's MRO wins,
+# so TimeoutError (an OSError) and ssl.SSLError (one too) go before OSError.
+FOREIGN: dict[type[BaseException], type[HttpClientError]] = {
+    TimeoutError: ConnectTimeout,  # asyncio.timeout around the connect
+    ssl.SSLError: ConnectError,
+    OSError: ConnectError,
+    httptools.HttpParserUpgrade: ProtocolError,
+    httptools.HttpParserError: ProtocolError,
+}
+
+
+def translate(exc: BaseException, message: str) -> HttpClientError:
+    """Our error for foreign ``exc`` (chained to it), or ``exc`` itself when ours.
+
+    Raises ``exc`` again when the table has no entry for it: an unexpected
+    error is a bug to see, not a transport failure to retry.
+    """
+    if isinstance(exc, HttpClientError):
+        return exc
+    for cls in type(exc).__mro__:
+        ours = FOREIGN.get(cls)
+        if ours is not None:
+            detail = _detail(exc)
+            mapped = ours(f"{message}: {detail}" if detail else message)
+            mapped.__cause__ = exc
+            return mapped
+    raise exc
+
+
+def _detail(exc: BaseException) -> str:
+    if isinstance(exc, httptools.HttpParserUpgrade):
+        return "the server switched protocols"
+    if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+        return exc.strerror or str(exc) or type(exc).__name__
+    return str(exc) or ("timed out" if isinstance(exc, TimeoutError) else "")

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from awaitkit.core import UsageError
 from awaitkit.http._errors import InvalidURL
 
 if TYPE_CHECKING:
@@ -189,26 +190,26 @@ def request_tail(host_field: str, user_agent: str, skip: frozenset[str]) -> str:
 def check_field_value(value: str, what: str) -> None:
     """Refuse a header value that could end the field early or is not Latin-1."""
     if _CONTROL.search(value.replace("\t", " ")):
-        raise ValueError(f"control character in {what}: {value!r}")
+        raise UsageError(f"control character in {what}: {value!r}")
     try:
         value.encode("latin-1")
     except UnicodeEncodeError:
-        raise ValueError(f"{what} is not Latin-1: {value!r}") from None
+        raise UsageError(f"{what} is not Latin-1: {value!r}") from None
 
 
 def format_headers(headers: Mapping[str, str]) -> tuple[str, frozenset[str]]:
     """``Name: value\\r\\n`` lines of the caller's fields, and which own fields they replace.
 
-    Raises :class:`ValueError` for a name that is not a token or a value with
+    Raises :class:`~awaitkit.core.UsageError` for a name that is not a token or a value with
     CR, LF, NUL or another control character (header injection).
     """
     lines: list[str] = []
     replaced: set[str] = set()
     for name, value in headers.items():
         if not isinstance(name, str) or not _TOKEN.fullmatch(name):
-            raise ValueError(f"bad header name {name!r}")
+            raise UsageError(f"bad header name {name!r}")
         if not isinstance(value, str):
-            raise ValueError(
+            raise UsageError(
                 f"header {name} value must be str, not {type(value).__name__}"
             )
         check_field_value(value, f"header {name}")
