@@ -275,20 +275,31 @@ async def test_large_redirect_body_costs_the_connection() -> None:
         assert server.connections == 2
 
 
-async def test_unused_origins_are_dropped_as_a_batch_visits_many_hosts() -> None:
-    """The pool's origin table stays bounded; origins in use or awaited stay in it."""
+async def test_the_pool_forgets_an_origin_once_its_last_connection_goes() -> None:
+    """A batch visiting many hosts leaves no books behind; a host in use keeps its own."""
+    from awaitkit.http._connection import Connection
     from awaitkit.http._pool import Pool
     from awaitkit.http._url import Origin
 
-    async def never(origin: Origin) -> object:
-        raise AssertionError("no connection is opened here")
+    loop = asyncio.get_running_loop()
+    pool: Pool
 
-    pool = Pool(2, None, never)  # type: ignore[arg-type]  # connect is never called
-    busy = Origin("http", "busy.test", 80, "busy.test")
-    busy.count = 1  # a connection in use
-    pool.add_origin(busy)
-    for i in range(10_000):
-        pool.add_origin(Origin("http", f"h{i}.test", 80, f"h{i}.test"))
-    assert len(pool.origins) <= 2 * 1024
-    assert pool.origins[busy.key] is busy
-    assert ("http", "h9999.test", 80) in pool.origins  # the newest is kept
+    async def connect(origin: Origin) -> Connection:
+        return Connection(
+            loop,
+            origin,
+            read_timeout=None,
+            max_head=1024,
+            on_lost=pool.connection_closed,
+        )
+
+    pool = Pool(2, None, connect)
+    busy = await pool.acquire(Origin("http", "busy.test", 80, "busy.test"))
+    for i in range(1_000):
+        conn = await pool.acquire(Origin("http", f"h{i}.test", 80, f"h{i}.test"))
+        pool.discard(conn)
+    assert pool.total == 1
+    assert list(pool._hosts) == [busy.origin.key]
+    pool.discard(busy)
+    assert pool.total == 0
+    assert not pool._hosts

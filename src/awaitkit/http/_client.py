@@ -121,8 +121,8 @@ class HttpClient:
         self._ssl_context = ssl_context
         self._max_head = max_head
         self._pool = Pool(limit, limit_per_host, self._connect)
-        # "scheme://authority" as written -> (origin key, Host field): parsed once.
-        self._authorities: dict[str, tuple[tuple[str, str, int], str]] = {}
+        # "scheme://authority" as written -> its Origin: parsed once.
+        self._origins: dict[str, Origin] = {}
 
     async def __aenter__(self) -> HttpClient:
         return self
@@ -160,18 +160,13 @@ class HttpClient:
     def _locate(self, url: str) -> tuple[Origin, str]:
         scheme, authority, target = split_url(url)
         key = f"{scheme}://{authority}"
-        parsed = self._authorities.get(key)
-        if parsed is None:
-            if len(self._authorities) >= _AUTHORITY_CACHE:
-                self._authorities.clear()  # a batch over millions of hosts
-            host, port, host_field = parse_origin(scheme, authority)
-            parsed = self._authorities[key] = ((scheme, host, port), host_field)
-        origin_key, host_field = parsed
-        origin = self._pool.origins.get(origin_key)
+        origin = self._origins.get(key)
         if origin is None:
-            origin = Origin(*origin_key, host_field)
+            if len(self._origins) >= _AUTHORITY_CACHE:
+                self._origins.clear()  # a batch over millions of hosts
+            host, port, host_field = parse_origin(scheme, authority)
+            origin = self._origins[key] = Origin(scheme, host, port, host_field)
             origin.tail = request_tail(host_field, self._user_agent, _NO_FIELDS)
-            self._pool.add_origin(origin)
         return origin, target
 
     async def _open(
@@ -189,8 +184,6 @@ class HttpClient:
                     )
                 url = self._redirect_url(response)
                 await self._drain(response)
-                # Located again after the await: the pool may have dropped an
-                # origin nobody used meanwhile.
                 origin, target = self._locate(url)
             except BaseException:
                 response._finish(failed=True)
@@ -254,7 +247,7 @@ class HttpClient:
                 raise
             exc = conn.exc
             if exc is None:
-                return Response(conn, url)
+                return Response(conn, url, pool)
             pool.discard(conn)
             if reused and conn.head_bytes == 0 and isinstance(exc, ServerDisconnected):
                 # The server dropped an idle connection as we reused it: GET is
@@ -268,9 +261,9 @@ class HttpClient:
         conn = Connection(
             loop,
             origin,
-            self._pool,
             read_timeout=self._read_timeout,
             max_head=self._max_head,
+            on_lost=self._pool.connection_closed,
         )
         context = None
         if origin.tls:

@@ -10,7 +10,8 @@ request: it fires, checks how long ago the last byte came, and re-arms.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable
+from typing import cast
 
 import httptools
 
@@ -22,10 +23,7 @@ from awaitkit.http._errors import (
     TruncatedBody,
     translate,
 )
-
-if TYPE_CHECKING:
-    from awaitkit.http._pool import Pool
-    from awaitkit.http._url import Origin
+from awaitkit.http._url import Origin
 
 __all__ = ["BODY", "DONE", "HEAD", "HIGH_WATER", "IDLE", "LOW_WATER", "Connection"]
 
@@ -51,10 +49,12 @@ _TRAILERS = _Discard()
 class Connection(asyncio.Protocol):
     """A connection to one origin, carrying one request at a time.
 
-    The client reads the public attributes directly: ``state`` (IDLE, HEAD,
-    BODY, DONE), ``exc`` (the first error, then the connection is dead),
-    ``status``/``reason``/``head`` of the response, ``body`` (pieces not yet
-    taken), ``received``, ``keep_alive``.
+    The client, the response and the pool read the public attributes
+    (``state``: IDLE, HEAD, BODY, DONE; ``exc``, the first error, after which
+    the connection is dead; ``status``/``reason``/``head`` of the response;
+    ``body``, the pieces not yet taken; ``received``; ``keep_alive``) and the
+    predicates, and change it only through its methods.  It does not know the
+    pool: it reports its loss through ``on_lost``.
     """
 
     __slots__ = (
@@ -65,24 +65,21 @@ class Connection(asyncio.Protocol):
         "fields",
         "head",
         "head_bytes",
-        "in_pool",
         "keep_alive",
         "last",
         "limit",
         "loop",
         "lost",
         "max_head",
+        "on_lost",
         "origin",
         "parser",
         "paused",
-        "peak",
-        "pool",
         "read_timeout",
         "reason",
         "received",
         "requests",
         "sink_all",
-        "slot",
         "state",
         "status",
         "timer",
@@ -95,14 +92,14 @@ class Connection(asyncio.Protocol):
         self,
         loop: asyncio.AbstractEventLoop,
         origin: Origin,
-        pool: Pool,
         *,
         read_timeout: float | None,
         max_head: int,
+        on_lost: Callable[[Connection], None],
     ) -> None:
         self.loop = loop
         self.origin = origin
-        self.pool = pool
+        self.on_lost = on_lost  # told once, from connection_lost
         self.read_timeout = read_timeout
         self.max_head = max_head
         self.transport: asyncio.Transport | None = None
@@ -111,8 +108,6 @@ class Connection(asyncio.Protocol):
         self.exc: BaseException | None = None
         self.closed = False  # connection_lost has run
         self.lost: asyncio.Future[None] = loop.create_future()
-        self.in_pool = False  # on its origin's idle list
-        self.slot = True  # counted in the pool's limits until freed
         self.requests = 0
         self.status = 0
         self.reason = b""
@@ -120,7 +115,6 @@ class Connection(asyncio.Protocol):
         self.head: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
         self.buffered = 0  # body bytes received and not yet taken
-        self.peak = 0  # the most ever buffered (flow control is checked against it)
         self.received = 0
         self.head_bytes = 0
         self.limit: int | None = None
@@ -139,16 +133,30 @@ class Connection(asyncio.Protocol):
 
     # -- used by the client ------------------------------------------------
 
-    @property
-    def usable(self) -> bool:
-        """True when an idle connection can carry another request."""
+    def is_available(self) -> bool:
+        """True when the connection can carry a new request now."""
+        state = self.state
+        return (
+            state == IDLE or (state == DONE and self.keep_alive)
+        ) and not self.has_expired()
+
+    def is_idle(self) -> bool:
+        """True when no exchange is in flight (never used, or the last one complete)."""
+        return self.state == IDLE or self.state == DONE
+
+    def has_expired(self) -> bool:
+        """True when the connection failed or the peer closed it: it is done for."""
         transport = self.transport
         return (
-            not self.closed
-            and self.exc is None
-            and transport is not None
-            and not transport.is_closing()
+            self.closed
+            or self.exc is not None
+            or transport is None
+            or transport.is_closing()
         )
+
+    def is_closed(self) -> bool:
+        """True once ``connection_lost`` has run."""
+        return self.closed
 
     def start(self, request: bytes) -> asyncio.Future[None]:
         """Send ``request``; the future resolves when the response head is in or on failure."""
@@ -162,7 +170,7 @@ class Connection(asyncio.Protocol):
         self.requests += 1
         loop = self.loop
         self.waiter = waiter = loop.create_future()
-        if not self.usable:
+        if self.has_expired():
             # Lost while idle, just before this request: as if closed unanswered.
             self.exc = self.exc or ServerDisconnected(
                 "the server closed the connection"
@@ -192,6 +200,11 @@ class Connection(asyncio.Protocol):
             await waiter
         finally:
             self.waiter = None
+
+    def collect(self, limit: int | None) -> None:
+        """The reader takes the whole body: never pause; stop past ``limit`` bytes."""
+        self.limit = limit
+        self.sink_all = True
 
     def consumed(self, size: int) -> None:
         """``size`` buffered body bytes were taken: read again once below the low mark."""
@@ -305,7 +318,7 @@ class Connection(asyncio.Protocol):
                         f"{self.received} body bytes"
                     )
         self._wake()
-        self.pool.connection_closed(self)
+        self.on_lost(self)
         if not self.lost.done():
             self.lost.set_result(None)
 
@@ -346,8 +359,6 @@ class Connection(asyncio.Protocol):
         self.received += size
         buffered = self.buffered + size
         self.buffered = buffered
-        if buffered > self.peak:
-            self.peak = buffered
         if self.limit is not None and self.received > self.limit:
             self.exc = BodyTooLarge(f"body larger than {self.limit} bytes")
             raise _Abort

@@ -7,6 +7,24 @@ waits.  Waiters are served in order, except that one blocked by its own
 origin's limit does not hold up the others.  A waiter is handed either an
 idle connection or a reserved slot, so nothing is lost if it is cancelled
 after being served: it hands the thing back.
+
+The pool only asks its connections questions (:meth:`Connection.is_available`)
+and calls their methods; what it knows about them (which are idle, which hold
+a slot, how many each origin has) it keeps in its own books.
+
+Why the waiters are a list of futures and not an ``asyncio.Condition`` (or a
+``Queue``, a ``Semaphore``): those wake a waiter and let it compete for the
+resource when it runs.  Here the resource is *handed over* at release time:
+a given idle connection or one reserved slot goes to a given waiter, chosen
+by its origin.  With a condition, (1) a fast caller that never waited can
+take the connection between the notify and the woken waiter's turn, and the
+waiter goes back to the end of the line (no FIFO); (2) ``notify(1)`` may wake
+a waiter still blocked by its own origin's limit, which swallows the wake-up
+for the others, so it would take ``notify_all`` and a herd of re-checks on
+every release; (3) a waiter cancelled after being notified would have to pass
+the wake-up on, and nothing it reserved could be given back since nothing was
+handed to it.  One future per waiter, resolved with the thing handed over, is
+what those primitives are built from; it is used directly here.
 """
 
 from __future__ import annotations
@@ -14,13 +32,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from awaitkit.http._connection import IDLE, Connection
+from awaitkit.http._connection import Connection
 from awaitkit.http._errors import HttpClientError
 from awaitkit.http._url import Origin
 
 __all__ = ["Pool"]
 
-_MIN_PRUNE_AT = 1024
+_Key = tuple[str, str, int]
+
+
+class _Host:
+    """The pool's books for one origin: its idle connections and its open count."""
+
+    __slots__ = ("count", "idle")
+
+    def __init__(self) -> None:
+        # Insertion-ordered: popitem() takes the warmest, next(iter()) the oldest.
+        self.idle: dict[Connection, None] = {}
+        self.count = 0  # open connections, idle + in use + connecting
 
 
 class _Waiter:
@@ -35,7 +64,11 @@ class _Waiter:
 
 
 class Pool:
-    """Connections of one client; ``connect`` opens one (its slot already reserved)."""
+    """Connections of one client; ``connect`` opens one (its slot already reserved).
+
+    ``connect`` must give each connection :meth:`connection_closed` as its
+    loss callback.
+    """
 
     def __init__(
         self,
@@ -48,36 +81,27 @@ class Pool:
         self.total = 0  # open connections, in use or idle or connecting
         self.idle_total = 0
         self.closed = False
-        # Origins with connections or waiters, and recently used ones: the
-        # rest are dropped when the dict grows (a batch may visit millions).
-        self.origins: dict[tuple[str, str, int], Origin] = {}
-        self._prune_at = _MIN_PRUNE_AT
+        # Origins with open connections; an entry goes when its count is 0.
+        self._hosts: dict[_Key, _Host] = {}
+        self._slotted: set[Connection] = set()  # counted in the limits until freed
+        self._idle_of: dict[Connection, _Host] = {}  # idle ones, and whose list
         self.connections: set[Connection] = set()  # until their connection_lost
         self._connect = connect
         self._waiters: list[_Waiter] = []
         self._dispatching = False
         self._again = False
 
-    def add_origin(self, origin: Origin) -> None:
-        """Register ``origin`` (its key not known yet), dropping unused ones when many."""
-        if len(self.origins) >= self._prune_at:
-            waited_for = {waiter.origin for waiter in self._waiters}
-            self.origins = {
-                key: known
-                for key, known in self.origins.items()
-                if known.count or known.idle or known in waited_for
-            }
-            self._prune_at = max(_MIN_PRUNE_AT, 2 * len(self.origins))
-        self.origins[origin.key] = origin
-
     def take_idle(self, origin: Origin) -> Connection | None:
         """The most recently used idle connection to ``origin``, if any still works."""
-        idle = origin.idle
+        host = self._hosts.get(origin.key)
+        if host is None:
+            return None
+        idle = host.idle
         while idle:
-            conn = idle.pop()
+            conn = idle.popitem()[0]
+            del self._idle_of[conn]
             self.idle_total -= 1
-            conn.in_pool = False
-            if conn.usable:
+            if conn.is_available():
                 return conn
             self.discard(conn)
         return None
@@ -90,17 +114,17 @@ class Pool:
             conn = self.take_idle(origin)
             if conn is not None:
                 return conn
-        if not self._reserve(origin):
+        if not self._reserve(origin.key):
             handed = await self._wait(origin, fresh)
             if handed is not None:
                 return handed
         try:
             conn = await self._connect(origin)
         except BaseException:
-            self._unreserve(origin)
+            self._unreserve(origin.key)
             raise
+        self._slotted.add(conn)
         if self.closed:
-            conn.abort()
             self.discard(conn)
             raise HttpClientError("the client is closed")
         self.connections.add(conn)
@@ -108,12 +132,12 @@ class Pool:
 
     def release(self, conn: Connection) -> None:
         """Take back a connection whose response was read to the end."""
-        if self.closed or not conn.usable:
+        if self.closed or not conn.is_available():
             self.discard(conn)
             return
-        conn.state = IDLE
-        conn.origin.idle.append(conn)
-        conn.in_pool = True
+        host = self._hosts[conn.origin.key]
+        host.idle[conn] = None
+        self._idle_of[conn] = host
         self.idle_total += 1
         if self._waiters:
             self._dispatch()
@@ -124,23 +148,22 @@ class Pool:
         The slot goes to the waiters, or with ``to_waiters=False`` to the
         caller, who is about to take it (eviction at the limit).
         """
-        if conn.in_pool:
-            conn.in_pool = False
-            conn.origin.idle.remove(conn)
+        host = self._idle_of.pop(conn, None)
+        if host is not None:
+            del host.idle[conn]
             self.idle_total -= 1
         conn.abort()
-        if conn.slot:
-            conn.slot = False
+        if conn in self._slotted:
+            self._slotted.remove(conn)
             if to_waiters:
-                self._unreserve(conn.origin)
+                self._unreserve(conn.origin.key)
             else:
-                conn.origin.count -= 1
-                self.total -= 1
+                self._uncount(conn.origin.key)
 
     def connection_closed(self, conn: Connection) -> None:
-        """Called from connection_lost: forget it; an idle one frees its slot now."""
+        """A connection's loss callback: forget it; an idle one frees its slot now."""
         self.connections.discard(conn)
-        if conn.in_pool:
+        if conn in self._idle_of:
             self.discard(conn)
         # One in use stays counted until its request lets go of it.
 
@@ -151,48 +174,58 @@ class Pool:
         for waiter in waiters:
             if not waiter.future.done():
                 waiter.future.set_exception(HttpClientError("the client is closed"))
-        for origin in self.origins.values():
-            while origin.idle:
-                self.discard(origin.idle[-1])
+        for conn in list(self._idle_of):
+            self.discard(conn)
         pending = list(self.connections)
         for conn in pending:
             conn.fail(HttpClientError("the client is closed"))
-        lost = [conn.lost for conn in pending if not conn.lost.done()]
+        lost = [conn.lost for conn in pending if not conn.is_closed()]
         if lost:
             # Each transport calls connection_lost on a later loop turn.
             await asyncio.wait(lost, timeout=5.0)
 
     # -- slots and waiters ----------------------------------------------------
 
-    def _reserve(self, origin: Origin) -> bool:
-        """Count one more connection to ``origin`` if the limits allow, evicting idle ones."""
+    def _reserve(self, key: _Key) -> bool:
+        """Count one more connection to ``key`` if the limits allow, evicting idle ones."""
         per_host = self.limit_per_host
+        host = self._hosts.get(key)
         while True:
-            host_ok = per_host is None or origin.count < per_host
+            count = 0 if host is None else host.count
+            host_ok = per_host is None or count < per_host
             if host_ok and self.total < self.limit:
-                origin.count += 1
+                if host is None:
+                    host = self._hosts[key] = _Host()
+                host.count += 1
                 self.total += 1
                 return True
             if not host_ok:
                 # Only closing one of this origin's own idle connections helps.
-                victim = origin.idle[0] if origin.idle else None
+                victim = next(iter(host.idle)) if host and host.idle else None
             else:
-                victim = self._oldest_idle(origin)
+                victim = self._oldest_idle(host)
             if victim is None:
                 return False
             self.discard(victim, to_waiters=False)
+            host = self._hosts.get(key)
 
-    def _oldest_idle(self, origin: Origin) -> Connection | None:
+    def _oldest_idle(self, mine: _Host | None) -> Connection | None:
         if not self.idle_total:
             return None
-        for other in self.origins.values():
-            if other.idle and other is not origin:
-                return other.idle[0]
-        return origin.idle[0] if origin.idle else None
+        for conn, host in self._idle_of.items():  # longest idle first
+            if host is not mine:
+                return conn
+        return next(iter(mine.idle)) if mine is not None and mine.idle else None
 
-    def _unreserve(self, origin: Origin) -> None:
-        origin.count -= 1
+    def _uncount(self, key: _Key) -> None:
+        host = self._hosts[key]
+        host.count -= 1
         self.total -= 1
+        if not host.count:
+            del self._hosts[key]
+
+    def _unreserve(self, key: _Key) -> None:
+        self._uncount(key)
         if self._waiters:
             self._dispatch()
 
@@ -209,7 +242,7 @@ class Pool:
                 # Served, then cancelled before it could run: give it back.
                 handed = future.result()
                 if handed is None:
-                    self._unreserve(origin)
+                    self._unreserve(origin.key)
                 else:
                     self.release(handed)
             elif waiter in self._waiters:
@@ -243,6 +276,6 @@ class Pool:
             if handed is not None:
                 self._waiters.remove(waiter)
                 future.set_result(handed)
-            elif self._reserve(waiter.origin):
+            elif self._reserve(waiter.origin.key):
                 self._waiters.remove(waiter)
                 future.set_result(None)

@@ -11,6 +11,7 @@ from awaitkit.http._errors import (
     HttpClientError,
     ProtocolError,
 )
+from awaitkit.http._pool import Pool
 
 __all__ = ["Headers", "Response"]
 
@@ -87,13 +88,15 @@ class Response:
         "_fields",
         "_headers",
         "_parts",
+        "_pool",
         "_reason",
         "status",
         "url",
     )
 
-    def __init__(self, conn: Connection, url: str) -> None:
+    def __init__(self, conn: Connection, url: str, pool: Pool) -> None:
         self._conn: Connection | None = conn
+        self._pool = pool
         self.status: int = conn.status
         self._reason = conn.reason
         self._fields = conn.head
@@ -146,8 +149,7 @@ class Response:
                     exc = BodyTooLarge(f"body of {declared} bytes, over {limit}")
                     conn.fail(exc)
                     raise exc
-                conn.limit = limit  # the parser stops at once past it
-                conn.sink_all = True
+                conn.collect(limit)  # the parser stops at once past it
                 while conn.state != DONE:
                     if conn.exc is not None:
                         raise conn.exc
@@ -160,7 +162,7 @@ class Response:
             body = parts[0] if len(parts) == 1 else b"".join(parts)
             parts.clear()
             if conn is not None:
-                conn.buffered = 0
+                conn.consumed(len(body))
             self._body = body
         if limit is not None and len(body) > limit:
             exc = BodyTooLarge(f"body of {len(body)} bytes, over {limit}")
@@ -186,9 +188,9 @@ class Response:
         if conn.state == DONE and conn.exc is None:
             self._complete = True
             if not failed and conn.keep_alive:
-                conn.pool.release(conn)
+                self._pool.release(conn)
                 return
-        conn.pool.discard(conn)
+        self._pool.discard(conn)
 
     def _location(self) -> bytes | None:
         for name, value in self._fields:

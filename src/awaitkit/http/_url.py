@@ -10,13 +10,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from awaitkit.core import UsageError
 from awaitkit.http._errors import InvalidURL
-
-if TYPE_CHECKING:
-    from awaitkit.http._connection import Connection
 
 __all__ = [
     "Origin",
@@ -51,9 +47,9 @@ _OWN_FIELDS = frozenset({"host", "user-agent", "accept-encoding"})
 
 
 class Origin:
-    """One (scheme, host, port): where to connect, the Host field, and the pool's books."""
+    """One (scheme, host, port): where to connect, and the Host field."""
 
-    __slots__ = ("count", "host", "host_field", "idle", "key", "port", "tail", "tls")
+    __slots__ = ("host", "host_field", "key", "port", "tail", "tls")
 
     def __init__(self, scheme: str, host: str, port: int, host_field: str) -> None:
         self.key = (scheme, host, port)
@@ -64,8 +60,6 @@ class Origin:
         self.tail = (
             ""  # set by the client: " HTTP/1.1\r\nHost: ...\r\n" + its own fields
         )
-        self.idle: list[Connection] = []  # LIFO: the warmest connection first
-        self.count = 0  # open connections, idle + in use + connecting
 
     def __repr__(self) -> str:
         return f"<Origin {self.key[0]}://{self.host_field}>"
