@@ -14,6 +14,12 @@ Every error it raises derives from :class:`HttpClientError`, itself an
 
 from __future__ import annotations
 
+from awaitkit.http._backends import (
+    AsyncioBackend,
+    MockBackend,
+    MockConnection,
+    NetworkBackend,
+)
 from awaitkit.http._client import HttpClient
 from awaitkit.http._errors import (
     BodyTooLarge,
@@ -31,6 +37,7 @@ from awaitkit.http._errors import (
 from awaitkit.http._response import Headers, Response
 
 __all__ = [
+    "AsyncioBackend",
     "BodyTooLarge",
     "ConnectError",
     "ConnectTimeout",
@@ -38,6 +45,9 @@ __all__ = [
     "HttpClient",
     "HttpClientError",
     "InvalidURL",
+    "MockBackend",
+    "MockConnection",
+    "NetworkBackend",
     "ProtocolError",
     "ReadTimeout",
     "RedirectError",

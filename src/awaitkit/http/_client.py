@@ -23,6 +23,7 @@ from types import TracebackType
 from urllib.parse import urljoin
 
 from awaitkit.core import UsageError
+from awaitkit.http._backends import AsyncioBackend, NetworkBackend
 from awaitkit.http._connection import DONE, Connection
 from awaitkit.http._errors import (
     HttpClientError,
@@ -96,7 +97,9 @@ class HttpClient:
     a body piece); they raise :class:`ConnectTimeout` and :class:`ReadTimeout`,
     both :class:`awaitkit.core.TimeoutExpired` (so also ``TimeoutError``).
     Bad arguments raise :class:`awaitkit.core.UsageError`.  ``max_head`` caps the
-    response head.  Use as ``async with`` or call :meth:`aclose`.
+    response head.  ``backend`` opens the connections (default:
+    :class:`AsyncioBackend`; :class:`MockBackend` replays scripted bytes).
+    Use as ``async with`` or call :meth:`aclose`.
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class HttpClient:
         user_agent: str = "awaitkit",
         ssl_context: ssl.SSLContext | None = None,
         max_head: int = 64 * 1024,
+        backend: NetworkBackend | None = None,
     ) -> None:
         if limit < 1:
             raise UsageError(f"limit must be >= 1, not {limit}")
@@ -120,6 +124,7 @@ class HttpClient:
         self._user_agent = user_agent
         self._ssl_context = ssl_context
         self._max_head = max_head
+        self._backend: NetworkBackend = backend or AsyncioBackend()
         self._pool = Pool(limit, limit_per_host, self._connect)
         # "scheme://authority" as written -> its Origin: parsed once.
         self._origins: dict[str, Origin] = {}
@@ -272,13 +277,7 @@ class HttpClient:
             context = self._ssl_context
         try:
             async with asyncio.timeout(self._connect_timeout):
-                await loop.create_connection(
-                    lambda: conn,
-                    origin.host,
-                    origin.port,
-                    ssl=context,
-                    server_hostname=origin.host if context is not None else None,
-                )
+                await self._backend.connect(conn, origin.host, origin.port, context)
         except OSError as exc:  # ssl.SSLError and the timeout's TimeoutError included
             raise translate(exc, f"cannot connect to {origin.host_field}") from exc
         return conn
