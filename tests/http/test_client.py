@@ -11,7 +11,7 @@ import pytest
 from awaitkit.core import bind_tcp
 from awaitkit.flags import FlagsServer, build_dataset, serving_flags
 from awaitkit.http import Headers, HttpClient, HttpClientError
-from awaitkit.http._connection import DONE
+from awaitkit.http._parser import DONE
 from tests.flags.loops import both_loops
 from tests.flags.rawhttp import wait_until
 
@@ -149,7 +149,9 @@ async def test_unread_complete_body_still_reuses_and_reads_after_exit() -> None:
         async with client.get(f"{server.base_url}/flags/br/metadata.json") as resp:
             conn = resp._conn
             assert conn is not None
-            await wait_until(lambda: conn.state == DONE)  # arrived, and not read here
+            await wait_until(
+                lambda: conn.parser.state == DONE
+            )  # arrived, and not read here
         assert b"Brazil" in await resp.read()
         async with client.get(f"{server.base_url}/flags/br/metadata.json") as resp:
             assert b"Brazil" in await resp.read()

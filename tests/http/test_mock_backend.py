@@ -22,6 +22,7 @@ from awaitkit.http import (
     TooManyRedirects,
     TruncatedBody,
 )
+from awaitkit.http._connection import HIGH_WATER
 
 pytestmark = pytest.mark.anyio
 
@@ -128,6 +129,15 @@ async def test_a_reused_connection_closed_mid_head_is_not_retried() -> None:
         assert await get(client) == b"1"
         with pytest.raises(ServerDisconnected, match="before the response head"):
             await get(client)
+    assert len(backend.connections) == 1
+
+
+async def test_a_connection_paused_by_a_big_body_reads_again_when_reused() -> None:
+    big = b"b" * (HIGH_WATER + 1)
+    backend = MockBackend([[ok(big), MockBackend.NEXT, ok(b"2")]])
+    async with HttpClient(backend=backend, read_timeout=2) as client:
+        assert await get(client) == big  # paused and complete in one read
+        assert await get(client) == b"2"
     assert len(backend.connections) == 1
 
 

@@ -24,7 +24,7 @@ from urllib.parse import urljoin
 
 from awaitkit.core import UsageError
 from awaitkit.http._backends import AsyncioBackend, NetworkBackend
-from awaitkit.http._connection import DONE, Connection
+from awaitkit.http._connection import Connection
 from awaitkit.http._errors import (
     HttpClientError,
     InvalidURL,
@@ -33,6 +33,7 @@ from awaitkit.http._errors import (
     TooManyRedirects,
     translate,
 )
+from awaitkit.http._parser import DONE
 from awaitkit.http._pool import Pool
 from awaitkit.http._response import Response
 from awaitkit.http._url import (
@@ -217,7 +218,7 @@ class HttpClient:
         # Read a small redirect body so the connection can be reused; a big
         # or broken one just costs the connection.
         conn = response._conn
-        if conn is not None and conn.state != DONE:
+        if conn is not None and conn.parser.state != DONE:
             declared = response.content_length
             if declared is None or declared <= _REDIRECT_BODY_LIMIT:
                 with contextlib.suppress(HttpClientError):
@@ -254,7 +255,11 @@ class HttpClient:
             if exc is None:
                 return Response(conn, url, pool)
             pool.discard(conn)
-            if reused and conn.head_bytes == 0 and isinstance(exc, ServerDisconnected):
+            if (
+                reused
+                and conn.parser.head_bytes == 0
+                and isinstance(exc, ServerDisconnected)
+            ):
                 # The server dropped an idle connection as we reused it: GET is
                 # idempotent, so try once more on a new connection.
                 conn = await pool.acquire(origin, fresh=True)

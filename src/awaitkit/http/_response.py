@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TypeVar, overload
 
-from awaitkit.http._connection import DONE, Connection
+from awaitkit.http._connection import Connection
 from awaitkit.http._errors import (
     BodyTooLarge,
     HttpClientError,
     ProtocolError,
 )
+from awaitkit.http._parser import DONE
 from awaitkit.http._pool import Pool
 
 __all__ = ["Headers", "Response"]
@@ -87,6 +88,7 @@ class Response:
         "_conn",
         "_fields",
         "_headers",
+        "_parser",
         "_parts",
         "_pool",
         "_reason",
@@ -97,10 +99,11 @@ class Response:
     def __init__(self, conn: Connection, url: str, pool: Pool) -> None:
         self._conn: Connection | None = conn
         self._pool = pool
-        self.status: int = conn.status
-        self._reason = conn.reason
-        self._fields = conn.head
-        self._parts = conn.body  # shared with the connection while it fills it
+        self._parser = parser = conn.parser
+        self.status: int = parser.status
+        self._reason = parser.reason
+        self._fields = parser.head
+        self._parts = parser.body  # shared with the parser while it fills it
         self.url: str = url
         self._headers: Headers | None = None
         self._body: bytes | None = None
@@ -141,16 +144,18 @@ class Response:
         body = self._body
         conn = self._conn
         if body is None:
-            if conn is not None and conn.state != DONE:
+            parser = self._parser
+            if conn is not None and parser.state != DONE:
                 declared = self.content_length
                 if limit is not None and (
-                    (declared is not None and declared > limit) or conn.received > limit
+                    (declared is not None and declared > limit)
+                    or parser.received > limit
                 ):
                     exc = BodyTooLarge(f"body of {declared} bytes, over {limit}")
                     conn.fail(exc)
                     raise exc
                 conn.collect(limit)  # the parser stops at once past it
-                while conn.state != DONE:
+                while parser.state != DONE:
                     if conn.exc is not None:
                         raise conn.exc
                     await conn.wait(False)
@@ -160,9 +165,7 @@ class Response:
                 )
             parts = self._parts
             body = parts[0] if len(parts) == 1 else b"".join(parts)
-            parts.clear()
-            if conn is not None:
-                conn.consumed(len(body))
+            parts.clear()  # nothing to tell the connection: collect() never pauses
             self._body = body
         if limit is not None and len(body) > limit:
             exc = BodyTooLarge(f"body of {len(body)} bytes, over {limit}")
@@ -185,9 +188,10 @@ class Response:
         if conn is None:
             return
         self._conn = None
-        if conn.state == DONE and conn.exc is None:
+        parser = self._parser
+        if parser.state == DONE and conn.exc is None:
             self._complete = True
-            if not failed and conn.keep_alive:
+            if not failed and parser.keep_alive:
                 self._pool.release(conn)
                 return
         self._pool.discard(conn)
@@ -229,6 +233,6 @@ class _Pieces:
                 )
             if conn.exc is not None:
                 raise conn.exc
-            if conn.state == DONE:
+            if response._parser.state == DONE:
                 raise StopAsyncIteration
             await conn.wait(True)
