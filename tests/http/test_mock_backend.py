@@ -141,6 +141,26 @@ async def test_a_connection_paused_by_a_big_body_reads_again_when_reused() -> No
     assert len(backend.connections) == 1
 
 
+async def test_what_the_pool_asks_a_connection() -> None:
+    backend = MockBackend([[b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nha", b"lf"]])
+    async with HttpClient(backend=backend) as client:
+        async with client.get(URL) as resp:
+            conn = resp._conn
+            assert conn is not None
+            assert not conn.is_idle()  # the body is still coming
+            assert not conn.is_available()
+            assert await resp.read() == b"half"
+            assert conn.is_idle()
+            assert conn.is_available()
+        assert client._pool.idle_total == 1
+        conn.fail(ServerDisconnected("gone"))
+        assert conn.has_expired()
+        assert not conn.is_available()
+        await conn.lost
+        assert conn.is_closed()
+        assert client._pool.total == 0  # its loss callback freed the slot
+
+
 # -- redirects -------------------------------------------------------------------
 
 

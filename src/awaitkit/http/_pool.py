@@ -101,7 +101,7 @@ class Pool:
             conn = idle.popitem()[0]
             del self._idle_of[conn]
             self.idle_total -= 1
-            if conn.is_available():
+            if not conn.has_expired():  # the server may have closed it meanwhile
                 return conn
             self.discard(conn)
         return None
