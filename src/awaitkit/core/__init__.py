@@ -1,4 +1,5 @@
-"""Shared, app-agnostic pieces: the error tree, the loop-lag monitor, the runner.
+"""Shared, app-agnostic pieces: the error tree, the loop-lag monitor, the runner,
+stop-on-signal.
 
 Import from here, not from the private modules::
 
@@ -36,6 +37,10 @@ if TYPE_CHECKING:
         format_hostport as format_hostport,
     )
     from awaitkit.core._runner import loop_factory as loop_factory, run as run
+    from awaitkit.core._signals import (
+        SignalStop as SignalStop,
+        stop_on_signals as stop_on_signals,
+    )
 
 _LAZY = {
     "LagMonitor": "awaitkit.core._lag",
@@ -45,6 +50,8 @@ _LAZY = {
     "format_hostport": "awaitkit.core._net",
     "loop_factory": "awaitkit.core._runner",
     "run": "awaitkit.core._runner",
+    "SignalStop": "awaitkit.core._signals",
+    "stop_on_signals": "awaitkit.core._signals",
 }
 
 __all__ = [
@@ -55,6 +62,7 @@ __all__ = [
     "LagReport",
     "QueryError",
     "ResolveError",
+    "SignalStop",
     "Terminated",
     "TimeoutExpired",
     "TransportError",
@@ -64,6 +72,7 @@ __all__ = [
     "loop_factory",
     "percentile",
     "run",
+    "stop_on_signals",
 ]
 
 
