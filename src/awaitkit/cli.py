@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     _configure_logging(args)
     try:
-        status: int = handler(args)
+        status = _call(handler, args)
     except AwaitkitError as exc:
         print(f"awaitkit: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -186,6 +186,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 141
     return status
+
+
+def _call(
+    handler: Callable[[argparse.Namespace], int], args: argparse.Namespace
+) -> int:
+    """``handler(args)``; a group of nothing but AwaitkitErrors raises its first.
+
+    The commands raise their errors as themselves; this is the last resort
+    for one that reaches the CLI inside an ``ExceptionGroup``, so the user
+    sees one error line instead of a traceback.  A group holding anything
+    else is a bug, and its traceback is shown.
+    """
+    errors: list[AwaitkitError] = []
+    try:
+        return handler(args)
+    except* AwaitkitError as group:
+        from awaitkit.core import first_error  # imports asyncio: only now
+
+        error = first_error(group)
+        assert isinstance(error, AwaitkitError)
+        errors.append(error)
+    raise errors[0]
 
 
 def entry() -> NoReturn:

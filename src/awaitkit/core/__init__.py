@@ -27,6 +27,7 @@ from awaitkit.core.errors import (
 
 TYPE_CHECKING = False  # see awaitkit._lazy
 if TYPE_CHECKING:
+    from awaitkit.core._groups import first_error as first_error
     from awaitkit.core._lag import (
         LagMonitor as LagMonitor,
         LagReport as LagReport,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
+    "first_error": "awaitkit.core._groups",
     "LagMonitor": "awaitkit.core._lag",
     "LagReport": "awaitkit.core._lag",
     "percentile": "awaitkit.core._lag",
@@ -68,6 +70,7 @@ __all__ = [
     "TransportError",
     "UsageError",
     "bind_tcp",
+    "first_error",
     "format_hostport",
     "loop_factory",
     "percentile",
