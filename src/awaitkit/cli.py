@@ -22,9 +22,10 @@ import atexit
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from awaitkit import __version__
+from awaitkit._argtypes import Subcommands
 from awaitkit.core.errors import AwaitkitError, Terminated
 
 __all__ = ["build_parser", "entry", "main"]
@@ -82,13 +83,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _register_find(commands: argparse._SubParsersAction[Any]) -> None:
+def _register_find(commands: Subcommands) -> None:
     from awaitkit.find import cli as find_cli
 
     find_cli.register(commands)
 
 
-def _register_serve(commands: argparse._SubParsersAction[Any]) -> None:
+def _register_serve(commands: Subcommands) -> None:
     from awaitkit.flags import cli as flags_cli
     from awaitkit.servers import cli as servers_cli
 
@@ -105,22 +106,20 @@ def _register_serve(commands: argparse._SubParsersAction[Any]) -> None:
     flags_cli.register(serve_commands)
 
 
-def _register_download(commands: argparse._SubParsersAction[Any]) -> None:
+def _register_download(commands: Subcommands) -> None:
     from awaitkit.download import cli as download_cli
 
     download_cli.register(commands)
 
 
-def _register_probe(commands: argparse._SubParsersAction[Any]) -> None:
+def _register_probe(commands: Subcommands) -> None:
     from awaitkit.probe import cli as probe_cli
 
     probe_cli.register(commands)
 
 
 # In the order of the help; each entry's names are the commands it declares.
-_REGISTRARS: tuple[
-    tuple[str, Callable[[argparse._SubParsersAction[Any]], None]], ...
-] = (
+_REGISTRARS: tuple[tuple[str, Callable[[Subcommands], None]], ...] = (
     ("find", _register_find),
     ("serve", _register_serve),
     ("flags fetch", _register_download),

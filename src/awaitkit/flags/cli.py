@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from awaitkit._argtypes import fraction, port
+from awaitkit._argtypes import Subcommands, fraction, port
 
 if TYPE_CHECKING:
     import socket
@@ -27,7 +27,7 @@ _RATES = (
 )
 
 
-def register(serve_commands: argparse._SubParsersAction[Any]) -> None:
+def register(serve_commands: Subcommands) -> None:
     """Register ``awaitkit serve flags``."""
     parser = serve_commands.add_parser(
         "flags",
