@@ -201,11 +201,11 @@ def _call(
     try:
         return handler(args)
     except* AwaitkitError as group:
-        from awaitkit.core import first_error  # imports asyncio: only now
-
-        error = first_error(group)
-        assert isinstance(error, AwaitkitError)
-        errors.append(error)
+        first: BaseException = group  # a group of AwaitkitErrors only, nested or not
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        assert isinstance(first, AwaitkitError)
+        errors.append(first)
     raise errors[0]
 
 
