@@ -95,7 +95,12 @@ def test_entry_flushes_everything_and_keeps_the_status() -> None:
     assert lines.returncode == 0
     assert len(lines.stdout.splitlines()) > 3000  # the whole block-buffered pipe
     assert run_entry(ENTRY, "fetch").returncode == 2
-    with_atexit = "import atexit; atexit.register(print, 'atexit ran'); " + ENTRY
+    # As logging's flush is: registered while the command runs.
+    with_atexit = (
+        "import atexit, awaitkit.cli as cli; real = cli.main\n"
+        "def main(): atexit.register(print, 'atexit ran'); return real()\n"
+        "cli.main = main\n" + ENTRY
+    )
     done = run_entry(with_atexit, "find", "cat", "face")
     assert done.returncode == 0
     assert done.stdout.endswith("atexit ran\n")

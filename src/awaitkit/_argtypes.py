@@ -8,8 +8,28 @@ error (exit 2) with the option named, never a traceback later.  Only
 from __future__ import annotations
 
 import argparse
+from typing import Any, Protocol
 
-__all__ = ["fraction", "non_negative_int", "port", "positive_float", "positive_int"]
+__all__ = [
+    "Subcommands",
+    "fraction",
+    "non_negative_int",
+    "port",
+    "positive_float",
+    "positive_int",
+]
+
+
+class Subcommands(Protocol):
+    """What ``ArgumentParser.add_subparsers()`` returns, as the commands use it.
+
+    argparse names that class only privately; this is the part of it a
+    ``register(commands)`` function needs.
+    """
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        """Declare the subcommand ``name``; returns its parser."""
+        ...
 
 
 def non_negative_int(text: str) -> int:

@@ -22,9 +22,10 @@ import atexit
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from awaitkit import __version__
+from awaitkit._argtypes import Subcommands
 from awaitkit.core.errors import AwaitkitError, Terminated
 
 __all__ = ["build_parser", "entry", "main"]
@@ -82,13 +83,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _register_find(commands: argparse._SubParsersAction[Any]) -> None:
+def _register_find(commands: Subcommands) -> None:
     from awaitkit.find import cli as find_cli
 
     find_cli.register(commands)
 
 
-def _register_serve(commands: argparse._SubParsersAction[Any]) -> None:
+def _register_serve(commands: Subcommands) -> None:
     from awaitkit.flags import cli as flags_cli
     from awaitkit.servers import cli as servers_cli
 
@@ -105,22 +106,20 @@ def _register_serve(commands: argparse._SubParsersAction[Any]) -> None:
     flags_cli.register(serve_commands)
 
 
-def _register_download(commands: argparse._SubParsersAction[Any]) -> None:
+def _register_download(commands: Subcommands) -> None:
     from awaitkit.download import cli as download_cli
 
     download_cli.register(commands)
 
 
-def _register_probe(commands: argparse._SubParsersAction[Any]) -> None:
+def _register_probe(commands: Subcommands) -> None:
     from awaitkit.probe import cli as probe_cli
 
     probe_cli.register(commands)
 
 
 # In the order of the help; each entry's names are the commands it declares.
-_REGISTRARS: tuple[
-    tuple[str, Callable[[argparse._SubParsersAction[Any]], None]], ...
-] = (
+_REGISTRARS: tuple[tuple[str, Callable[[Subcommands], None]], ...] = (
     ("find", _register_find),
     ("serve", _register_serve),
     ("flags fetch", _register_download),
@@ -169,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     _configure_logging(args)
     try:
-        status: int = handler(args)
+        status = _call(handler, args)
     except AwaitkitError as exc:
         print(f"awaitkit: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -188,24 +187,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
+def _call(
+    handler: Callable[[argparse.Namespace], int], args: argparse.Namespace
+) -> int:
+    """``handler(args)``; a group of nothing but AwaitkitErrors raises its first.
+
+    The commands raise their errors as themselves; this is the last resort
+    for one that reaches the CLI inside an ``ExceptionGroup``, so the user
+    sees one error line instead of a traceback.  A group holding anything
+    else is a bug, and its traceback is shown.
+    """
+    errors: list[AwaitkitError] = []
+    try:
+        return handler(args)
+    except* AwaitkitError as group:
+        first: BaseException = group  # a group of AwaitkitErrors only, nested or not
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        assert isinstance(first, AwaitkitError)
+        errors.append(first)
+    raise errors[0]
+
+
 def entry() -> NoReturn:
     """The ``awaitkit`` console script and ``python -m awaitkit``: :func:`main`, then exit.
 
     The exit skips the interpreter's teardown (freeing every module and
     object: about 15 ms after a bulk download, where curl's whole start
-    and exit take 5 ms).  Nothing is lost: every file the commands open is
-    closed by now, ``atexit`` functions (logging's flush among them) run
-    first, and the standard streams are flushed.  With threads still
-    running, it exits the ordinary way, which waits for them.
+    and exit take 5 ms).  Nothing is lost: the interpreter first joins the
+    other threads and runs the ``atexit`` functions registered since this
+    call (logging's flush among them), last-registered first, so the one
+    registered here runs last; it flushes the standard streams and ends
+    the process with ``os._exit``.  Functions registered before this call
+    (none, when the console script starts it) would run after it: they are
+    skipped.
     """
-    status = main()
-    threading = sys.modules.get("threading")  # not imported: no other thread
-    if threading is not None and threading.active_count() > 1:
-        sys.exit(status)
-    atexit._run_exitfuncs()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:  # the reader went away: as main() reports it
-        status = 141
-    os._exit(status)
+    ended: list[int] = []  # the status, once main() has returned one
+
+    def exit_now() -> None:
+        if not ended:
+            return  # main() raised: the ordinary exit reports it
+        status = ended[0]
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BrokenPipeError:  # the reader went away: as main() reports it
+            status = 141
+        os._exit(status)
+
+    atexit.register(exit_now)
+    ended.append(main())
+    sys.exit(ended[0])

@@ -8,10 +8,18 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from awaitkit.find import CharIndex
-from awaitkit.find._ucd import STOP_CODE, generated_suffix, name_words, tokenize, ucd
+from awaitkit.find._ucd import STOP_CODE, generated_suffix, tokenize, ucd
 
 NAMED = [cp for cp in range(32, STOP_CODE) if ucd.name(chr(cp), "")]
 GENERATED = [cp for cp in NAMED if generated_suffix(cp, ucd.name(chr(cp)))]
+
+
+def name_words(code: int, name: str) -> list[str]:
+    """The words of ``name`` worth indexing: all but a generated hex ending."""
+    words = tokenize(name)
+    if generated_suffix(code, name):
+        words.pop()
+    return words
 
 
 def test_the_data_is_the_full_unicode_range() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import signal
@@ -224,3 +225,61 @@ def test_a_stop_signal_ends_a_probe_cleanly(
     assert proc.returncode == code, err
     assert f"awaitkit: {word}" in err
     assert "Traceback" not in err
+
+
+class _FailingResolver:
+    """A resolver whose every lookup fails with a ResolveError."""
+
+    async def lookup(self, name: str) -> object:
+        from awaitkit.core import ResolveError
+
+        await asyncio.sleep(0)
+        raise ResolveError(f"no answer for {name}")
+
+
+def test_an_error_in_a_probe_worker_is_one_clean_line(monkeypatch, capsys) -> None:
+    from awaitkit.core import ResolveError
+    from awaitkit.probe import _command
+
+    monkeypatch.setattr(
+        _command, "_make_resolver", lambda args: (_FailingResolver(), 4)
+    )
+    status = main(["probe", "test"])
+    out, err = capsys.readouterr()
+    assert status == ResolveError.exit_code
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("awaitkit: error: no answer for ")
+    assert lines[0].endswith(".test")
+    assert "Traceback" not in err
+    assert out == ""  # not even the header: it waits for the first results
+
+
+def test_a_group_of_awaitkit_errors_reaching_the_cli_is_its_first(
+    monkeypatch, capsys
+) -> None:
+    from awaitkit.core import UsageError
+    from awaitkit.probe import _command
+
+    def raises_a_group(args: object) -> int:
+        raise ExceptionGroup(
+            "batch", [UsageError("first"), ExceptionGroup("inner", [UsageError("2")])]
+        )
+
+    monkeypatch.setattr(_command, "run_command", raises_a_group)
+    assert main(["probe", "test"]) == UsageError.exit_code == 2
+    _, err = capsys.readouterr()
+    assert err == "awaitkit: error: first\n"
+
+
+def test_a_group_with_a_bug_in_it_is_not_hidden(monkeypatch) -> None:
+    from awaitkit.core import UsageError
+    from awaitkit.probe import _command
+
+    def raises_a_group(args: object) -> int:
+        raise ExceptionGroup("batch", [UsageError("fine"), RuntimeError("bug")])
+
+    monkeypatch.setattr(_command, "run_command", raises_a_group)
+    with pytest.raises(ExceptionGroup) as info:
+        main(["probe", "test"])
+    assert info.group_contains(RuntimeError)

@@ -193,6 +193,29 @@ async def test_in_flight_limit(faults) -> None:
     assert peak == 3
 
 
+async def test_closing_ends_queries_waiting_for_a_slot(faults) -> None:
+    """Queries past max_in_flight wait; a cancelled one frees its place; closing ends all."""
+    resolver = DirectResolver([faults.address], timeout=30, retries=0, max_in_flight=2)
+    await resolver.open()
+    tasks = [
+        asyncio.create_task(resolver.lookup(f"drop.w{i}.example")) for i in range(6)
+    ]
+    protocol = resolver._protocols[socket.AF_INET]
+    for _ in range(500):
+        if len(protocol.pending) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert len(protocol.pending) == 2  # the other four wait for a slot
+    tasks[3].cancel()
+    await asyncio.sleep(0.05)
+    assert len(protocol.pending) == 2
+    await resolver.aclose()
+    async with asyncio.timeout(5):
+        answers = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(answers.pop(3), asyncio.CancelledError)
+    assert [a.status for a in answers] == [Status.TIMEOUT] * 5
+
+
 async def test_receive_buffer_is_raised(faults) -> None:
     """1,000 replies in flight overflow the default ~208 KiB buffer; ours asks for 4 MiB."""
     async with DirectResolver([faults.address]) as resolver:

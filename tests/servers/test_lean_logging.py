@@ -51,7 +51,7 @@ EVERY_FIELD = (
     ("%", "%(asctime)s.%(msecs)03d %(message)s", "%Y-%m-%dT%H:%M:%S"),
 )
 TIME_FIELDS = {"created", "msecs", "relativeCreated"}
-SWITCHES = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+SWITCHES = ("logThreads", "logProcesses", "logMultiprocessing")
 if sys.version_info >= (3, 12):
     SWITCHES += ("logAsyncioTasks",)
 
@@ -142,7 +142,6 @@ def test_a_switch_turned_back_on_gives_stock_values(lean: None) -> None:
 
 def test_lean_logging_installs_the_factory_and_the_switches(lean: None) -> None:
     assert logging.getLogRecordFactory() is LeanRecord
-    assert logging._srcfile is None
     assert not logging.logThreads
     assert not logging.logProcesses
     record = logging.getLogger("test.lean").makeRecord(

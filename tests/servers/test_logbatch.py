@@ -159,7 +159,7 @@ async def test_bad_record_does_not_lose_the_others() -> None:
 def test_cached_asctime_matches_the_stock_formatter() -> None:
     for datefmt in (None, "%H:%M:%S"):
         stock = logging.Formatter(FORMAT, datefmt)
-        cached = _SecondsCachedFormatter(FORMAT, datefmt)
+        cached = _SecondsCachedFormatter(logging.Formatter(FORMAT, datefmt))
         for created in (1.25, 1.5, 1.999, 2.0, 2.001, 3600.75, 1.5):
             record = logging.makeLogRecord({"msg": "m", "levelno": 20})
             record.created = created

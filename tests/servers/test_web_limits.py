@@ -344,24 +344,6 @@ def test_head_limits_reject_nonsense(bad: dict[str, int]) -> None:
         HeadLimits(**bad)
 
 
-def test_a_vanished_uvicorn_hook_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
-    bounded._check_uvicorn()  # passes on the uvicorn installed
-    monkeypatch.delattr(HttpToolsProtocol, "on_headers_complete")
-    with pytest.raises(RuntimeError, match="on_headers_complete"):
-        bounded._check_uvicorn()
-
-
-def test_an_attribute_uvicorn_stopped_using_fails_loudly(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    def on_message_begin(self: HttpToolsProtocol) -> None:
-        self.headers = []  # no longer resets self.url
-
-    monkeypatch.setattr(HttpToolsProtocol, "on_message_begin", on_message_begin)
-    with pytest.raises(RuntimeError, match="on_message_begin -> url"):
-        bounded._check_uvicorn()
-
-
 # -- read boundaries -----------------------------------------------------------
 # Over a real socket the test cannot choose how the server's reads split the
 # bytes; these feed the protocol directly, with a transport that records.
@@ -414,6 +396,78 @@ def connected(
     transport = RecordingTransport()
     protocol.connection_made(transport)
     return protocol, transport
+
+
+# -- uvicorn's hooks (not a public API: pyproject pins the releases) --------
+
+# The hooks and attributes of uvicorn's protocol the bounded one builds on.
+OVERRIDDEN = (
+    "data_received",
+    "eof_received",
+    "on_headers_complete",
+    "send_400_response",
+)
+CALLED = ("on_response_complete",)
+PROTOCOL_STATE = ("client", "cycle", "flow", "headers", "loop", "parser", "scope")
+PROTOCOL_STATE += ("server_state", "transport", "url")
+CYCLE_STATE = ("keep_alive", "more_body", "response_complete", "response_started")
+
+
+def test_the_uvicorn_hooks_it_overrides_are_there() -> None:
+    for name in OVERRIDDEN + CALLED:
+        assert callable(getattr(HttpToolsProtocol, name, None)), name
+    for name in OVERRIDDEN:
+        assert name in vars(bounded.BoundedHttpToolsProtocol), name
+
+
+async def test_uvicorn_keeps_the_state_it_reads() -> None:
+    """A request through uvicorn's own code: each attribute read is set as expected."""
+    protocol, _ = connected()
+    protocol.data_received(b"GET /x?q=1 HTTP/1.1\r\nHost: x\r\nA: b\r\n")
+    for name in PROTOCOL_STATE:
+        assert hasattr(protocol, name), name
+    # While the head is open: a scope without "method", url and fields so far.
+    assert protocol.scope is not None
+    assert "method" not in protocol.scope
+    assert protocol.url == b"/x?q=1"
+    # (a field is complete once the next line begins)
+    assert [name for name, _ in protocol.headers] == [b"host"]
+    assert protocol.parser.get_method() == b"GET"
+    protocol.data_received(b"\r\n")
+    assert protocol.scope["method"] == "GET"  # the head is complete
+    cycle = protocol.cycle
+    assert cycle is not None
+    for name in CYCLE_STATE:
+        assert isinstance(getattr(cycle, name), bool), name
+    assert callable(cycle.on_response)
+    assert protocol.server_state.default_headers == []
+    assert protocol.flow is not None
+
+
+async def test_a_refusal_goes_through_uvicorns_parse_error_path() -> None:
+    """A callback's exception reaches send_400_response, which answers 431 instead."""
+    protocol, transport = connected(SMALL)
+    fields = b"".join(b"F%d: v\r\n" % n for n in range(SMALL.max_fields + 1))
+    protocol.data_received(b"GET / HTTP/1.1\r\n" + fields + b"\r\n")
+    assert transport.written.startswith(b"HTTP/1.1 431 ")
+    assert b"connection: close" in transport.written
+    assert protocol.cycle is None
+
+
+async def test_the_pipelined_answer_hook_is_still_called() -> None:
+    """A refusal behind a request in flight waits for on_response, as uvicorn calls it."""
+    protocol, transport = connected(SMALL)
+    protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    cycle = protocol.cycle
+    assert cycle is not None
+    protocol.data_received(b"GET /" + b"a" * (SMALL.max_target + 1) + b" HTTP/1.1\r\n")
+    assert not transport.written  # the first request has not been answered
+    for _ in range(1000):  # the app runs as a task of its own
+        if b"HTTP/1.1 414 " in transport.written:
+            break
+        await asyncio.sleep(0)
+    assert transport.written.startswith(b"HTTP/1.1 204 ")
+    assert b"HTTP/1.1 414 " in transport.written
 
 
 @pytest.mark.parametrize("piece", [1, 1000, 4096, 65536])

@@ -1,4 +1,5 @@
-"""Shared, app-agnostic pieces: the error tree, the loop-lag monitor, the runner.
+"""Shared, app-agnostic pieces: the error tree, the loop-lag monitor, the runner,
+stop-on-signal.
 
 Import from here, not from the private modules::
 
@@ -26,6 +27,7 @@ from awaitkit.core.errors import (
 
 TYPE_CHECKING = False  # see awaitkit._lazy
 if TYPE_CHECKING:
+    from awaitkit.core._groups import first_error as first_error
     from awaitkit.core._lag import (
         LagMonitor as LagMonitor,
         LagReport as LagReport,
@@ -36,8 +38,13 @@ if TYPE_CHECKING:
         format_hostport as format_hostport,
     )
     from awaitkit.core._runner import loop_factory as loop_factory, run as run
+    from awaitkit.core._signals import (
+        SignalStop as SignalStop,
+        stop_on_signals as stop_on_signals,
+    )
 
 _LAZY = {
+    "first_error": "awaitkit.core._groups",
     "LagMonitor": "awaitkit.core._lag",
     "LagReport": "awaitkit.core._lag",
     "percentile": "awaitkit.core._lag",
@@ -45,6 +52,8 @@ _LAZY = {
     "format_hostport": "awaitkit.core._net",
     "loop_factory": "awaitkit.core._runner",
     "run": "awaitkit.core._runner",
+    "SignalStop": "awaitkit.core._signals",
+    "stop_on_signals": "awaitkit.core._signals",
 }
 
 __all__ = [
@@ -55,15 +64,18 @@ __all__ = [
     "LagReport",
     "QueryError",
     "ResolveError",
+    "SignalStop",
     "Terminated",
     "TimeoutExpired",
     "TransportError",
     "UsageError",
     "bind_tcp",
+    "first_error",
     "format_hostport",
     "loop_factory",
     "percentile",
     "run",
+    "stop_on_signals",
 ]
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from awaitkit.core._signals import SignalStop, stop_on_signals
 from awaitkit.core.errors import Terminated
 
 __all__ = ["loop_factory", "run"]
@@ -43,39 +43,22 @@ def run(
     default action: a program started with it ignored keeps ignoring it.
     """
     with asyncio.Runner(loop_factory=loop_factory(use_uvloop), debug=debug) as runner:
-        if not stop_on_sigterm or not _sigterm_is_ours():
+        if not stop_on_sigterm:
             return runner.run(coro)
-        terminated = False
+        stopped = SignalStop()
 
         async def stoppable() -> T:
-            loop = asyncio.get_running_loop()
+            nonlocal stopped
             task = asyncio.current_task()
             assert task is not None
-
-            def on_sigterm() -> None:
-                # One stop request: a second SIGTERM (a process group's, say)
-                # must not cut the clean-up short.
-                nonlocal terminated
-                if not terminated:
-                    terminated = True
-                    task.cancel()
-
-            loop.add_signal_handler(signal.SIGTERM, on_sigterm)
-            try:
+            with stop_on_signals(
+                task.cancel, (signal.SIGTERM,), only_default=True
+            ) as stopped:
                 return await coro
-            finally:
-                loop.remove_signal_handler(signal.SIGTERM)
 
         try:
             return runner.run(stoppable())
         except asyncio.CancelledError:
-            if terminated:
+            if stopped.received is not None:
                 raise Terminated from None
             raise
-
-
-def _sigterm_is_ours() -> bool:
-    return (
-        threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-    )

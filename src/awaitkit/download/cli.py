@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+
+from awaitkit._argtypes import Subcommands
 
 
 def _run_flags(args: argparse.Namespace) -> int:
@@ -23,7 +24,7 @@ def _run_fetch(args: argparse.Namespace) -> int:
     return run_fetch(args)
 
 
-def _register_flags(commands: argparse._SubParsersAction[Any]) -> None:
+def _register_flags(commands: Subcommands) -> None:
     parser = commands.add_parser(
         "flags",
         help="download flags (the book's flags2/flags3 client)",
@@ -89,7 +90,7 @@ def _register_flags(commands: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(handler=_run_flags, print_usage=parser.print_usage)
 
 
-def _register_fetch(commands: argparse._SubParsersAction[Any]) -> None:
+def _register_fetch(commands: Subcommands) -> None:
     parser = commands.add_parser(
         "fetch",
         help="download any list of URLs, concurrently, with retries",
@@ -184,7 +185,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(commands: argparse._SubParsersAction[Any]) -> None:
+def register(commands: Subcommands) -> None:
     """Register ``awaitkit flags`` and ``awaitkit fetch``."""
     _register_flags(commands)
     _register_fetch(commands)

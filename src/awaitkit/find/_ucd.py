@@ -16,9 +16,7 @@ except ImportError:  # pragma: no cover - unicodedata2 is a declared dependency
 
 __all__ = [
     "STOP_CODE",
-    "char_name",
     "generated_suffix",
-    "name_words",
     "tokenize",
     "ucd",
     "unicode_version",
@@ -36,11 +34,6 @@ _APOSTROPHES = str.maketrans("", "", "'\u2019")
 def unicode_version() -> str:
     """The version of the Unicode data ``find`` uses, e.g. ``"16.0.0"``."""
     return str(ucd.unidata_version)
-
-
-def char_name(char: str) -> str:
-    """The Unicode name of ``char``, or ``""`` when it has none (controls, unassigned)."""
-    return str(ucd.name(char, ""))
 
 
 def tokenize(text: str) -> list[str]:
@@ -62,11 +55,3 @@ def generated_suffix(code: int, name: str) -> str:
     """
     suffix = f"{code:04X}"
     return suffix if name.endswith("-" + suffix) else ""
-
-
-def name_words(code: int, name: str) -> list[str]:
-    """The words of ``name`` worth indexing: all but a generated hex ending."""
-    words = tokenize(name)
-    if generated_suffix(code, name):
-        words.pop()
-    return words

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from awaitkit._argtypes import non_negative_int, positive_int
+from awaitkit._argtypes import Subcommands, non_negative_int, positive_int
 
 TYPE_CHECKING = False  # typing costs ~2 ms at start-up; type checkers know this name
 if TYPE_CHECKING:
-    from typing import Any
+    pass
 
 # ASCII only: help must print on any terminal, even LANG=C.
 _EPILOG = """\
@@ -28,7 +28,7 @@ exit status: 0 found, 1 nothing found, 2 usage error.
 The index is cached in $AWAITKIT_CACHE_DIR or the user cache directory."""
 
 
-def register(commands: argparse._SubParsersAction[Any]) -> None:
+def register(commands: Subcommands) -> None:
     """Register ``awaitkit find``."""
     parser = commands.add_parser(
         "find",

@@ -209,10 +209,6 @@ class FlagsServer:
         await asyncio.gather(*tasks, return_exceptions=True)
         await server.wait_closed()
 
-    async def serve_forever(self) -> None:
-        """Serve until cancelled (Ctrl-C, SIGTERM); the caller closes the server."""
-        await asyncio.Event().wait()
-
     async def __aenter__(self) -> FlagsServer:
         await self.start()
         return self

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from awaitkit._argtypes import fraction, port
+from awaitkit._argtypes import Subcommands, fraction, port
 
 if TYPE_CHECKING:
     import socket
@@ -27,7 +27,7 @@ _RATES = (
 )
 
 
-def register(serve_commands: argparse._SubParsersAction[Any]) -> None:
+def register(serve_commands: Subcommands) -> None:
     """Register ``awaitkit serve flags``."""
     parser = serve_commands.add_parser(
         "flags",
@@ -126,27 +126,28 @@ async def _serve(
     args: argparse.Namespace, options: dict[str, Any], sock: socket.socket
 ) -> int:
     import asyncio
-    import signal
 
+    from awaitkit.core import stop_on_signals
     from awaitkit.flags._server import FlagsServer
 
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    async with FlagsServer(
-        args.preset,
-        host=args.host,
-        port=args.port,
-        directory=args.directory,
-        seed=args.seed,
-        max_connections=args.max_connections,
-        keepalive_timeout=args.keepalive_timeout,
-        sock=sock,
-        **options,
-    ) as server:
-        what = args.directory or "the flags data set"
-        print(f"serving {what} on {server.base_url} (preset {args.preset})", flush=True)
-        await stop.wait()
+    with stop_on_signals(stop.set):
+        async with FlagsServer(
+            args.preset,
+            host=args.host,
+            port=args.port,
+            directory=args.directory,
+            seed=args.seed,
+            max_connections=args.max_connections,
+            keepalive_timeout=args.keepalive_timeout,
+            sock=sock,
+            **options,
+        ) as server:
+            what = args.directory or "the flags data set"
+            print(
+                f"serving {what} on {server.base_url} (preset {args.preset})",
+                flush=True,
+            )
+            await stop.wait()
     print("stopped", flush=True)
     return 0

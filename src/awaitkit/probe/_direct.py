@@ -197,7 +197,7 @@ class DirectResolver:
         }
         protocols: dict[int, QueryProtocol] = {}
         for family in families:
-            protocols[family] = await open_udp(family, self.stats)
+            protocols[family] = await open_udp(family, self.stats, self.max_in_flight)
         self._tcp_slots = asyncio.Semaphore(_TCP_CONNECTIONS)
         self._protocols = protocols
 
@@ -240,13 +240,7 @@ class DirectResolver:
             )
             if protocol is None:
                 return Answer(last)  # closed under us
-            reply = await protocol.ask(
-                server,
-                wire,
-                name,
-                self.timeout,
-                self.max_in_flight,
-            )
+            reply = await protocol.ask(server, wire, name, self.timeout)
             if reply is not None and reply.truncated:
                 stats.truncated += 1
                 reply = await self._ask_tcp(server, wire, name)

@@ -19,6 +19,7 @@ from collections.abc import (
 )
 from typing import Protocol, runtime_checkable
 
+from awaitkit.core import first_error
 from awaitkit.probe._names import to_ascii
 from awaitkit.probe._result import Answer, Result, Status
 from awaitkit.probe._system import SystemResolver
@@ -89,7 +90,8 @@ async def multi_probe(
     workers free up.  Leaving the ``async for`` early and closing the
     generator (``aclosing`` does it at once; otherwise the garbage collector
     does) cancels the lookups still running.  An exception from the input or
-    the resolver cancels the rest and surfaces as an ``ExceptionGroup``.
+    the resolver cancels the rest and is raised as itself (the first one,
+    if several workers failed at once): never as an ``ExceptionGroup``.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
@@ -133,30 +135,36 @@ async def multi_probe(
         for _ in range(concurrency):
             await names.put(None)
 
-    async with asyncio.TaskGroup() as tg:
-        tasks: list[asyncio.Task[None]] = []
-        if isinstance(domains, AsyncIterable):
-            # An async iterator cannot be advanced by two tasks at once, so
-            # one feeder reads it into a small queue the workers drain.
-            names: asyncio.Queue[str | None] = asyncio.Queue(maxsize=concurrency)
-            tasks.append(tg.create_task(feed(names, domains)))
-            tasks += [tg.create_task(work_queue(names)) for _ in range(concurrency)]
-        else:
-            iterator = iter(domains)
-            tasks += [tg.create_task(work_iter(iterator)) for _ in range(concurrency)]
-        finished = 0
-        while finished < concurrency:
-            item = await results.get()
-            if item is None:
-                finished += 1
-                continue
-            try:
-                yield item
-            except GeneratorExit:
-                # The consumer left the loop and the generator is being
-                # closed.  Letting GeneratorExit cross the TaskGroup would
-                # turn it into a BaseExceptionGroup; cancel the workers
-                # instead and leave the group normally, which awaits them.
-                for task in tasks:
-                    task.cancel()
-                break
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tasks: list[asyncio.Task[None]] = []
+            if isinstance(domains, AsyncIterable):
+                # An async iterator cannot be advanced by two tasks at once, so
+                # one feeder reads it into a small queue the workers drain.
+                names: asyncio.Queue[str | None] = asyncio.Queue(maxsize=concurrency)
+                tasks.append(tg.create_task(feed(names, domains)))
+                tasks += [tg.create_task(work_queue(names)) for _ in range(concurrency)]
+            else:
+                iterator = iter(domains)
+                tasks += [
+                    tg.create_task(work_iter(iterator)) for _ in range(concurrency)
+                ]
+            finished = 0
+            while finished < concurrency:
+                item = await results.get()
+                if item is None:
+                    finished += 1
+                    continue
+                try:
+                    yield item
+                except GeneratorExit:
+                    # The consumer left the loop and the generator is being
+                    # closed.  Letting GeneratorExit cross the TaskGroup would
+                    # turn it into a BaseExceptionGroup; cancel the workers
+                    # instead and leave the group normally, which awaits them.
+                    for task in tasks:
+                        task.cancel()
+                    break
+    except BaseExceptionGroup as group:
+        error = first_error(group)
+        raise error from error.__cause__  # its own cause; not the group around it

@@ -13,7 +13,6 @@ import asyncio
 import logging
 import os
 import socket
-from collections import deque
 from dataclasses import dataclass
 from typing import cast
 
@@ -71,7 +70,7 @@ def _expire(future: asyncio.Future[Reply | None]) -> None:
 class QueryProtocol(asyncio.DatagramProtocol):
     """Datagram protocol multiplexing many queries over one socket."""
 
-    def __init__(self, stats: Stats) -> None:
+    def __init__(self, stats: Stats, limit: int) -> None:
         self.stats = stats
         self.pending: dict[int, _Query] = {}
         self.transport: asyncio.DatagramTransport | None = None
@@ -81,7 +80,8 @@ class QueryProtocol(asyncio.DatagramProtocol):
         # timeout fires up to that much late.
         self._sweeper: asyncio.TimerHandle | None = None
         self._sweep_every = 0.05
-        self._slot_waiters: deque[asyncio.Future[None]] = deque()
+        # At most ``limit`` queries wait for replies at once (FIFO past that).
+        self._slots = asyncio.Semaphore(limit)
         self._ids = bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -93,9 +93,6 @@ class QueryProtocol(asyncio.DatagramProtocol):
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
-        for waiter in self._slot_waiters:
-            if not waiter.done():
-                waiter.set_result(None)
         for query in self.pending.values():
             _expire(query.future)
 
@@ -148,55 +145,36 @@ class QueryProtocol(asyncio.DatagramProtocol):
         wire: bytes,
         name: str,
         seconds: float,
-        limit: int,
     ) -> Reply | None:
         """Ask ``server`` the question ``wire`` (for ``name``); ``None`` after ``seconds``.
 
-        At most ``limit`` queries wait for replies at once; a caller past
-        that waits (FIFO) for a slot before sending.
+        Past the protocol's ``limit`` of queries waiting for replies, a
+        caller waits (FIFO) for a slot before sending.  Once the socket is
+        closed, every caller gets ``None``.
         """
-        loop = asyncio.get_running_loop()
-        # A length check, not an asyncio.Semaphore: this runs once per query.
-        while len(self.pending) >= limit:
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._slot_waiters.append(waiter)
+        async with self._slots:
+            transport = self.transport
+            if transport is None:
+                return None
+            loop = asyncio.get_running_loop()
+            query_id = self.new_id()
+            message = pack_query(query_id, wire)
+            future: asyncio.Future[Reply | None] = loop.create_future()
+            query = _Query(future, server, wire, name, loop.time() + seconds)
+            self.pending[query_id] = query
+            if self._sweeper is None:
+                self._sweep_every = min(0.05, max(0.005, seconds / 4))
+                self._sweeper = loop.call_later(self._sweep_every, self._sweep, loop)
             try:
-                await waiter
-            except BaseException:
-                if waiter.done() and not waiter.cancelled():
-                    self._wake_one()  # pass on the slot we were woken for
-                raise
-        transport = self.transport
-        if transport is None:
-            return None
-        query_id = self.new_id()
-        message = pack_query(query_id, wire)
-        future: asyncio.Future[Reply | None] = loop.create_future()
-        query = _Query(future, server, wire, name, loop.time() + seconds)
-        self.pending[query_id] = query
-        if self._sweeper is None:
-            self._sweep_every = min(0.05, max(0.005, seconds / 4))
-            self._sweeper = loop.call_later(self._sweep_every, self._sweep, loop)
-        try:
-            transport.sendto(message, server)
-            self.stats.sent += 1
-            reply = await future
-        finally:
-            if self.pending.get(query_id) is query:
-                del self.pending[query_id]
-            if self._slot_waiters:
-                self._wake_one()
-        if reply is None:
-            self.stats.timeouts += 1
-        return reply
-
-    def _wake_one(self) -> None:
-        waiters = self._slot_waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():  # skip waiters cancelled meanwhile
-                waiter.set_result(None)
-                return
+                transport.sendto(message, server)
+                self.stats.sent += 1
+                reply = await future
+            finally:
+                if self.pending.get(query_id) is query:
+                    del self.pending[query_id]
+            if reply is None:
+                self.stats.timeouts += 1
+            return reply
 
     def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
         now = loop.time()
@@ -216,8 +194,11 @@ class QueryProtocol(asyncio.DatagramProtocol):
             self.transport.close()
 
 
-async def open_udp(family: int, stats: Stats) -> QueryProtocol:
-    """A :class:`QueryProtocol` on a fresh unconnected UDP socket of ``family``."""
+async def open_udp(family: int, stats: Stats, limit: int) -> QueryProtocol:
+    """A :class:`QueryProtocol` on a fresh unconnected UDP socket of ``family``.
+
+    At most ``limit`` of its queries wait for replies at once.
+    """
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
         for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
@@ -229,7 +210,7 @@ async def open_udp(family: int, stats: Stats) -> QueryProtocol:
         sock.setblocking(False)
         loop = asyncio.get_running_loop()
         _, protocol = await loop.create_datagram_endpoint(
-            lambda: QueryProtocol(stats), sock=sock
+            lambda: QueryProtocol(stats, limit), sock=sock
         )
     except BaseException:
         sock.close()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+
+from awaitkit._argtypes import Subcommands
 
 EPILOG = """\
 output: the book's FOUND / NOT FOUND columns (NOT FOUND = NXDOMAIN or NODATA),
@@ -22,7 +23,7 @@ interrupted (Ctrl-C); 143 stopped by SIGTERM.
 """
 
 
-def register(commands: argparse._SubParsersAction[Any]) -> None:
+def register(commands: Subcommands) -> None:
     """Register the ``probe`` subcommand."""
     parser = commands.add_parser(
         "probe",

@@ -26,9 +26,10 @@
 Error answers never interleave with a response in flight: a refusal while
 pipelined requests are being answered is written after their responses.
 
-Everything overridden is checked at import: if a uvicorn release renames a
-hook or an attribute used here, importing this module raises instead of
-serving with the limits silently gone.
+This builds on uvicorn's protocol hooks and attributes, which are not a
+public API: pyproject pins the uvicorn releases it is tested with, and
+``tests/servers/test_web_limits.py`` fails if a release renames a hook or an
+attribute used here, or stops calling a hook where the limits need it.
 """
 
 from __future__ import annotations
@@ -37,10 +38,7 @@ import http
 import logging
 from typing import ClassVar
 
-from uvicorn.protocols.http.httptools_impl import (
-    HttpToolsProtocol,
-    RequestResponseCycle,
-)
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from awaitkit.servers._http_limits import HeadLimits
 
@@ -63,59 +61,6 @@ _PHRASES = {414: b"URI Too Long"}
 
 class _Refused(Exception):
     """Raised in a parser callback to stop parsing at the offending byte."""
-
-
-def _check_uvicorn() -> None:
-    """Fail loudly if uvicorn no longer has what this module builds on."""
-    hooks = [
-        "on_headers_complete",
-        "on_response_complete",
-        "data_received",
-        "eof_received",
-        "send_400_response",
-    ]
-    # Names a uvicorn function must still use for the overrides to mean
-    # what they did: the state read here, and the parse-error path through
-    # which refusals are answered.
-    uses = {
-        (HttpToolsProtocol, "__init__"): ["parser", "cycle", "pipeline", "scope"],
-        (HttpToolsProtocol, "on_message_begin"): ["url", "headers", "scope"],
-        (HttpToolsProtocol, "on_header"): ["headers"],
-        (HttpToolsProtocol, "on_headers_complete"): ["scope"],
-        (HttpToolsProtocol, "data_received"): ["feed_data", "send_400_response"],
-        (RequestResponseCycle, "__init__"): [
-            "keep_alive",
-            "more_body",
-            "on_response",
-            "response_complete",
-            "response_started",
-        ],
-        (RequestResponseCycle, "send"): ["keep_alive", "on_response"],
-    }
-    missing = [
-        name for name in hooks if not callable(getattr(HttpToolsProtocol, name, None))
-    ]
-    for (owner, func_name), names in uses.items():
-        code = getattr(getattr(owner, func_name, None), "__code__", None)
-        missing += [
-            f"{owner.__name__}.{func_name} -> {name}"
-            for name in names
-            if code is None or name not in code.co_names
-        ]
-    # The head is open until uvicorn sets the scope's "method".
-    code = getattr(
-        getattr(HttpToolsProtocol, "on_headers_complete", None), "__code__", None
-    )
-    if code is None or "method" not in code.co_consts:
-        missing.append("HttpToolsProtocol.on_headers_complete -> 'method'")
-    if missing:
-        raise RuntimeError(
-            "uvicorn's httptools protocol changed; request head limits cannot "
-            f"be enforced (missing: {', '.join(missing)})"
-        )
-
-
-_check_uvicorn()
 
 
 def _error_response(

@@ -5,9 +5,10 @@ what a record costs is paid per query.  :func:`lean_logging` trims that cost
 without changing a line or leaving the stdlib machinery: every record still
 goes through the logger hierarchy, its filters and every handler.
 
-* the switches the logging HOWTO's "Optimization" section documents: no
-  caller lookup, no thread, process or asyncio task names (``None`` in the
-  record, as with those switches set by hand);
+* the public switches the logging HOWTO's "Optimization" section
+  documents: no thread, process or asyncio task names (``None`` in the
+  record, as with those switches set by hand).  Its caller-lookup switch
+  is a private name of the logging module, so records keep their caller;
 * :class:`LeanRecord` as the record factory, unless one was installed
   already: the stock ``LogRecord``'s attributes and values, built without
   repeating the work that gives the same answer every time;
@@ -38,11 +39,15 @@ _SWITCHES = ("logThreads", "logProcesses", "logMultiprocessing", "logAsyncioTask
 _HAS_TASK_NAMES = hasattr(logging, "logAsyncioTasks")
 # Attributes that differ between any two records made at different times.
 _TIME_FIELDS = frozenset({"created", "msecs", "relativeCreated"})
-# 3.13 keeps the start time in nanoseconds; relativeCreated is ms either way.
-_START: float = getattr(logging, "_startTime", float("nan"))  # not in typeshed
-if isinstance(_START, int):
-    _START = _START / 1e9
-_LEVEL_NAMES = logging._levelToName  # the dict addLevelName updates in place
+
+
+def _start_time() -> float:
+    """When logging was imported, in seconds, as a stock record measures from it."""
+    sample = logging.LogRecord("n", logging.INFO, "p", 1, "m", (), None)
+    return sample.created - sample.relativeCreated / 1000
+
+
+_START = _start_time()
 # Filterer.filter returns the record (3.12+) or True; so does Handler.handle.
 _FILTER_GIVES_RECORD = sys.version_info >= (3, 12)
 # The module, for reading its switches as LogRecord does (3.12's is untyped).
@@ -58,7 +63,6 @@ def lean_logging() -> None:
     A record factory installed beforehand is kept; so is any handler other
     than a plain ``StreamHandler`` on the root logger.
     """
-    logging._srcfile = None
     for switch in _SWITCHES:
         if hasattr(logging, switch):
             setattr(logging, switch, False)
@@ -86,9 +90,8 @@ def _split_path(pathname: Any) -> tuple[Any, str]:
 class LeanRecord(logging.LogRecord):
     """A ``LogRecord`` with the stock attributes and values, made in half the time.
 
-    The stock record splits its source path with ``os.path`` and looks up
-    its level name through a function for every record; here both come from
-    a dict.  With any of the switches :func:`lean_logging` turns off turned
+    The stock record splits its source path with ``os.path`` for every
+    record; here the split comes from a dict.  With any of the switches :func:`lean_logging` turns off turned
     back on, the record is built by ``LogRecord`` itself.
     """
 
@@ -123,7 +126,7 @@ class LeanRecord(logging.LogRecord):
         if args and len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
             args = args[0]
         self.args = args
-        self.levelname = _LEVEL_NAMES.get(level) or logging.getLevelName(level)
+        self.levelname = logging.getLevelName(level)
         self.levelno = level
         self.pathname = pathname
         try:
@@ -165,11 +168,12 @@ def _lean_record_fits() -> bool:
 
 
 class _SecondsCachedFormatter(logging.Formatter):
-    """A ``Formatter`` that renders ``asctime`` at most once per millisecond.
+    """A stock ``Formatter``'s lines, with ``asctime`` rendered at most once per millisecond.
 
     ``time.localtime`` + ``strftime`` are most of the cost of formatting a
     record; records logged within the same second share that text, and
     records logged within the same millisecond share the whole ``asctime``.
+    The rest of the line is ``inner``'s own ``formatMessage``.
     """
 
     # (floor of created, datefmt) -> strftime text
@@ -177,19 +181,15 @@ class _SecondsCachedFormatter(logging.Formatter):
     # (floor of created, msecs) -> asctime, as format() renders it
     _asctime: tuple[float, float, str] = (-1.0, -1.0, "")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        style = self._style
-        # A plain %-style format: the line is one `%` over the record's fields.
-        self._plain = type(style) is logging.PercentStyle and not getattr(
-            style, "_defaults", None
-        )
-        self._uses_time = self.usesTime()
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__(datefmt=inner.datefmt)
+        self.inner = inner
+        self._uses_time = inner.usesTime()
 
     def format(self, record: logging.LogRecord) -> str:
-        """The record's line: ``logging.Formatter.format`` minus its generic steps."""
-        if not self._plain or record.exc_info or record.exc_text or record.stack_info:
-            return super().format(record)
+        """The record's line: ``logging.Formatter.format``'s steps, cached ``asctime``."""
+        if record.exc_info or record.exc_text or record.stack_info:
+            return self.inner.format(record)
         record.message = record.getMessage()
         if self._uses_time:
             # One tuple read and written whole: safe with records from threads.
@@ -198,50 +198,32 @@ class _SecondsCachedFormatter(logging.Formatter):
                 text = self.formatTime(record, self.datefmt)
                 self._asctime = (record.created // 1, record.msecs, text)
             record.asctime = text
-        return self._style._fmt % record.__dict__
+        return self.inner.formatMessage(record)
 
     def formatTime(  # the name logging calls
         self, record: logging.LogRecord, datefmt: str | None = None
     ) -> str:
-        """``asctime`` exactly as ``logging.Formatter`` renders it."""
+        """``asctime`` exactly as ``inner`` renders it."""
+        inner = self.inner
         # localtime() floors a float; so does // 1 (int() would not, before 1970).
         seconds = record.created // 1
         cached_seconds, cached_datefmt, text = self._seconds
         if seconds != cached_seconds or datefmt != cached_datefmt:
-            struct = self.converter(record.created)
-            text = time.strftime(datefmt or self.default_time_format, struct)
+            struct = inner.converter(record.created)
+            text = time.strftime(datefmt or inner.default_time_format, struct)
             self._seconds = (seconds, datefmt, text)
-        if datefmt or not self.default_msec_format:
+        if datefmt or not inner.default_msec_format:
             return text
-        return self.default_msec_format % (text, record.msecs)
-
-
-_STYLES = {
-    logging.PercentStyle: "%",
-    logging.StrFormatStyle: "{",
-    logging.StringTemplateStyle: "$",
-}
-# What a Formatter's user may set on the instance, to be carried over.
-_FORMATTER_SETTINGS = ("converter", "default_time_format", "default_msec_format")
+        return inner.default_msec_format % (text, record.msecs)
 
 
 def _cached_copy(formatter: logging.Formatter | None) -> logging.Formatter:
     """``formatter`` with cached ``asctime``, if it is a stock one."""
     if formatter is None:
         formatter = logging.Formatter()
-    style = _STYLES.get(type(formatter._style))
-    if type(formatter) is not logging.Formatter or style is None:
+    if type(formatter) is not logging.Formatter:
         return formatter  # someone else's formatter: use it as it is
-    cached = _SecondsCachedFormatter(
-        formatter._style._fmt,
-        formatter.datefmt,
-        style,
-        defaults=getattr(formatter._style, "_defaults", None),
-    )
-    for name in _FORMATTER_SETTINGS:
-        if name in vars(formatter):
-            setattr(cached, name, getattr(formatter, name))
-    return cached
+    return _SecondsCachedFormatter(formatter)
 
 
 class LoopBatchHandler(logging.Handler):
@@ -296,9 +278,12 @@ class LoopBatchHandler(logging.Handler):
             and len(pending) < self.capacity
         ):
             # This thread runs the loop that will flush: the usual case, decided
-            # without _get_running_loop(), which costs a getpid() call on 3.11.
+            # without get_running_loop(), which costs a getpid() call on 3.11.
             return
-        loop = asyncio._get_running_loop()
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
         if loop is None or len(pending) >= self.capacity:
             self.flush()
         elif loop is not scheduled:

@@ -3,8 +3,8 @@
 uvicorn's ``Server.serve`` installs its own SIGINT/SIGTERM handlers and,
 after a graceful stop, raises the signal again, which would turn a clean
 Ctrl-C into ``KeyboardInterrupt`` and exit status 130.  :class:`WebServer`
-leaves signals to us instead: the loop's signal handlers set one ``stop``
-event, and every server running in the process shuts down gracefully from it.
+leaves signals to us instead: :func:`awaitkit.core.stop_on_signals` sets one
+``stop`` event, and every server running in the process shuts down gracefully from it.
 
 :func:`web_config` also hardens uvicorn against hostile clients: request
 heads are bounded (``414``/``431`` and close, see :class:`HeadLimits`) and
@@ -16,14 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from awaitkit.core import AwaitkitError, bind_tcp, format_hostport
+from awaitkit.core import AwaitkitError, bind_tcp, format_hostport, stop_on_signals
 from awaitkit.servers._http_limits import HeadLimits, uvicorn_options
 from awaitkit.servers._logging import LoopBatchHandler, lean_logging
 from awaitkit.servers._search import CachedSearch
@@ -137,21 +136,6 @@ async def serving_web(
         sock.close()
 
 
-@contextlib.contextmanager
-def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-
 async def serve_until_signal(
     index: CharIndex,
     *,
@@ -167,7 +151,7 @@ async def serve_until_signal(
     """
     stop = stop if stop is not None else asyncio.Event()
     search = CachedSearch(index)
-    with _stop_on_signals(stop):
+    with stop_on_signals(stop.set):
         async with contextlib.AsyncExitStack() as stack:
             if tcp is not None:
                 await stack.enter_async_context(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from awaitkit._argtypes import port, positive_float, positive_int
+from awaitkit._argtypes import Subcommands, port, positive_float, positive_int
 
 TCP_PORT = 2323
 WEB_PORT = 8000
@@ -45,9 +45,7 @@ def _tcp_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(
-    serve: argparse.ArgumentParser, serve_commands: argparse._SubParsersAction[Any]
-) -> None:
+def register(serve: argparse.ArgumentParser, serve_commands: Subcommands) -> None:
     """Register ``awaitkit serve tcp``, ``awaitkit serve web`` and bare ``serve``."""
     tcp = serve_commands.add_parser(
         "tcp",

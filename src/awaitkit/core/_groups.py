@@ -1,0 +1,29 @@
+"""The error that stopped a task group, out of the group it comes in."""
+
+from __future__ import annotations
+
+import asyncio
+
+__all__ = ["first_error"]
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first exception in ``group`` that is not a cancellation, nested or not.
+
+    A TaskGroup gathers its failed tasks' errors in a group; the caller of a
+    batch wants the error that stopped it, as a plain ``ResolveError`` or
+    ``OSError`` it can catch, not the group around it.  A group holding
+    nothing but cancellations gives its first.
+    """
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop(0)
+        if isinstance(exc, BaseExceptionGroup):
+            pending[:0] = exc.exceptions
+        else:
+            leaves.append(exc)
+    for exc in leaves:
+        if not isinstance(exc, asyncio.CancelledError):
+            return exc
+    return leaves[0]
