@@ -9,6 +9,8 @@ goes through the logger hierarchy, its filters and every handler.
   documents: no thread, process or asyncio task names (``None`` in the
   record, as with those switches set by hand).  Its caller-lookup switch
   is a private name of the logging module, so records keep their caller;
+  the per-query lines name theirs instead (:func:`log_at`), skipping the
+  stack walk with ``Logger.makeRecord`` and ``Logger.handle``;
 * :class:`LeanRecord` as the record factory, unless one was installed
   already: the stock ``LogRecord``'s attributes and values, built without
   repeating the work that gives the same answer every time;
@@ -32,7 +34,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["LeanRecord", "LoopBatchHandler", "lean_logging"]
+__all__ = ["LeanRecord", "LoopBatchHandler", "lean_logging", "log_at"]
 
 # Thread, process and task names: the HOWTO's switches (the last is 3.12+).
 _SWITCHES = ("logThreads", "logProcesses", "logMultiprocessing", "logAsyncioTasks")
@@ -54,6 +56,26 @@ _FILTER_GIVES_RECORD = sys.version_info >= (3, 12)
 _switches: Any = logging
 _MAX_PATHS = 256
 _paths: dict[str, tuple[str, str]] = {}
+
+
+def log_at(
+    log: logging.Logger,
+    site: tuple[str, str],
+    level: int,
+    msg: str,
+    *args: object,
+) -> None:
+    """``log.log(level, msg, *args)`` from ``site`` (file, function), without a stack walk.
+
+    For lines logged per query: ``Logger.findCaller`` walks the stack for
+    every record, which is most of what a record costs once the rest is
+    lean.  The record goes through the same filters and handlers; its
+    ``lineno`` is 0, as logging gives when it cannot find the caller.
+    """
+    if log.isEnabledFor(level):
+        log.handle(
+            log.makeRecord(log.name, level, site[0], 0, msg, args, None, site[1])
+        )
 
 
 def lean_logging() -> None:

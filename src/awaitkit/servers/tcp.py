@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from awaitkit.core import QueryError, format_hostport
+from awaitkit.servers._logging import log_at
 from awaitkit.servers._protocol import (
     BUSY,
     CRLF,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["TcpServer"]
 
 log = logging.getLogger("awaitkit.servers.tcp")
+_QUERY_SITE = (__file__, "_converse")  # where the per-query line is logged
 
 _READ_SIZE = 64 * 1024
 _BURST = 16
@@ -253,7 +255,10 @@ class TcpServer:
                     if reply.query is not None:
                         client.queries += 1
                         self.queries += 1
-                        log.info(
+                        log_at(
+                            log,
+                            _QUERY_SITE,
+                            logging.INFO,
                             "%s query %r: %s found",
                             client.where,
                             reply.query,
