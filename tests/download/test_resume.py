@@ -21,8 +21,9 @@ from awaitkit.download import (
     iter_downloads,
 )
 from awaitkit.download._client import HttpClient
-from awaitkit.download._fetch import Fetcher, Job
+from awaitkit.download._fetch import Fetcher
 from awaitkit.download._filethread import FileThread
+from awaitkit.download._job import Job
 from tests.download._servers import BODY, RangeServer
 
 pytestmark = pytest.mark.anyio
