@@ -176,7 +176,8 @@ def judge(
     if isinstance(failure, BadStatus):
         status = failure.status
         if status == 404:
-            return Verdict(Action.NOT_FOUND, str(failure), status=status)
+            # The book's word for it, without the reason phrase.
+            return Verdict(Action.NOT_FOUND, "HTTP 404", status=status)
         if status not in options.retry_statuses:
             return Verdict(Action.FINAL, str(failure), status=status)
         wait = parse_retry_after(failure.retry_after, now=now)
