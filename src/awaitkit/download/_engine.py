@@ -63,7 +63,6 @@ class _Source:
             self._sync = iter(items)
         self._lock = asyncio.Lock()
         self._buffer: collections.deque[Item] = collections.deque()
-        self._refill: asyncio.Future[None] | None = None
         self._exhausted = False
 
     async def next_job(self) -> Item | None:
@@ -81,26 +80,24 @@ class _Source:
         return item
 
     async def _refilled(self) -> bool:
-        """Wait until the buffer holds an item; False when the input is exhausted."""
+        """Wait until the buffer holds an item; False when the input is exhausted.
+
+        One worker reads the next block under the lock; the others queue on
+        it and find the buffer full (or the input at its end) when their
+        turn comes.
+        """
         assert self._batches is not None
         while not self._buffer:
             if self._exhausted:
                 return False
-            if self._refill is not None:
-                # Another worker is reading the next block; shield: a cancelled
-                # waiter must not cancel the refill everybody waits for.
-                await asyncio.shield(self._refill)
-                continue
-            self._refill = refill = asyncio.get_running_loop().create_future()
-            try:
+            async with self._lock:
+                if self._buffer or self._exhausted:
+                    continue  # refilled (or ended) while we waited
                 block = await anext(self._batches, None)
                 if block is None:
                     self._exhausted = True
                 else:
                     self._buffer.extend(block)
-            finally:
-                self._refill = None
-                refill.set_result(None)
         return True
 
 
