@@ -115,6 +115,8 @@ async def iter_downloads(
     bring its own :class:`HttpClient` (its pool then sets the connection
     limits); by default one is opened from ``options``.  Close the generator
     (``contextlib.aclosing``) if you stop early: that cancels the workers.
+    An exception raised by the input stops the batch and comes out as
+    itself (see :func:`first_error`).
     """
     opts = options or DownloadOptions()
     async with open_fetcher(dest, opts, client) as fetcher:

@@ -16,7 +16,7 @@ raised                 why                                          verdict
 =====================  ===========================================  ============
 :class:`BadStatus`     a response that is not 2xx                   by status
 :class:`ShortBody`     fewer body bytes than announced              retry
-:class:`RangeRefused`  416 to the ``Range`` of a leftover ``.part``  retry now
+:class:`RangeRefused`  416 to the ``Range`` of a leftover .part     retry now
 :class:`BadRange`      a 206 for bytes we did not ask for           final
 :class:`OverLimit`     a body over ``max_size``                     final
 :class:`BadMetadata`   ``metadata.json`` too large, not JSON, ...   final
