@@ -75,6 +75,7 @@ async def test_missing_codes_are_not_found_at_once(tmp_path: Path) -> None:
     assert by_url["zz"].status is DownloadStatus.NOT_FOUND
     assert by_url["zz"].attempts == 1
     assert by_url["zz"].http_status == 404
+    assert by_url["zz"].error == "HTTP 404"  # the report's words, no reason phrase
     assert by_url["br"].status is DownloadStatus.OK
     assert sorted(p.name for p in listdir(tmp_path)) == ["br.gif"]
 

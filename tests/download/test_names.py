@@ -10,6 +10,8 @@ from hypothesis import given, strategies as st
 from awaitkit.download import safe_path, sanitize_filename
 from awaitkit.download._names import (
     MAX_NAME_BYTES,
+    UnsafeName,
+    check_name,
     filename_from_content_disposition,
     filename_from_url,
     part_path,
@@ -34,6 +36,8 @@ from awaitkit.download._names import (
         ("trailing. . ", "trailing"),
         ('what?<is>:"this"|*', "what__is___this___"),
         ("Côte_d'Ivoire.gif", "Côte_d'Ivoire.gif"),
+        ("\udcff\udcfe.gif", "__.gif"),  # undecodable argv bytes, surrogate-escaped
+        ("\udcff" * 300 + ".gif", "_" * 236 + ".gif"),  # long: cut without a crash
     ],
 )
 def test_sanitize_filename(raw: str, expected: str) -> None:
@@ -63,6 +67,8 @@ def test_any_text_becomes_a_direct_child(raw: str) -> None:
 def test_safe_path_refuses_what_sanitising_would_have_fixed(bad: str) -> None:
     with pytest.raises(ValueError, match="unsafe"):
         safe_path(Path("/dest"), bad)
+    with pytest.raises(UnsafeName, match="unsafe"):
+        check_name(bad)
 
 
 @pytest.mark.parametrize(

@@ -20,8 +20,9 @@ from awaitkit.download import (
     DownloadStatus,
     iter_downloads,
 )
-from awaitkit.download._fetch import Fetcher, Job
+from awaitkit.download._fetch import Fetcher
 from awaitkit.download._filethread import FileThread
+from awaitkit.download._job import Job
 from awaitkit.http import HttpClient
 from tests.download._servers import BODY, RangeServer
 

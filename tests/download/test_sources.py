@@ -107,3 +107,27 @@ async def test_a_callback_error_is_raised_as_itself(tmp_path: Path) -> None:
             await download_many(
                 urls(base), tmp_path, options=OPTIONS, on_result=explode
             )
+
+
+async def test_a_cancelled_waiter_leaves_the_refill_alone() -> None:
+    """A worker cancelled while another reads the next block: the block still arrives."""
+    from awaitkit.download._engine import _Source
+
+    gate = asyncio.Event()
+
+    async def blocks() -> AsyncIterator[list[str]]:
+        await gate.wait()
+        yield ["a", "b"]
+
+    source = _Source(Batched(blocks()))
+    reader = asyncio.create_task(source.next_job())
+    waiter = asyncio.create_task(source.next_job())
+    for _ in range(5):
+        await asyncio.sleep(0)  # the reader holds the lock, the waiter queues
+    waiter.cancel()
+    gate.set()
+    assert await reader == "a"
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert await source.next_job() == "b"
+    assert await source.next_job() is None

@@ -15,12 +15,11 @@ from awaitkit._lazy import attach
 TYPE_CHECKING = False  # see awaitkit._lazy: the CLI must not import asyncio here
 if TYPE_CHECKING:
     from awaitkit.download._engine import (
-        Batched as Batched,
-        Item as Item,
         download_many as download_many,
         iter_downloads as iter_downloads,
     )
-    from awaitkit.download._fetch import Job as Job, open_client as open_client
+    from awaitkit.download._fetch import open_client as open_client
+    from awaitkit.download._job import Batched as Batched, Item as Item, Job as Job
     from awaitkit.download._names import (
         safe_path as safe_path,
         sanitize_filename as sanitize_filename,
@@ -33,13 +32,13 @@ if TYPE_CHECKING:
     from awaitkit.http import HttpClient as HttpClient
 
 _LAZY = {
-    "Batched": "awaitkit.download._engine",
+    "Batched": "awaitkit.download._job",
     "DownloadOptions": "awaitkit.download._options",
     "DownloadResult": "awaitkit.download._result",
     "DownloadStatus": "awaitkit.download._result",
     "HttpClient": "awaitkit.http",
-    "Item": "awaitkit.download._engine",
-    "Job": "awaitkit.download._fetch",
+    "Item": "awaitkit.download._job",
+    "Job": "awaitkit.download._job",
     "download_many": "awaitkit.download._engine",
     "iter_downloads": "awaitkit.download._engine",
     "open_client": "awaitkit.download._fetch",

@@ -6,33 +6,42 @@ The rules that keep files honest live here:
   once its length is checked, so a final name never holds a short file;
 * a ``.part`` left by a failed or interrupted attempt is continued with a
   ``Range`` request (206), or started over when the server answers 200;
-* every file operation runs in the batch's :class:`FileThread`, never on the loop;
-* client errors (:class:`HttpClientError`, ``OSError``, timeouts) are turned
-  into an outcome at one boundary (``_mapped_errors``); ``CancelledError``
+* every file operation runs in the batch's :class:`FileThread`, never on the
+  loop, and an ``OSError`` it raises comes back as a :class:`FileError`;
+* an attempt raises what went wrong, and :meth:`Fetcher._attempts` alone asks
+  :func:`~awaitkit.download._retry.judge` what that means; ``CancelledError``
   always propagates.
+
+The flow goes one way: the engine calls :meth:`Fetcher.fetch`, which calls
+the HTTP client, the retry classifier and the file functions, none of which
+calls back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from awaitkit.download._files import (
+    FileError,
     PartFile,
     open_part,
     remove_quietly,
+    scan_parts,
     write_whole,
 )
 from awaitkit.download._filethread import FileThread
+from awaitkit.download._job import Item, Job
 from awaitkit.download._names import (
+    UnsafeName,
     check_name,
     child_path,
     filename_from_content_disposition,
@@ -40,72 +49,38 @@ from awaitkit.download._names import (
     partial_name,
     sanitize_filename,
 )
-from awaitkit.download._options import (
-    DownloadOptions,
-    backoff_delay,
-    parse_retry_after,
-)
+from awaitkit.download._options import DownloadOptions
 from awaitkit.download._result import DownloadResult, DownloadStatus
-from awaitkit.http import (
-    BodyTooLarge,
-    ConnectError,
-    HttpClient,
-    HttpClientError,
-    InvalidURL,
-    RedirectError,
-    Response,
-    ServerDisconnected,
-    TooManyRedirects,
-    TruncatedBody,
+from awaitkit.download._retry import (
+    JUDGED,
+    Action,
+    BadMetadata,
+    BadRange,
+    BadStatus,
+    OverLimit,
+    RangeRefused,
+    ShortBody,
+    Verdict,
+    judge,
 )
+from awaitkit.http import BodyTooLarge, HttpClient, Response
 
-__all__ = ["Fetcher", "Job", "open_client"]
+__all__ = ["Fetcher", "open_client", "open_fetcher"]
 
 T = TypeVar("T")
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.ASCII)
 _METADATA_LIMIT = 64 * 1024  # a metadata.json larger than this is hostile
 _FLUSH_AT = 256 * 1024  # streamed bodies reach the disk in writes of this size
+_NOT_HTTP = Verdict(Action.FINAL, "not an http(s) URL")
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One thing to download.
+class _Ended(Exception):
+    """Carries an item's final verdict, and the attempts it took, out to :meth:`Fetcher.fetch`."""
 
-    ``name`` fixes the file name (sanitised anyway); otherwise it comes from
-    the URL path.  With ``metadata_url``, a JSON document is fetched first and
-    its ``name_field`` (spaces made ``_``, as in the book's flags3) plus the
-    URL's extension names the file.
-    """
-
-    url: str
-    name: str | None = None
-    metadata_url: str | None = None
-    name_field: str = "country"
-
-
-class _Retry(Exception):
-    """An attempt failed in a way another attempt may not."""
-
-    def __init__(
-        self, why: str, *, wait: float | None = None, status: int | None = None
-    ) -> None:
-        super().__init__(why)
-        self.wait = wait  # the server's Retry-After, already capped
-        self.status = status
-
-
-class _Final(Exception):
-    """An attempt ended in a way no retry can change."""
-
-    def __init__(self, why: str, *, status: int | None = None) -> None:
-        super().__init__(why)
-        self.status = status
-
-
-class _NotFound(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
+    def __init__(self, verdict: Verdict, attempts: int) -> None:
+        super().__init__(verdict.why)
+        self.verdict = verdict
+        self.attempts = attempts
 
 
 def open_client(options: DownloadOptions) -> HttpClient:
@@ -121,6 +96,32 @@ def open_client(options: DownloadOptions) -> HttpClient:
         read_timeout=options.read_timeout,
         user_agent=options.user_agent,
     )
+
+
+@contextlib.asynccontextmanager
+async def open_fetcher(
+    dest: Path | str, options: DownloadOptions, client: HttpClient | None = None
+) -> AsyncIterator[Fetcher]:
+    """A batch's :class:`Fetcher`: folder made, leftovers scanned, client and file thread open.
+
+    ``client`` is the caller's own; without one, :func:`open_client` makes
+    one for the batch and closes it at the end.
+    """
+    folder = Path(dest)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, lambda: folder.mkdir(parents=True, exist_ok=True))
+    parts = (
+        await loop.run_in_executor(None, scan_parts, folder)
+        if options.resume
+        else set()
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(open_client(options))
+        # Entered after the client, so it closes first: queued writes finish
+        # (even on Ctrl-C) before the batch ends.
+        files = await stack.enter_async_context(FileThread())
+        yield Fetcher(client, folder, options, files=files, parts=parts)
 
 
 class Fetcher:
@@ -148,14 +149,13 @@ class Fetcher:
         self.options = options
         self.parts = parts if parts is not None else set()
         self._rng = rng or random.Random()
-        # Two items with the same file name must not share a .part at once:
-        # the name's writer, and a future set when it is done with it.
-        self._busy: dict[str, asyncio.Future[None] | None] = {}
+        # Two items with the same file name must not share a .part at once.
+        # A claim is one entry (its value None), the common case by far; a
+        # second claimant hangs an Event on it and waits for the release.
+        self._busy: dict[str, asyncio.Event | None] = {}
         # Paths are plain strings on the hot path: pathlib costs microseconds
         # per operation, and a bulk download does several per file.
         self._prefix = os.path.join(dest, "")
-        # Looked up once: on 3.11 every get_running_loop() makes a getpid() call.
-        self._loop = asyncio.get_running_loop()
 
     def __repr__(self) -> str:
         return f"<Fetcher dest={str(self.dest)!r} writing={len(self._busy)}>"
@@ -166,34 +166,32 @@ class Fetcher:
         *args: Any,
         dispose: Callable[[T], object] | None = None,
     ) -> T:
-        """Run a blocking file operation in the file thread; an ``OSError`` is final."""
+        """Run a blocking file operation in the file thread; an ``OSError`` is a :class:`FileError`."""
         try:
             return await self.files.run(fn, *args, dispose=dispose)
         except OSError as exc:
-            raise _Final(f"file error: {exc}") from exc
+            raise FileError(f"file error: {exc}") from exc
 
     async def _wait_until_free(self, name: str) -> None:
-        """Wait until no other item writes file ``name`` (they would share a .part).
-
-        Cheaper than a lock per name: a claim is one dict entry (see
-        :meth:`fetch`), and an uncontended one is the common case by far.
-        A second claimant hangs a future on the entry and waits for the
-        holder to release it.
-        """
+        """Wait until no other item writes file ``name`` (they would share a .part)."""
         busy = self._busy
         while name in busy:
             released = busy[name]
             if released is None:
-                released = busy[name] = self._loop.create_future()
-            await asyncio.shield(released)  # a cancelled waiter leaves it alone
+                released = busy[name] = asyncio.Event()
+            await released.wait()
 
     def _release(self, name: str) -> None:
         released = self._busy.pop(name)
         if released is not None:
-            released.set_result(None)
+            released.set()
 
-    async def fetch(self, job: Job | str) -> DownloadResult:
-        """Download ``job`` (a URL: ``Job(url)``); always returns its result, never raises."""
+    async def fetch(self, job: Item) -> DownloadResult:
+        """Download ``job`` (a URL: ``Job(url)``); always returns its result.
+
+        Only what no attempt can turn into an outcome escapes: a bug, or a
+        ``CancelledError``.
+        """
         start = time.perf_counter()
         if type(job) is str:  # the common case, without a Job to build
             url, metadata_url, given_name = job, None, None
@@ -204,19 +202,19 @@ class Fetcher:
         try:
             scheme = url.partition(":")[0].lower()
             if scheme not in ("http", "https"):
-                raise _Outcome("not an http(s) URL", attempts=0)
+                raise _Ended(_NOT_HTTP, 0)
             if metadata_url is not None:
                 assert isinstance(job, Job)
-                meta, attempts = await self._with_retries(self._get_json, metadata_url)
-                name = self._name_from_metadata(meta, job)
+                name, attempts = await self._attempts(self._get_name, metadata_url, job)
             elif given_name:
                 name = sanitize_filename(given_name)
             else:
                 name = filename_from_url(url)
-            check_name(name)
-            if self.options.skip_existing and await self._io(
-                os.path.lexists, self._prefix + name
-            ):
+            try:
+                check_name(name)
+            except UnsafeName as exc:  # one that survived sanitising: refuse it
+                raise _Ended(Verdict(Action.FINAL, str(exc)), 0) from None
+            if self.options.skip_existing and await self._exists(name):
                 return DownloadResult(
                     url,
                     DownloadStatus.SKIPPED,
@@ -230,9 +228,7 @@ class Fetcher:
                 await self._wait_until_free(name)
             self._busy[name] = None  # claimed
             try:
-                (saved, size, http), n = await self._with_retries(
-                    self._get_file, url, name
-                )
+                (saved, size, http), n = await self._attempts(self._get_file, url, name)
             finally:
                 self._release(name)
             return DownloadResult(
@@ -245,90 +241,71 @@ class Fetcher:
                 time.perf_counter() - start,
                 http,
             )
-        except _Outcome as out:
+        except _Ended as end:
+            verdict = end.verdict
             return DownloadResult(
                 url,
-                DownloadStatus.NOT_FOUND if out.not_found else DownloadStatus.ERROR,
+                DownloadStatus.NOT_FOUND
+                if verdict.action is Action.NOT_FOUND
+                else DownloadStatus.ERROR,
                 None,
                 0,
-                attempts + out.attempts,
-                out.why,
+                attempts + end.attempts,
+                verdict.why,
                 time.perf_counter() - start,
-                out.status,
-            )
-        except ValueError as exc:  # an unsafe name that survived sanitising
-            return DownloadResult(
-                url,
-                DownloadStatus.ERROR,
-                None,
-                0,
-                attempts,
-                str(exc),
-                time.perf_counter() - start,
+                verdict.status,
             )
 
-    def _name_from_metadata(self, meta: Any, job: Job) -> str:
-        value = meta.get(job.name_field) if isinstance(meta, dict) else None
-        if not isinstance(value, str) or not value.strip():
-            raise _Outcome(f"metadata has no {job.name_field!r}", attempts=0)
-        ext = os.path.splitext(filename_from_url(job.url))[1]
-        return sanitize_filename(value.replace(" ", "_") + ext)
+    async def _exists(self, name: str) -> bool:
+        """Whether file ``name`` is there already (``skip_existing``): before any attempt."""
+        try:
+            return await self._io(os.path.lexists, self._prefix + name)
+        except FileError as exc:
+            raise _Ended(Verdict(Action.FINAL, str(exc)), 0) from None
 
-    async def _with_retries(
+    async def _attempts(
         self, attempt: Callable[..., Awaitable[T]], *args: Any
     ) -> tuple[T, int]:
-        """Run ``attempt(*args)`` until it succeeds, fails for good, or retries run out."""
+        """Run ``attempt(*args)`` until it succeeds or :func:`judge` says stop.
+
+        The one place where a failure meets the retry policy; returns the
+        value and the attempts it took, or raises :class:`_Ended`.
+        """
         tries = 0
         while True:
             tries += 1
             try:
                 return await attempt(*args), tries
-            except _NotFound as exc:
-                raise _Outcome(
-                    str(exc), attempts=tries, status=exc.status, not_found=True
-                ) from None
-            except _Final as exc:
-                raise _Outcome(str(exc), attempts=tries, status=exc.status) from None
-            except _Retry as exc:
-                if tries > self.options.retries:
-                    raise _Outcome(
-                        f"{exc} (after {tries} attempts)",
-                        attempts=tries,
-                        status=exc.status,
-                    ) from None
-                wait = exc.wait
-                if wait is None:
-                    wait = backoff_delay(tries, self.options, self._rng)
-                await asyncio.sleep(wait)
+            except JUDGED as exc:
+                verdict = judge(exc, tries, self.options, self._rng)
+            if verdict.action is not Action.RETRY:
+                raise _Ended(verdict, tries)
+            await asyncio.sleep(verdict.wait)
 
-    async def _get_json(self, url: str) -> Any:
-        with _mapped_errors():
-            async with self.client.get(
-                url, max_redirects=self.options.max_redirects
-            ) as resp:
-                self._check_status(resp)
-                try:
-                    body = await resp.read(limit=_METADATA_LIMIT)
-                except BodyTooLarge:
-                    raise _Final("metadata too large") from None
+    async def _get_name(self, url: str, job: Job) -> str:
+        """One attempt at ``metadata.json``: the file name it gives ``job``."""
+        async with self.client.get(
+            url, max_redirects=self.options.max_redirects
+        ) as resp:
+            self._check_status(resp)
+            try:
+                body = await resp.read(limit=_METADATA_LIMIT)
+            except BodyTooLarge:
+                raise BadMetadata("metadata too large") from None
         try:
-            return json.loads(body)
+            meta = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise _Final(f"bad metadata JSON: {exc}") from None
+            raise BadMetadata(f"bad metadata JSON: {exc}") from None
+        value = meta.get(job.name_field) if isinstance(meta, dict) else None
+        if not isinstance(value, str) or not value.strip():
+            raise BadMetadata(f"metadata has no {job.name_field!r}")
+        ext = os.path.splitext(filename_from_url(job.url))[1]
+        return sanitize_filename(value.replace(" ", "_") + ext)
 
     def _check_status(self, resp: Response) -> None:
         status = resp.status
-        if 200 <= status < 300:
-            return
-        if status == 404:
-            raise _NotFound(status)
-        why = f"HTTP {status} {resp.reason or ''}".rstrip()
-        if status in self.options.retry_statuses:
-            wait = parse_retry_after(resp.headers.get("Retry-After"))
-            if wait is not None:
-                wait = min(wait, self.options.retry_after_max)
-            raise _Retry(why, wait=wait, status=status)
-        raise _Final(why, status=status)
+        if not 200 <= status < 300:
+            raise BadStatus(status, resp.reason or "", resp.headers.get("Retry-After"))
 
     async def _get_file(self, url: str, name: str) -> tuple[str, int, int]:
         """One attempt at ``url`` saved as ``name``; returns (name saved, size, HTTP status)."""
@@ -341,50 +318,49 @@ class Fetcher:
         if self.options.resume and part_name in self.parts:
             offset = await self._io(_size_or_zero, part)
         headers = {"Range": f"bytes={offset}-"} if offset else None
-        with _mapped_errors():
-            async with self.client.get(
-                url, headers=headers, max_redirects=self.options.max_redirects
-            ) as resp:
-                if resp.status == 416 and offset:
-                    # Our .part does not fit the server's file: start over.
-                    await self._drop_part(part, part_name)
-                    raise _Retry("range not satisfiable", wait=0.0, status=416)
-                self._check_status(resp)
-                length = resp.content_length
-                if resp.status == 206:
-                    offset = self._check_content_range(resp, offset)
-                    total = None if length is None else offset + length
-                else:
-                    offset = 0  # the server ignored Range: the whole file comes again
-                    total = length
-                limit = self.options.max_size
-                if limit is not None and total is not None and total > limit:
-                    raise _Final(f"{total} bytes is over the {limit}-byte limit")
-                if self.options.content_disposition:
-                    header = resp.headers.get("Content-Disposition")
-                    named = header and filename_from_content_disposition(header)
-                    if named:
-                        name = check_name(named)
-                        final = self._prefix + name
-                if (
-                    not offset
-                    and length is not None
-                    and length <= self.options.memory_limit
-                ):
-                    body = await resp.read()
-                    if len(body) != length:
-                        raise _Retry(f"body {len(body)} of {length} bytes")
-                    self.parts.add(part_name)
-                    await self._io(write_whole, part, final, body)
-                    self.parts.discard(part_name)
-                    return name, length, resp.status
-                size = await self._stream(resp, part_name, final, offset, total)
-                return name, size, resp.status
+        async with self.client.get(
+            url, headers=headers, max_redirects=self.options.max_redirects
+        ) as resp:
+            if resp.status == 416 and offset:
+                # Our .part does not fit the server's file: start over.
+                await self._drop_part(part, part_name)
+                raise RangeRefused
+            self._check_status(resp)
+            length = resp.content_length
+            if resp.status == 206:
+                offset = self._check_content_range(resp, offset)
+                total = None if length is None else offset + length
+            else:
+                offset = 0  # the server ignored Range: the whole file comes again
+                total = length
+            limit = self.options.max_size
+            if limit is not None and total is not None and total > limit:
+                raise OverLimit(f"{total} bytes is over the {limit}-byte limit")
+            if self.options.content_disposition:
+                header = resp.headers.get("Content-Disposition")
+                named = header and filename_from_content_disposition(header)
+                if named:
+                    name = check_name(named)
+                    final = self._prefix + name
+            if (
+                not offset
+                and length is not None
+                and length <= self.options.memory_limit
+            ):
+                body = await resp.read()
+                if len(body) != length:
+                    raise ShortBody(len(body), length)
+                self.parts.add(part_name)
+                await self._io(write_whole, part, final, body)
+                self.parts.discard(part_name)
+                return name, length, resp.status
+            size = await self._stream(resp, part_name, final, offset, total)
+            return name, size, resp.status
 
     def _check_content_range(self, resp: Response, offset: int) -> int:
         match = _CONTENT_RANGE.fullmatch(resp.headers.get("Content-Range", "").strip())
         if not offset or match is None or int(match[1]) != offset:
-            raise _Final("206 with a Content-Range that does not match the request")
+            raise BadRange
         return offset
 
     async def _stream(
@@ -411,7 +387,7 @@ class Fetcher:
                 buffered += len(chunk)
                 if limit is not None and handle.size + buffered > limit:
                     keep = False
-                    raise _Final(f"body is over the {limit}-byte limit")
+                    raise OverLimit(f"body is over the {limit}-byte limit")
                 if buffered >= _FLUSH_AT:
                     # Hand the chunks over before awaiting: if we are cancelled
                     # meanwhile, the write still happens (before the abort, in
@@ -422,7 +398,7 @@ class Fetcher:
                 chunks, pending = pending, []
                 await self._io(handle.write_all, chunks)
             if total is not None and handle.size != total:
-                raise _Retry(f"body {handle.size} of {total} bytes")
+                raise ShortBody(handle.size, total)
             await self._io(handle.commit, final)
             done = True
             self.parts.discard(part_name)
@@ -442,24 +418,6 @@ class Fetcher:
         self.parts.discard(part_name)
 
 
-class _Outcome(Exception):
-    """The final, non-OK outcome of an item, with the attempts it took."""
-
-    def __init__(
-        self,
-        why: str,
-        *,
-        attempts: int,
-        status: int | None = None,
-        not_found: bool = False,
-    ) -> None:
-        super().__init__(why)
-        self.why = why
-        self.attempts = attempts
-        self.status = status
-        self.not_found = not_found
-
-
 def _close_kept(handle: PartFile) -> None:
     handle.abort(keep=True)
 
@@ -469,33 +427,3 @@ def _size_or_zero(path: str) -> int:
         return os.stat(path).st_size
     except OSError:
         return 0
-
-
-class _mapped_errors:
-    """Translate client, timeout and OS errors into ``_Retry`` or ``_Final``."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if exc is None or isinstance(exc, _Retry | _Final | _NotFound):
-            return
-        if isinstance(exc, TooManyRedirects):
-            raise _Final("too many redirects") from exc
-        if isinstance(exc, RedirectError | InvalidURL):
-            raise _Final(f"bad redirect or URL: {exc}") from exc
-        if isinstance(exc, BodyTooLarge):
-            raise _Final(str(exc)) from exc
-        if isinstance(exc, TruncatedBody):
-            raise _Retry(f"truncated body: {exc}") from exc
-        if isinstance(exc, ServerDisconnected):
-            raise _Retry("server disconnected") from exc
-        if isinstance(exc, TimeoutError):
-            raise _Retry("timed out") from exc
-        if isinstance(exc, ConnectError):
-            raise _Retry(f"cannot connect: {exc.os_error or exc}") from exc
-        if isinstance(exc, HttpClientError):
-            raise _Retry(f"{type(exc).__name__}: {exc}") from exc
-        if isinstance(exc, OSError):
-            # File errors were made final by Fetcher._io; this one is the network's.
-            raise _Retry(f"{type(exc).__name__}: {exc}") from exc

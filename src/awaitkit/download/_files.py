@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 __all__ = [
+    "FileError",
     "PartFile",
     "StrPath",
     "open_part",
@@ -32,6 +33,15 @@ _BINARY = getattr(os, "O_BINARY", 0)
 _MODE = 0o644
 
 StrPath = str | os.PathLike[str]
+
+
+class FileError(Exception):
+    """A file operation of a download failed ("file error: ..."); the ``OSError`` is its ``__cause__``.
+
+    Raised where file work is handed back to the fetch path, so a disk error
+    (final: no retry frees the disk) is never mistaken for the network's
+    ``OSError`` (worth another attempt).
+    """
 
 
 def write_whole(part: StrPath, final: StrPath, body: bytes) -> None:

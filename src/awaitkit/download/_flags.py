@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from awaitkit.download._fetch import Job
+from awaitkit.download._job import Job
 from awaitkit.download._result import DownloadStatus
 
 __all__ = [

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 __all__ = [
     "PART_SUFFIX",
+    "UnsafeName",
     "check_name",
     "child_path",
     "filename_from_content_disposition",
@@ -33,7 +34,9 @@ PART_SUFFIX = ".part"
 # of the partial file so that name is legal too.
 MAX_NAME_BYTES = 240
 _FALLBACK = "index.html"
-_BAD_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+# Lone surrogates (undecodable bytes of argv or a file, surrogate-escaped)
+# are no characters at all: no file system name can hold them as text.
+_BAD_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*\ud800-\udfff]')
 # Names made only of these, short enough, need no cleaning but the edge checks.
 _PLAIN = re.compile(rf"[A-Za-z0-9_.+-]{{1,{MAX_NAME_BYTES}}}")
 _WINDOWS_DEVICES = frozenset(
@@ -141,8 +144,12 @@ def child_path(dest: Path, name: str) -> Path:
     return dest / name
 
 
+class UnsafeName(ValueError):
+    """A file name that could reach outside its folder (``..``, a separator, NUL, a drive)."""
+
+
 def check_name(name: str) -> str:
-    """``name`` itself if it can only name a direct child of a folder, else ``ValueError``."""
+    """``name`` itself if it can only name a direct child of a folder, else :class:`UnsafeName`."""
     if (
         not name
         or name in {".", ".."}
@@ -151,7 +158,7 @@ def check_name(name: str) -> str:
         or "\0" in name
         or os.path.splitdrive(name)[0]  # "C:x" is drive-relative on Windows
     ):
-        raise ValueError(f"unsafe file name {name!r}")
+        raise UnsafeName(f"unsafe file name {name!r}")
     return name
 
 
