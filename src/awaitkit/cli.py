@@ -105,6 +105,12 @@ def _register_serve(commands: argparse._SubParsersAction[Any]) -> None:
     flags_cli.register(serve_commands)
 
 
+def _register_book_flags(commands: argparse._SubParsersAction[Any]) -> None:
+    from awaitkit.book_flags import cli as book_flags_cli
+
+    book_flags_cli.register(commands)
+
+
 def _register_download(commands: argparse._SubParsersAction[Any]) -> None:
     from awaitkit.download import cli as download_cli
 
@@ -123,7 +129,8 @@ _REGISTRARS: tuple[
 ] = (
     ("find", _register_find),
     ("serve", _register_serve),
-    ("flags fetch", _register_download),
+    ("flags", _register_book_flags),
+    ("fetch", _register_download),
     ("probe", _register_probe),
 )
 _KNOWN = frozenset(" ".join(name for name, _ in _REGISTRARS).split())

@@ -1,4 +1,4 @@
-"""Shared, app-agnostic pieces: the error tree, the loop-lag monitor, the runner.
+"""Shared, app-agnostic pieces: the error tree, the loop-lag monitor, the runners.
 
 Import from here, not from the private modules::
 
@@ -26,6 +26,10 @@ from awaitkit.core.errors import (
 
 TYPE_CHECKING = False  # see awaitkit._lazy
 if TYPE_CHECKING:
+    from awaitkit.core._frames import (
+        encode_frame as encode_frame,
+        read_frames as read_frames,
+    )
     from awaitkit.core._lag import (
         LagMonitor as LagMonitor,
         LagReport as LagReport,
@@ -36,6 +40,14 @@ if TYPE_CHECKING:
         format_hostport as format_hostport,
     )
     from awaitkit.core._runner import loop_factory as loop_factory, run as run
+    from awaitkit.core._shards import (
+        Worker as Worker,
+        WorkerDied as WorkerDied,
+        describe_status as describe_status,
+        drive_worker as drive_worker,
+        fork_workers as fork_workers,
+        reap_workers as reap_workers,
+    )
 
 _LAZY = {
     "LagMonitor": "awaitkit.core._lag",
@@ -45,6 +57,14 @@ _LAZY = {
     "format_hostport": "awaitkit.core._net",
     "loop_factory": "awaitkit.core._runner",
     "run": "awaitkit.core._runner",
+    "encode_frame": "awaitkit.core._frames",
+    "read_frames": "awaitkit.core._frames",
+    "Worker": "awaitkit.core._shards",
+    "WorkerDied": "awaitkit.core._shards",
+    "describe_status": "awaitkit.core._shards",
+    "drive_worker": "awaitkit.core._shards",
+    "fork_workers": "awaitkit.core._shards",
+    "reap_workers": "awaitkit.core._shards",
 }
 
 __all__ = [
@@ -59,10 +79,18 @@ __all__ = [
     "TimeoutExpired",
     "TransportError",
     "UsageError",
+    "Worker",
+    "WorkerDied",
     "bind_tcp",
+    "describe_status",
+    "drive_worker",
+    "encode_frame",
+    "fork_workers",
     "format_hostport",
     "loop_factory",
     "percentile",
+    "read_frames",
+    "reap_workers",
     "run",
 ]
 
