@@ -35,7 +35,7 @@ def test_every_command_has_help() -> None:
 @pytest.mark.parametrize(
     ("argv", "declared"),
     [
-        (["fetch", "-q", "http://h/x"], {"flags", "fetch"}),
+        (["fetch", "-q", "http://h/x"], {"fetch"}),
         (["--log-level", "debug", "find", "cat"], {"find"}),
         (["--log-level=INFO", "serve", "tcp"], {"serve"}),
         (["probe", "--help"], {"probe"}),

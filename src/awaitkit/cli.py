@@ -106,6 +106,12 @@ def _register_serve(commands: Subcommands) -> None:
     flags_cli.register(serve_commands)
 
 
+def _register_book_flags(commands: Subcommands) -> None:
+    from awaitkit.book_flags import cli as book_flags_cli
+
+    book_flags_cli.register(commands)
+
+
 def _register_download(commands: Subcommands) -> None:
     from awaitkit.download import cli as download_cli
 
@@ -122,7 +128,8 @@ def _register_probe(commands: Subcommands) -> None:
 _REGISTRARS: tuple[tuple[str, Callable[[Subcommands], None]], ...] = (
     ("find", _register_find),
     ("serve", _register_serve),
-    ("flags fetch", _register_download),
+    ("flags", _register_book_flags),
+    ("fetch", _register_download),
     ("probe", _register_probe),
 )
 _KNOWN = frozenset(" ".join(name for name, _ in _REGISTRARS).split())

@@ -8,17 +8,17 @@ from collections import Counter
 
 import pytest
 
-from awaitkit.core import UsageError
-from awaitkit.download import DownloadOptions, DownloadStatus
-from awaitkit.download._commands import parse_size, parse_timeout
-from awaitkit.download._flags import (
+from awaitkit.book_flags._vocab import (
     CCUsageError,
     expand_cc_args,
-    final_report,
     initial_report,
     resolve_server,
 )
+from awaitkit.core import UsageError
+from awaitkit.download import DownloadOptions, DownloadStatus
+from awaitkit.download._batch import final_report
 from awaitkit.download._options import backoff_delay, parse_retry_after
+from awaitkit.download._plan import parse_size, parse_timeout
 
 
 def test_backoff_doubles_with_jitter_and_is_capped() -> None:

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from awaitkit.download import DownloadOptions
-from awaitkit.download._spread import _BLOCK, _Dispatch, _Shard, fork_children, shares
+from awaitkit.download._dispatch import BLOCK, Dispatch, Shard
+from awaitkit.download._plan import shares
+from awaitkit.download._spread import fork_downloaders
 from awaitkit.flags import FlagsServer, build_dataset, country_codes
 
 pytestmark = pytest.mark.anyio
@@ -46,19 +48,23 @@ def test_shares_add_up_to_the_limits(
     assert all(o.retries == 7 for o in got)
 
 
-def test_fork_is_refused_with_other_threads_running(tmp_path: Path) -> None:
-    """pytest runs threads (and so may the program embedding us): no fork."""
+def test_fork_refused_with_other_threads_running_says_so_and_forks_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another thread (an embedding program's): one process, and a WARNING why."""
     import threading
 
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        with pytest.raises(RuntimeError, match="single thread"):
-            fork_children(tmp_path, [DownloadOptions()])
+        with caplog.at_level("WARNING"):
+            assert fork_downloaders(tmp_path, [DownloadOptions()]) == []
     finally:
         stop.set()
         thread.join()
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "other threads are running" in caplog.text
 
 
 # -- the dispatcher, in-process --------------------------------------------------
@@ -71,8 +77,8 @@ async def blocks_of(*blocks: list[str]):  # type: ignore[no-untyped-def]
 
 async def test_take_hands_out_blocks_within_room_then_none() -> None:
     urls = [f"http://h/{i}.bin" for i in range(10)]
-    dispatch = _Dispatch(blocks_of(urls[:7], urls[7:]))
-    shard = _Shard(room=4)
+    dispatch = Dispatch(blocks_of(urls[:7], urls[7:]))
+    shard = Shard(room=4)
     first = await dispatch.take(shard)
     assert first == urls[:4]  # its room, no more
     waiter = asyncio.ensure_future(dispatch.take(shard))
@@ -95,8 +101,8 @@ async def test_take_hands_out_blocks_within_room_then_none() -> None:
 
 async def test_a_name_in_flight_goes_to_the_shard_writing_it() -> None:
     """Two processes must never write one .part: same name, same shard."""
-    a, b = _Shard(room=2), _Shard(room=10)
-    dispatch = _Dispatch(
+    a, b = Shard(room=2), Shard(room=10)
+    dispatch = Dispatch(
         blocks_of(["http://one/x.gif", "http://one/y.gif"], ["http://two/x.gif"])
     )
     assert await dispatch.take(a) == ["http://one/x.gif", "http://one/y.gif"]
@@ -116,8 +122,8 @@ async def test_a_name_in_flight_goes_to_the_shard_writing_it() -> None:
 
 
 async def test_a_name_is_free_again_once_done() -> None:
-    a, b = _Shard(room=1), _Shard(room=10)
-    dispatch = _Dispatch(blocks_of(["http://h/x.gif"], ["http://h/x.gif"]))
+    a, b = Shard(room=1), Shard(room=10)
+    dispatch = Dispatch(blocks_of(["http://h/x.gif"], ["http://h/x.gif"]))
     assert await dispatch.take(a) == ["http://h/x.gif"]
     dispatch.done(a, "http://h/x.gif")
     assert await dispatch.take(b) == ["http://h/x.gif"]
@@ -126,8 +132,8 @@ async def test_a_name_is_free_again_once_done() -> None:
 async def test_a_long_run_of_one_name_waits_instead_of_queueing() -> None:
     """A million copies of one URL must not pile up in memory."""
     same = ["http://h/same.bin"] * 100
-    a, b = _Shard(room=3), _Shard(room=3)
-    dispatch = _Dispatch(blocks_of(same))
+    a, b = Shard(room=3), Shard(room=3)
+    dispatch = Dispatch(blocks_of(same))
     assert await dispatch.take(a) == same[:3]
     b_take = asyncio.ensure_future(dispatch.take(b))
     await asyncio.sleep(0)
@@ -141,22 +147,29 @@ async def test_a_long_run_of_one_name_waits_instead_of_queueing() -> None:
     b_take.cancel()
 
 
-async def test_orphans_are_every_held_copy_once_and_close_the_shard() -> None:
-    a = _Shard(room=10)
-    dispatch = _Dispatch(blocks_of(["http://h/1", "http://h/2", "http://h/1"]))
+async def test_close_releases_every_hold_and_returns_what_was_never_sent() -> None:
+    """A dead shard's taken items are the runner's to report; its pinned ones, ours."""
+    a, b = Shard(room=3), Shard(room=10)
+    dispatch = Dispatch(
+        blocks_of(["http://h/1", "http://h/2", "http://h/1"], ["http://g/1"])
+    )
     taken = await dispatch.take(a)
     assert taken == ["http://h/1", "http://h/2", "http://h/1"]
     dispatch.done(a, "http://h/2")
-    assert sorted(dispatch.orphans(a)) == ["http://h/1", "http://h/1"]
-    assert a.count == 0
-    assert not a.held
+    b_take = asyncio.ensure_future(dispatch.take(b))
+    await asyncio.sleep(0)
+    assert list(a.pinned) == ["http://g/1"]  # name "1" is a's
+    assert dispatch.close(a) == ["http://g/1"]
+    assert (a.count, a.held, a.names, list(a.pinned)) == (0, {}, {}, [])
     assert await dispatch.take(a) is None
+    assert dispatch.close(a) == []  # once
+    assert await b_take is None  # the input is over and b holds nothing
 
 
 async def test_block_size_caps_a_take() -> None:
-    urls = [f"http://h/{i}" for i in range(3 * _BLOCK)]
-    dispatch = _Dispatch(blocks_of(urls))
-    assert len(await dispatch.take(_Shard(room=10_000)) or []) == _BLOCK
+    urls = [f"http://h/{i}" for i in range(3 * BLOCK)]
+    dispatch = Dispatch(blocks_of(urls))
+    assert len(await dispatch.take(Shard(room=10_000)) or []) == BLOCK
 
 
 # -- real processes -------------------------------------------------------------
@@ -397,18 +410,18 @@ async def test_started_ignoring_sigterm_it_keeps_to_that_and_its_children_still_
 
 AUTO_PROBE = """
 import os, sys
-from awaitkit.download._commands import _SPREAD_AT, _SPREAD_MAX, _processes
+from awaitkit.download._plan import SPREAD_AT, SPREAD_MAX, processes_for
 big, small = sys.argv[1:]
-cpus = min(len(os.sched_getaffinity(0)), _SPREAD_MAX)
+cpus = min(len(os.sched_getaffinity(0)), SPREAD_MAX)
 with open(big) as b, open(small) as s:
-    assert _processes("auto", [], b) == cpus
-    assert _processes("auto", [], s) == 1
-    assert _processes("auto", ["http://h/x"] * 2048, None) == cpus
-    assert _processes("3", [], s) == 3
+    assert processes_for("auto", [], b) == cpus
+    assert processes_for("auto", [], s) == 1
+    assert processes_for("auto", ["http://h/x"] * 2048, None) == cpus
+    assert processes_for("3", [], s) == 3
 r, w = os.pipe()  # a pipe has no size to judge by
 os.close(w)
 with os.fdopen(r) as pipe:
-    assert _processes("auto", [], pipe) == 1
+    assert processes_for("auto", [], pipe) == 1
 print("checked", cpus)
 """
 
@@ -416,27 +429,16 @@ print("checked", cpus)
 def test_auto_spreads_a_large_input_file_only(tmp_path: Path) -> None:
     """Checked in a fresh, single-threaded interpreter, as the CLI runs."""
     import subprocess
-    import threading
 
-    from awaitkit.download._commands import _SPREAD_AT, _processes
+    from awaitkit.download._plan import SPREAD_AT
 
     big, small = tmp_path / "big.txt", tmp_path / "small.txt"
-    big.write_text("http://h/x\n" * (_SPREAD_AT // 11 + 1))
+    big.write_text("http://h/x\n" * (SPREAD_AT // 11 + 1))
     small.write_text("http://h/x\n" * 100)
     probe = [sys.executable, "-c", AUTO_PROBE, str(big), str(small)]
     done = subprocess.run(probe, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("checked")
-    stop = threading.Event()
-    thread = threading.Thread(target=stop.wait)
-    thread.start()
-    try:  # another thread running: forking is unsafe, so one process
-        with big.open() as b:
-            assert _processes("auto", [], b) == 1
-            assert _processes("3", [], b) == 1
-    finally:
-        stop.set()
-        thread.join()
 
 
 FORK_FAILS_PROBE = """
@@ -469,12 +471,14 @@ def test_a_failed_fork_falls_back_to_one_process(tmp_path: Path) -> None:
     probe = [sys.executable, "-c", FORK_FAILS_PROBE, str(tmp_path / "d")]
     done = subprocess.run(probe, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr  # both URLs refused: errors
-    assert "awaitkit fetch: one process only: [Errno 11]" in done.stderr
+    assert "WARNING awaitkit.core._shards: fork failed ([Errno 11]" in done.stderr
     assert done.stdout.splitlines()[-1] == "first child reaped"
     assert "  2 errors." in done.stdout
 
 
-async def test_hostile_urls_each_get_one_result_over_processes(tmp_path: Path) -> None:
+async def test_hostile_urls_each_get_one_result_overprocesses_for(
+    tmp_path: Path,
+) -> None:
     """Non-UTF-8 argv bytes, a 100 KB URL, a newline inside a URL: one result each."""
     report, dest = tmp_path / "r.jsonl", tmp_path / "d"
     async with FlagsServer("LOCAL") as server:
@@ -504,11 +508,12 @@ import asyncio, os, sys
 from pathlib import Path
 from awaitkit.core import run
 from awaitkit.download import DownloadOptions
-from awaitkit.download._spread import download_spread, fork_children, shares
+from awaitkit.download._plan import shares
+from awaitkit.download._spread import download_spread, fork_downloaders
 
 dest = Path(sys.argv[1])
 mine, other = shares(DownloadOptions(concurrency=4, retries=0), 2)
-children = fork_children(dest, [other])
+children = fork_downloaders(dest, [other])
 results = []
 
 async def blocks():
@@ -522,7 +527,8 @@ try:
 except* RuntimeError as group:
     print("raised:", group.exceptions[0])
 print("results:", len(results), len({r.url for r in results}))
-os.kill(children[0].pid, 0) if children[0].status is None else print("child reaped")
+worker = children[0][0]
+os.kill(worker.pid, 0) if worker.status is None else print("child reaped")
 """
 
 
@@ -537,30 +543,3 @@ def test_an_input_error_ends_the_batch_and_every_process(tmp_path: Path) -> None
     assert out[0] == "raised: the input broke"
     assert out[1] == "results: 192 192"  # every item handed out, reported once
     assert out[2] == "child reaped"
-
-
-async def frames_of(data: bytes) -> list[object]:
-    from awaitkit.download._spread import _frames
-
-    reader = asyncio.StreamReader()
-    reader.feed_data(data)
-    reader.feed_eof()
-    return [frame async for frame in _frames(reader)]
-
-
-async def test_frames_refuse_oversized_malformed_and_non_list_payloads() -> None:
-    """The processes' own framing: a bad frame is an error, a cut one the end."""
-    import struct
-
-    def frame(payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + payload
-
-    assert await frames_of(frame(b'["a"]') + frame(b"[1,2]")) == [["a"], [1, 2]]
-    assert await frames_of(frame(b'["a"]') + frame(b'["b"]')[:-1]) == [["a"]]
-    assert await frames_of(b"\x00\x00") == []  # cut inside the length
-    with pytest.raises(ValueError, match="frame of"):
-        await frames_of(struct.pack(">I", 2**31))
-    with pytest.raises(ValueError, match="not a list"):
-        await frames_of(frame(b'{"a": 1}'))
-    with pytest.raises(json.JSONDecodeError):
-        await frames_of(frame(b"[not json"))

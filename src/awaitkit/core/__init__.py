@@ -1,4 +1,4 @@
-"""Shared, app-agnostic pieces: the error tree, the loop-lag monitor, the runner,
+"""Shared, app-agnostic pieces: the error tree, the loop-lag monitor, the runners,
 stop-on-signal.
 
 Import from here, not from the private modules::
@@ -27,6 +27,10 @@ from awaitkit.core.errors import (
 
 TYPE_CHECKING = False  # see awaitkit._lazy
 if TYPE_CHECKING:
+    from awaitkit.core._frames import (
+        encode_frame as encode_frame,
+        read_frames as read_frames,
+    )
     from awaitkit.core._groups import first_error as first_error
     from awaitkit.core._lag import (
         LagMonitor as LagMonitor,
@@ -38,6 +42,14 @@ if TYPE_CHECKING:
         format_hostport as format_hostport,
     )
     from awaitkit.core._runner import loop_factory as loop_factory, run as run
+    from awaitkit.core._shards import (
+        Worker as Worker,
+        WorkerDied as WorkerDied,
+        describe_status as describe_status,
+        drive_worker as drive_worker,
+        fork_workers as fork_workers,
+        reap_workers as reap_workers,
+    )
     from awaitkit.core._signals import (
         SignalStop as SignalStop,
         stop_on_signals as stop_on_signals,
@@ -54,6 +66,14 @@ _LAZY = {
     "run": "awaitkit.core._runner",
     "SignalStop": "awaitkit.core._signals",
     "stop_on_signals": "awaitkit.core._signals",
+    "encode_frame": "awaitkit.core._frames",
+    "read_frames": "awaitkit.core._frames",
+    "Worker": "awaitkit.core._shards",
+    "WorkerDied": "awaitkit.core._shards",
+    "describe_status": "awaitkit.core._shards",
+    "drive_worker": "awaitkit.core._shards",
+    "fork_workers": "awaitkit.core._shards",
+    "reap_workers": "awaitkit.core._shards",
 }
 
 __all__ = [
@@ -69,11 +89,19 @@ __all__ = [
     "TimeoutExpired",
     "TransportError",
     "UsageError",
+    "Worker",
+    "WorkerDied",
     "bind_tcp",
+    "describe_status",
+    "drive_worker",
+    "encode_frame",
     "first_error",
+    "fork_workers",
     "format_hostport",
     "loop_factory",
     "percentile",
+    "read_frames",
+    "reap_workers",
     "run",
     "stop_on_signals",
 ]

@@ -36,7 +36,11 @@ class DownloadResult:
     http_status: int | None = None  # status of the last response, if any
 
     def to_json(self) -> dict[str, Any]:
-        """One ``--report`` line: url, status, bytes, attempts, error, seconds, ..."""
+        """The record's one JSON form: a ``--report`` line, and a result between processes.
+
+        >>> DownloadResult("http://h/a", DownloadStatus.NOT_FOUND).to_json()["status"]
+        'not_found'
+        """
         return {
             "url": self.url,
             "status": self.status.value,
@@ -47,3 +51,98 @@ class DownloadResult:
             "http_status": self.http_status,
             "path": None if self.path is None else str(self.path),
         }
+
+    @classmethod
+    def from_json(cls, record: object) -> DownloadResult:
+        """The result :meth:`to_json` wrote, checked field by field.
+
+        Anything else (a missing or unknown field, a wrong type, a number
+        out of range) is a :class:`ValueError` naming the field: the record
+        may come from another process or from a file someone edited.
+        """
+        # One expression for the common case (a result per downloaded file
+        # crosses here); _refusal() then finds what was wrong.
+        if type(record) is dict and record.keys() == _FIELDS:
+            url, status, path, error = (
+                record["url"],
+                record["status"],
+                record["path"],
+                record["error"],
+            )
+            size, attempts, seconds, http_status = (
+                record["bytes"],
+                record["attempts"],
+                record["seconds"],
+                record["http_status"],
+            )
+            if (
+                type(url) is str
+                and type(status) is str
+                and (outcome := _STATUSES.get(status)) is not None
+                and (path is None or type(path) is str)
+                and (error is None or type(error) is str)
+                and type(size) is int  # bool is an int, and no count
+                and 0 <= size <= _MAX_BYTES
+                and type(attempts) is int
+                and 0 <= attempts <= _MAX_ATTEMPTS
+                and type(seconds) in (int, float)
+                and 0 <= seconds <= _MAX_SECONDS  # NaN fails it
+                and (
+                    http_status is None
+                    or (type(http_status) is int and 100 <= http_status <= 999)
+                )
+            ):
+                return cls(
+                    url,
+                    outcome,
+                    None if path is None else Path(path),
+                    size,
+                    attempts,
+                    error,
+                    float(seconds),
+                    http_status,
+                )
+        raise ValueError(_refusal(record))
+
+
+_FIELDS = frozenset(
+    ("url", "status", "bytes", "attempts", "error", "seconds", "http_status", "path")
+)
+_STATUSES = {status.value: status for status in DownloadStatus}
+_MAX_BYTES = 2**63 - 1  # the largest file size an OS reports
+_MAX_ATTEMPTS = 2**31 - 1
+_MAX_SECONDS = 10.0**9  # some thirty years
+
+
+def _refusal(record: object) -> str:
+    """Why :meth:`DownloadResult.from_json` refuses ``record``, field by field."""
+    if type(record) is not dict:
+        return f"download record is not an object: {record!r:.80}"
+    if record.keys() != _FIELDS:
+        missing = sorted(_FIELDS - record.keys())
+        extra = sorted(map(str, record.keys() - _FIELDS))
+        return f"download record fields: missing {missing}, unknown {extra}"
+    for field in ("url", "status", "path", "error"):
+        value = record[field]
+        if field in ("url", "status") and type(value) is not str:
+            if field == "status":
+                return f"download record: 'status' {value!r:.40} is not a status"
+            return "download record: 'url' must be a string"
+        if field == "status" and value not in _STATUSES:
+            return f"download record: 'status' {value!r:.40} is not a status"
+        if field in ("path", "error") and value is not None and type(value) is not str:
+            return f"download record: {field!r} must be a string or null"
+    for field, least, most in (
+        ("bytes", 0, _MAX_BYTES),
+        ("attempts", 0, _MAX_ATTEMPTS),
+        ("http_status", 100, 999),
+    ):
+        value = record[field]
+        if field == "http_status" and value is None:
+            continue
+        if type(value) is not int:
+            return f"download record: {field!r} must be an integer"
+        if not least <= value <= most:
+            return f"download record: {field!r} out of range"
+    seconds = record["seconds"]
+    return f"download record: 'seconds' {seconds!r:.40} out of range"

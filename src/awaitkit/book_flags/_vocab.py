@@ -1,4 +1,7 @@
-"""The book's flags2/flags3 vocabulary: servers, country-code expansion, reports (pure).
+"""The book's flags2/flags3 vocabulary: servers, country-code expansion, jobs (pure).
+
+The closing report is shared with ``awaitkit fetch``: see
+:func:`awaitkit.download._batch.final_report`.
 
 Messages and formats follow ``flags2_common.py`` of *Fluent Python*, 2nd ed.
 """
@@ -7,21 +10,19 @@ from __future__ import annotations
 
 import string
 import sys
-from collections import Counter
 from collections.abc import Iterable
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from awaitkit.download._job import Job
-from awaitkit.download._result import DownloadStatus
+from awaitkit.download import Job
 
 __all__ = [
     "DEFAULT_CONCUR_REQ",
     "MAX_CONCUR_REQ",
     "POP20_CC",
     "SERVERS",
+    "CCUsageError",
     "expand_cc_args",
-    "final_report",
     "flag_jobs",
     "initial_report",
     "resolve_server",
@@ -149,26 +150,3 @@ def initial_report(
         file.write("1 connection will be used.\n")
     else:
         file.write(f"{actual_req} concurrent connections will be used.\n")
-
-
-def final_report(
-    counter: Counter[DownloadStatus],
-    elapsed: float,
-    *,
-    noun: str = "flag",
-    file: TextIO | None = None,
-) -> None:
-    """The book's closing lines: downloaded, not found, errors, elapsed time."""
-    file = file or sys.stdout
-    file.write("-" * 20 + "\n")
-    ok = counter[DownloadStatus.OK]
-    plural = "s" if ok != 1 else ""
-    file.write(f"{ok:3} {noun}{plural} downloaded.\n")
-    if counter[DownloadStatus.SKIPPED]:
-        file.write(f"{counter[DownloadStatus.SKIPPED]:3} already there.\n")
-    if counter[DownloadStatus.NOT_FOUND]:
-        file.write(f"{counter[DownloadStatus.NOT_FOUND]:3} not found.\n")
-    if counter[DownloadStatus.ERROR]:
-        plural = "s" if counter[DownloadStatus.ERROR] != 1 else ""
-        file.write(f"{counter[DownloadStatus.ERROR]:3} error{plural}.\n")
-    file.write(f"Elapsed time: {elapsed:.2f}s\n")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from awaitkit.book_flags._vocab import POP20_CC
 from awaitkit.cli import main
-from awaitkit.download._flags import POP20_CC
 from awaitkit.flags import build_dataset, country_codes, country_name
 from tests.download._servers import flags_servers_in_thread
 

@@ -1,0 +1,182 @@
+"""Which downloading process gets the next items: a pure policy, no processes.
+
+A :class:`Dispatch` hands the input's URLs to :class:`Shard` s (one per
+process, this one included) as they have room, under three rules:
+
+* room: a shard holds at most its share of ``-m`` plus one block, so a
+  slower process simply gets fewer items;
+* name pinning: a URL whose file name is in flight in some shard goes to
+  that shard, whose name claims then serialize the two, so no two
+  processes ever write the same ``.part``;
+* the bound on one name's run: a shard already holding twice its room
+  (a long run of one name) makes the others wait rather than queue
+  without bound.
+
+It only needs an event loop to wait (a shard with no room, the input
+being read); tests drive it with plain coroutines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from awaitkit.download._names import filename_from_url
+
+__all__ = ["BLOCK", "Dispatch", "Shard", "key"]
+
+BLOCK = 64  # URLs per frame to a child; results per frame back
+
+
+class Shard:
+    """What the dispatcher knows of one downloading process."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room  # items it may hold at once
+        self.held: dict[str, list[Any]] = {}  # url -> [file name, copies held]
+        self.count = 0  # items held, pinned ones included
+        self.names: dict[str, int] = {}  # file name -> items held with it
+        self.pinned: collections.deque[str] = collections.deque()
+        self.open = True  # False once its process is gone
+        self.wake: asyncio.Future[None] | None = None
+
+    def notify(self) -> None:
+        if self.wake is not None and not self.wake.done():
+            self.wake.set_result(None)
+
+
+class Dispatch:
+    """Hands input items to shards as they have room; one name, one shard at a time."""
+
+    def __init__(self, blocks: AsyncIterator[Sequence[str]]) -> None:
+        self._blocks = blocks
+        self._buffer: collections.deque[str] = collections.deque()
+        self._exhausted = False
+        self._reading = asyncio.Lock()
+        self._owner: dict[str, Shard] = {}  # file name -> the shard writing it
+        self._blocked: set[Shard] = set()  # waiting for some shard to catch up
+        self._failure: Exception | None = None  # the input's, raised by the next take
+
+    async def take(self, shard: Shard) -> list[str] | None:
+        """The next items for ``shard``; ``None`` when it will get no more."""
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+        while True:
+            taken: list[str] = []
+            while shard.pinned and len(taken) < BLOCK:
+                taken.append(shard.pinned.popleft())  # counted when pinned
+            room = min(shard.room - shard.count, BLOCK - len(taken))
+            while room > 0 and shard.open:
+                if not self._buffer and not await self._refill_for(shard, taken):
+                    break
+                url = self._buffer.popleft()
+                name = key(url)
+                owner = self._owner.get(name, shard)
+                if owner is shard:
+                    self._hold(shard, url, name)
+                    taken.append(url)
+                    room -= 1
+                elif owner.count >= 2 * owner.room:
+                    # Its writer is far behind (a long run of one name):
+                    # wait for it rather than queue without bound.
+                    self._buffer.appendleft(url)
+                    self._blocked.add(shard)
+                    break
+                else:
+                    self._hold(owner, url, name)
+                    owner.pinned.append(url)
+                    owner.notify()
+            if taken:
+                return taken
+            if not shard.open or (
+                self._exhausted and not self._buffer and not shard.count
+            ):
+                return None
+            shard.wake = asyncio.get_running_loop().create_future()
+            await shard.wake
+
+    async def _refill_for(self, shard: Shard, taken: list[str]) -> bool:
+        """:meth:`_refill`, never losing the items ``shard`` has in hand.
+
+        Cancelled, they go back to its pinned items (still held: :meth:`close`
+        returns them); the input failing, they are handed out first and the
+        error is raised by the next :meth:`take`.
+        """
+        try:
+            return await self._refill()
+        except asyncio.CancelledError:
+            shard.pinned.extendleft(reversed(taken))
+            taken.clear()
+            raise
+        except Exception as exc:
+            if not taken:
+                raise
+            self._failure = exc
+            return False
+
+    async def _refill(self) -> bool:
+        async with self._reading:
+            while not self._buffer and not self._exhausted:
+                block = await anext(self._blocks, None)
+                if block is None:
+                    self._exhausted = True
+                else:
+                    self._buffer.extend(block)
+        return bool(self._buffer)
+
+    def _hold(self, shard: Shard, url: str, name: str) -> None:
+        entry = shard.held.get(url)
+        if entry is None:
+            shard.held[url] = [name, 1]
+        else:
+            entry[1] += 1
+        shard.count += 1
+        shard.names[name] = shard.names.get(name, 0) + 1
+        self._owner[name] = shard
+
+    def done(self, shard: Shard, url: str) -> None:
+        """``shard`` has delivered the result for ``url``."""
+        entry = shard.held[url]
+        name = entry[0]
+        entry[1] -= 1
+        if not entry[1]:
+            del shard.held[url]
+        shard.count -= 1
+        left = shard.names[name] - 1
+        if left:
+            shard.names[name] = left
+        else:
+            # Nobody writes the name now: the next item with it may go anywhere.
+            del shard.names[name]
+            if self._owner.get(name) is shard:
+                del self._owner[name]
+        shard.notify()
+        if self._blocked:
+            for waiting in self._blocked:
+                waiting.notify()
+            self._blocked.clear()
+
+    def close(self, shard: Shard) -> list[str]:
+        """``shard``'s process is gone: release all it held; return what it never got.
+
+        Those are the items pinned to it but not yet taken; the ones it was
+        sent are the runner's to account for.
+        """
+        shard.open = False
+        never_sent = list(shard.pinned)
+        shard.pinned.clear()
+        held = [url for url, (_, copies) in shard.held.items() for _ in range(copies)]
+        for url in held:
+            self.done(shard, url)
+        return never_sent
+
+
+def key(url: str) -> str:
+    """The file name ``url`` saves to, which decides the shard it may go to."""
+    try:
+        return filename_from_url(url)
+    except ValueError:  # a lone surrogate from a non-UTF-8 argv: it fails alone
+        return url
