@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from awaitkit.core.testing import wait_until
 from awaitkit.download._client import (
     HttpClient,
     RedirectError,
@@ -14,7 +15,6 @@ from awaitkit.download._client import (
 )
 from tests.download.test_client import Handler, RawServer, ok
 from tests.flags.loops import both_loops
-from tests.flags.rawhttp import wait_until
 
 pytestmark = pytest.mark.anyio
 anyio_backend = both_loops

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from awaitkit.core.testing import wait_until
 from awaitkit.download._client import (
     BodyTooLarge,
     ConnectError,
@@ -20,7 +21,6 @@ from awaitkit.download._client import (
 from awaitkit.download._client_conn import HIGH_WATER
 from tests.download.test_client import RawServer, answering, ok
 from tests.flags.loops import both_loops
-from tests.flags.rawhttp import wait_until
 
 pytestmark = pytest.mark.anyio
 anyio_backend = both_loops

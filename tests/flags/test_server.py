@@ -13,9 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from awaitkit.core.testing import split_url
 from awaitkit.flags import FlagsServer, build_dataset, country_codes, serving_flags
 from tests.flags.loops import both_loops
-from tests.flags.rawhttp import split_url
 
 pytestmark = pytest.mark.anyio
 
