@@ -121,6 +121,9 @@ def test_skip_existing_second_run(
     )
 
 
+# A defect, not a design: starting 676 workers and the in-process server holds
+# the loop 110-175 ms in debug mode (loopdebug); remove once it no longer does.
+@pytest.mark.blocks_loop
 def test_concurrency_is_capped_at_1000(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
