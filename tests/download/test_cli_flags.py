@@ -89,6 +89,10 @@ def test_error_server_exits_1_and_counts_errors(
     assert len(list((tmp_path / "d").iterdir())) == served[200]
 
 
+# A defect, not a design: under load a download worker's step (fetch result
+# then delivery) holds the loop 130-240 ms in debug mode (loopdebug); remove
+# once it no longer does.
+@pytest.mark.blocks_loop
 def test_report_holds_every_item_once_past_one_write_batch(tmp_path: Path) -> None:
     """-e asks for 676 codes: more report lines than one background write holds."""
     import json
