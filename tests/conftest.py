@@ -1,4 +1,5 @@
-"""Shared fixtures: the anyio backend (asyncio in debug mode) and peer binaries."""
+"""Shared fixtures: the anyio backend (asyncio in debug mode, checked by
+``tests.loopdebug``) and peer binaries."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Every loop in debug mode; a slow callback fails its test (see the module).
+pytest_plugins = ["tests.loopdebug", "pytester"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

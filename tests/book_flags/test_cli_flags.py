@@ -89,6 +89,10 @@ def test_error_server_exits_1_and_counts_errors(
     assert len(list((tmp_path / "d").iterdir())) == served[200]
 
 
+# Debug mode's own cost: every task and callback records its stack, which
+# stretches a worker's step of a large batch to 130-240 ms under load.
+# Without debug mode such a batch's loop lag stays near 1 ms (LagMonitor).
+@pytest.mark.blocks_loop
 def test_report_holds_every_item_once_past_one_write_batch(tmp_path: Path) -> None:
     """-e asks for 676 codes: more report lines than one background write holds."""
     import json
@@ -121,6 +125,9 @@ def test_skip_existing_second_run(
     )
 
 
+# Starting 676 workers at once: ~50 ms of loop lag without debug mode
+# (LagMonitor), 110-270 ms with it, where every task records its stack.
+@pytest.mark.blocks_loop
 def test_concurrency_is_capped_at_1000(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

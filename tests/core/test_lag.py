@@ -12,6 +12,7 @@ from awaitkit.core import LagMonitor, percentile
 pytestmark = pytest.mark.anyio
 
 
+@pytest.mark.blocks_loop  # blocks the loop on purpose, to be measured
 async def test_blocking_call_shows_as_lag() -> None:
     async with LagMonitor(interval=0.002) as lag:
         await asyncio.sleep(0.02)

@@ -49,6 +49,8 @@ class RangeServer:
         self.stalled = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._closing = asyncio.Event()
         self.base_url = ""
 
     async def __aenter__(self) -> RangeServer:
@@ -60,8 +62,11 @@ class RangeServer:
     async def __aexit__(self, *exc: object) -> None:
         assert self._server is not None
         self._server.close()
-        for task in self._tasks:
-            task.cancel()
+        # Handlers end by their connection closing, not by cancellation: on
+        # 3.11 asyncio's stream server logs a cancelled handler as an error.
+        self._closing.set()
+        for writer in self._writers:
+            writer.transport.abort()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._server.wait_closed()
 
@@ -71,6 +76,7 @@ class RangeServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self._writers.add(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -86,6 +92,7 @@ class RangeServer:
             pass
         finally:
             self._tasks.discard(task)
+            self._writers.discard(writer)
             writer.close()
 
     async def _respond(
@@ -112,7 +119,8 @@ class RangeServer:
             writer.write(body[: len(body) // 2])
             await writer.drain()
             self.stalled.set()
-            await asyncio.Event().wait()  # until the server closes
+            await self._closing.wait()  # until the server closes
+            return False
         if self.truncate_next:
             self.truncate_next -= 1
             writer.write(body[: len(body) // 2])

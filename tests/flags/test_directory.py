@@ -11,8 +11,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from awaitkit.core.testing import exchange, split_url, status_of
 from awaitkit.flags import FlagsServer, serving_flags
-from tests.flags.rawhttp import exchange, get, split_url, status_of
+from tests.flags.rawhttp import get
 
 pytestmark = pytest.mark.anyio
 

@@ -10,16 +10,16 @@ import time
 
 import pytest
 
-from awaitkit.flags import FlagsServer, serving_flags
-from tests.flags.loops import both_loops
-from tests.flags.rawhttp import (
+from awaitkit.core.testing import (
     exchange,
-    get,
     split_url,
     status_of,
     statuses_of,
     wait_until,
 )
+from awaitkit.flags import FlagsServer, serving_flags
+from tests.flags.loops import both_loops
+from tests.flags.rawhttp import get
 
 pytestmark = pytest.mark.anyio
 

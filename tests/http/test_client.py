@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from awaitkit.core import bind_tcp
+from awaitkit.core.testing import wait_until
 from awaitkit.flags import FlagsServer, build_dataset, serving_flags
 from awaitkit.http import Headers, HttpClient, HttpClientError
 from awaitkit.http._parser import DONE
 from tests.flags.loops import both_loops
-from tests.flags.rawhttp import wait_until
 
 pytestmark = pytest.mark.anyio
 anyio_backend = both_loops

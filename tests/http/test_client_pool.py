@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from awaitkit.core.testing import wait_until
 from awaitkit.http import (
     HttpClient,
     RedirectError,
@@ -13,7 +14,6 @@ from awaitkit.http import (
     TooManyRedirects,
 )
 from tests.flags.loops import both_loops
-from tests.flags.rawhttp import wait_until
 from tests.http.test_client import Handler, RawServer, ok
 
 pytestmark = pytest.mark.anyio

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from awaitkit.core import TimeoutExpired
+from awaitkit.core.testing import wait_until
 from awaitkit.http import (
     BodyTooLarge,
     ConnectError,
@@ -22,7 +23,6 @@ from awaitkit.http import (
 )
 from awaitkit.http._connection import HIGH_WATER
 from tests.flags.loops import both_loops
-from tests.flags.rawhttp import wait_until
 from tests.http.test_client import RawServer, answering, ok
 
 pytestmark = pytest.mark.anyio

@@ -12,7 +12,8 @@ from awaitkit.find import CharIndex
 from awaitkit.servers import create_app, serving_web
 from tests.conftest import find_binary
 
-pytestmark = [pytest.mark.anyio, pytest.mark.browser]
+# Playwright's own start-up holds the loop ~0.3 s (loopdebug), not ours.
+pytestmark = [pytest.mark.anyio, pytest.mark.browser, pytest.mark.blocks_loop]
 
 CHROMIUM_ARGS = [
     "--no-sandbox",  # the suite may run as root, where the sandbox cannot start

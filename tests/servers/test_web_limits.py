@@ -18,12 +18,12 @@ import pytest
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from awaitkit.core.testing import exchange
 from awaitkit.find import CharIndex
 from awaitkit.servers import _httptools_bounded as bounded, create_app, serving_web
 from awaitkit.servers._http_limits import HeadLimits, uvicorn_options
 from awaitkit.servers._serve import web_config
 from tests.flags.loops import both_loops
-from tests.servers._wire import exchange
 
 pytestmark = pytest.mark.anyio
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from awaitkit.core.testing import exchange
 from awaitkit.find import CharIndex
 from awaitkit.servers import create_app, serving_web
-from tests.servers._wire import exchange
 
 pytestmark = pytest.mark.anyio
 
@@ -23,7 +23,7 @@ async def base_url(index: CharIndex) -> AsyncIterator[str]:
 
 async def raw(base_url: str, data: bytes, *, half_close: bool = False) -> bytes:
     """Send raw bytes over a fresh connection; return whatever comes back."""
-    return await exchange(int(base_url.rsplit(":", 1)[1]), data, half_close=half_close)
+    return await exchange(base_url, data, half_close=half_close)
 
 
 async def assert_healthy(base_url: str) -> None:

@@ -38,9 +38,9 @@ if TYPE_CHECKING:
     )
     from awaitkit.flags._server import (
         FlagsServer as FlagsServer,
-        ServerStats as ServerStats,
         serving_flags as serving_flags,
     )
+    from awaitkit.flags._site import ServerStats as ServerStats
 
 _LAZY = {
     "Decision": "awaitkit.flags._policy",
@@ -48,7 +48,7 @@ _LAZY = {
     "FlagsServer": "awaitkit.flags._server",
     "Policy": "awaitkit.flags._policy",
     "Resource": "awaitkit.flags._dataset",
-    "ServerStats": "awaitkit.flags._server",
+    "ServerStats": "awaitkit.flags._site",
     "build_dataset": "awaitkit.flags._dataset",
     "country_codes": "awaitkit.flags._dataset",
     "country_name": "awaitkit.flags._dataset",

@@ -25,7 +25,7 @@ from awaitkit.flags._policy import Decision, Fault
 from awaitkit.flags._respond import Request, Responder
 
 if TYPE_CHECKING:
-    from awaitkit.flags._server import Site
+    from awaitkit.flags._site import Site
 
 __all__ = ["HttpConnection"]
 

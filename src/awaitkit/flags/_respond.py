@@ -29,7 +29,7 @@ from awaitkit.flags._policy import Decision, Fault
 
 if TYPE_CHECKING:
     from awaitkit.flags._dataset import Resource
-    from awaitkit.flags._server import Site
+    from awaitkit.flags._site import Site
 
 __all__ = ["Request", "Responder"]
 

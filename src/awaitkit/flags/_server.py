@@ -10,10 +10,7 @@ import asyncio
 import contextlib
 import random
 import socket
-from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from email.utils import formatdate
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,76 +18,11 @@ from typing import Any
 from awaitkit.flags._files import DirectoryFiles, MemoryFiles
 from awaitkit.flags._policy import Policy
 from awaitkit.flags._protocol import HttpConnection
+from awaitkit.flags._site import ServerStats, Site
 
-__all__ = ["FlagsServer", "ServerStats", "Site", "serving_flags"]
+__all__ = ["FlagsServer", "serving_flags"]
 
 _BACKLOG = 4096
-
-
-@dataclass
-class ServerStats:
-    """Counters a test can read while the server runs.
-
-    ``requests`` counts requests received; ``in_flight`` those received and
-    not yet answered (delayed ones included); ``max_in_flight`` its peak;
-    ``by_status`` the responses sent, by status code (a response that a
-    reset or truncate fault broke counts under the status it began with; a
-    stalled one once its stall ends); ``by_fault`` the faults applied, by
-    name (``"reset"``, ``"error"``...); ``connections`` the connections
-    accepted.
-    """
-
-    requests: int = 0
-    in_flight: int = 0
-    max_in_flight: int = 0
-    by_status: Counter[int] = field(default_factory=Counter)
-    by_fault: Counter[str] = field(default_factory=Counter)
-    connections: int = 0
-
-
-class Site:
-    """What every connection of one server shares: files, policy, limits, stats."""
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        files: MemoryFiles | DirectoryFiles,
-        policy: Policy,
-        rng: random.Random,
-        *,
-        max_connections: int,
-        keepalive_timeout: float,
-        request_timeout: float,
-        max_url_bytes: int = 8 * 1024,
-        max_header_bytes: int = 32 * 1024,
-        max_body_bytes: int = 64 * 1024,
-    ) -> None:
-        self.loop = loop
-        self.files = files
-        # The in-memory store answers without I/O, so requests skip a task.
-        self.memory_files = files if isinstance(files, MemoryFiles) else None
-        self.policy = policy
-        self.faultless = policy.is_faultless
-        self.rng = rng
-        self.stats = ServerStats()
-        self.connections: set[HttpConnection] = set()
-        self.max_connections = max_connections
-        self.keepalive_timeout = keepalive_timeout
-        self.request_timeout = request_timeout
-        self.max_url_bytes = max_url_bytes
-        self.max_header_bytes = max_header_bytes
-        self.max_body_bytes = max_body_bytes
-        self.date = ""
-        self.date_bytes = b""
-        self.tick()
-
-    def tick(self) -> None:
-        """Refresh the cached Date header and close idle connections (once a second)."""
-        self.date = formatdate(usegmt=True)
-        self.date_bytes = self.date.encode("ascii")
-        now = self.loop.time()
-        for conn in list(self.connections):
-            conn.close_idle(now)
 
 
 class FlagsServer:

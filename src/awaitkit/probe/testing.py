@@ -25,16 +25,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pathlib
 import shutil
 import socket
 import struct
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = [
+    "DEFAULT_SOCKET_BUFFER",
     "NsdStartError",
     "find_nsd",
     "nsd_config",
@@ -71,7 +75,7 @@ def soa_query(zone: str, query_id: int = 0x4242) -> bytes:
 
 def nsd_config(
     zone: str,
-    directory: Path,
+    directory: pathlib.Path,
     port: int,
     *,
     verbosity: int = 1,
@@ -184,7 +188,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def _output(directory: Path, port: int) -> str:
+def _output(directory: pathlib.Path, port: int) -> str:
     """NSD's log and stderr (config errors go to stderr, the rest to the log)."""
     parts = []
     for suffix in ("log", "stderr"):
@@ -201,7 +205,7 @@ def serving_nsd(
     zone_text: str,
     *,
     nsd: str | None = None,
-    directory: Path | None = None,
+    directory: pathlib.Path | None = None,
     port: int | None = None,
     verbosity: int = 1,
     socket_buffer: int = DEFAULT_SOCKET_BUFFER,
@@ -224,7 +228,7 @@ def serving_nsd(
     binary = nsd if nsd is not None else find_nsd()
     with contextlib.ExitStack() as stack:
         if directory is None:
-            directory = Path(
+            directory = pathlib.Path(
                 stack.enter_context(tempfile.TemporaryDirectory(prefix="nsd-"))
             )
         directory.mkdir(parents=True, exist_ok=True)

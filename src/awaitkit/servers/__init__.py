@@ -24,7 +24,7 @@ from awaitkit._lazy import attach
 
 TYPE_CHECKING = False  # see awaitkit._lazy
 if TYPE_CHECKING:
-    from awaitkit.servers._http_limits import HeadLimits as HeadLimits
+    from awaitkit.servers._head_limits import HeadLimits as HeadLimits
     from awaitkit.servers._protocol import (
         Reply as Reply,
         Search as Search,
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "CachedSearch": "awaitkit.servers._search",
     "CharInfo": "awaitkit.servers.web",
-    "HeadLimits": "awaitkit.servers._http_limits",
+    "HeadLimits": "awaitkit.servers._head_limits",
     "Reply": "awaitkit.servers._protocol",
     "Search": "awaitkit.servers._protocol",
     "Session": "awaitkit.servers._protocol",

@@ -40,7 +40,7 @@ from typing import ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from awaitkit.servers._http_limits import HeadLimits
+from awaitkit.servers._head_limits import HeadLimits
 
 __all__ = ["BoundedHttpToolsProtocol"]
 

@@ -40,7 +40,6 @@ __all__ = [
     "listen",
     "serve_until_signal",
     "serving_web",
-    "settle_heap",
     "web_config",
 ]
 
@@ -54,21 +53,6 @@ class WebServer(uvicorn.Server):
     def capture_signals(self) -> Iterator[None]:
         """Install nothing: the caller sets ``should_exit``."""
         yield
-
-
-def settle_heap() -> None:
-    """Keep what is alive now (the loaded index) out of the garbage collector's walks.
-
-    The index is a few hundred thousand objects that live as long as the
-    server.  Every full collection walked them all: an 18 ms pause that was
-    the TCP server's loop lag p99 under load (3 ms with this, and 15 % more
-    queries/s in ``bench/bench_tcp.py``).  Call it once the index is loaded,
-    before serving; garbage from the loading is collected first.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
 
 
 def web_config(

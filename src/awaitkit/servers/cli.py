@@ -103,11 +103,11 @@ def _tcp_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 def _run_tcp(args: argparse.Namespace) -> int:
     from awaitkit.core import run
     from awaitkit.find import load_index
+    from awaitkit.servers._heap import settle_heap
     from awaitkit.servers._serve import (
         lean_logging,
         listen,
         serve_until_signal,
-        settle_heap,
     )
 
     lean_logging()
@@ -125,11 +125,11 @@ def _run_web(args: argparse.Namespace) -> int:
 
     from awaitkit.core import run
     from awaitkit.find import load_index
+    from awaitkit.servers._heap import settle_heap
     from awaitkit.servers._serve import (
         lean_logging,
         listen,
         serve_until_signal,
-        settle_heap,
     )
 
     lean_logging()
@@ -184,11 +184,11 @@ def _run_web_workers(args: argparse.Namespace) -> int:
 def _run_both(args: argparse.Namespace) -> int:
     from awaitkit.core import run
     from awaitkit.find import load_index
+    from awaitkit.servers._heap import settle_heap
     from awaitkit.servers._serve import (
         lean_logging,
         listen,
         serve_until_signal,
-        settle_heap,
     )
 
     lean_logging()

@@ -192,7 +192,7 @@ def create_app(
             from awaitkit.find import load_index
 
             search = CachedSearch(await asyncio.to_thread(load_index))
-            from awaitkit.servers._serve import settle_heap
+            from awaitkit.servers._heap import settle_heap
 
             settle_heap()  # a worker's index, kept out of GC walks
         elif isinstance(index, CachedSearch):

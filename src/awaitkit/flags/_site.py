@@ -1,0 +1,100 @@
+"""What every connection of one flags server shares: files, policy, limits, stats.
+
+Its own module so that the connection protocol, the responder and the
+server all import it, and it imports none of them: a connection only
+registers itself here as something the site and the server can close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from typing import Protocol
+
+from awaitkit.flags._files import DirectoryFiles, MemoryFiles
+from awaitkit.flags._policy import Policy
+
+__all__ = ["Closable", "ServerStats", "Site"]
+
+
+class Closable(Protocol):
+    """A connection as the site sees it: closed when idle too long, or at shutdown."""
+
+    task: asyncio.Task[None] | None  # the response in progress, if any
+
+    def shutdown(self) -> None:
+        """Drop the connection now (the server is stopping)."""
+        ...
+
+    def close_idle(self, now: float) -> None:
+        """Close the connection if it has been idle past its timeout at loop time ``now``."""
+        ...
+
+
+@dataclass
+class ServerStats:
+    """Counters a test can read while the server runs.
+
+    ``requests`` counts requests received; ``in_flight`` those received and
+    not yet answered (delayed ones included); ``max_in_flight`` its peak;
+    ``by_status`` the responses sent, by status code (a response that a
+    reset or truncate fault broke counts under the status it began with; a
+    stalled one once its stall ends); ``by_fault`` the faults applied, by
+    name (``"reset"``, ``"error"``...); ``connections`` the connections
+    accepted.
+    """
+
+    requests: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    by_status: Counter[int] = field(default_factory=Counter)
+    by_fault: Counter[str] = field(default_factory=Counter)
+    connections: int = 0
+
+
+class Site:
+    """What every connection of one server shares: files, policy, limits, stats."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        files: MemoryFiles | DirectoryFiles,
+        policy: Policy,
+        rng: random.Random,
+        *,
+        max_connections: int,
+        keepalive_timeout: float,
+        request_timeout: float,
+        max_url_bytes: int = 8 * 1024,
+        max_header_bytes: int = 32 * 1024,
+        max_body_bytes: int = 64 * 1024,
+    ) -> None:
+        self.loop = loop
+        self.files = files
+        # The in-memory store answers without I/O, so requests skip a task.
+        self.memory_files = files if isinstance(files, MemoryFiles) else None
+        self.policy = policy
+        self.faultless = policy.is_faultless
+        self.rng = rng
+        self.stats = ServerStats()
+        self.connections: set[Closable] = set()
+        self.max_connections = max_connections
+        self.keepalive_timeout = keepalive_timeout
+        self.request_timeout = request_timeout
+        self.max_url_bytes = max_url_bytes
+        self.max_header_bytes = max_header_bytes
+        self.max_body_bytes = max_body_bytes
+        self.date = ""
+        self.date_bytes = b""
+        self.tick()
+
+    def tick(self) -> None:
+        """Refresh the cached Date header and close idle connections (once a second)."""
+        self.date = formatdate(usegmt=True)
+        self.date_bytes = self.date.encode("ascii")
+        now = self.loop.time()
+        for conn in list(self.connections):
+            conn.close_idle(now)
