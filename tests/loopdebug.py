@@ -18,6 +18,14 @@ error-level report (a task's exception never retrieved, a transport left
 unclosed...).  ``tests/test_loopdebug.py`` runs this plugin on tests that
 block deliberately, on both loops.
 
+Before each test the garbage collector runs once and then freezes what
+survives (``gc.freeze``): the test process's own heap (pytest, every test
+module, hypothesis, a loaded find index) otherwise makes each full
+collection walk some hundred thousand objects, a pause of tens of
+milliseconds landing in whichever callback happens to allocate, and the
+check would time the test runner rather than the code under test.  The
+servers freeze their long-lived index the same way (``settle_heap``).
+
 On a machine shared with other heavy jobs, wall-clock steps stretch:
 ``AWAITKIT_SLOW_CALLBACK=0.25 uv run pytest`` raises the bar there (it can
 only be raised: the loops report nothing under 0.1 s).  CI keeps 0.1 s.
@@ -25,6 +33,7 @@ only be raised: the loops report nothing under 0.1 s).  CI keeps 0.1 s.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -86,6 +95,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def _loop_never_blocked(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail a test whose loops ran a slow callback or reported a lost error."""
     _recorder.take()  # what came before this test is not its doing
+    gc.collect()
+    gc.freeze()  # what earlier tests left is no longer walked by this one's collections
     yield
     slow, errors = _recorder.take()
     if request.node.get_closest_marker("blocks_loop") is not None:
