@@ -231,7 +231,8 @@ def _serve(kind: str, port: int) -> None:
     if kind in ("ours", "quiet"):
         from awaitkit.find import load_index
         from awaitkit.servers import TcpServer
-        from awaitkit.servers._serve import lean_logging, settle_heap
+        from awaitkit.servers._heap import settle_heap
+        from awaitkit.servers._logging import lean_logging
 
         # As `awaitkit serve tcp` logs: INFO, the CLI's format, lean records.
         logging.basicConfig(

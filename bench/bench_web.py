@@ -168,7 +168,7 @@ def _serve(kind: str, port: int) -> None:
     if kind == "ours":
         from awaitkit.find import load_index
         from awaitkit.servers import create_app
-        from awaitkit.servers._serve import settle_heap
+        from awaitkit.servers._heap import settle_heap
 
         app: Any = create_app(load_index())
         settle_heap()  # as `awaitkit serve web` does

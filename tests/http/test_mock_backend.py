@@ -384,3 +384,43 @@ async def test_bad_url_is_invalid_url_and_opens_nothing() -> None:
             with pytest.raises(InvalidURL):
                 await get(client, url)
     assert backend.connections == []
+
+
+# -- raise_for_status ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(404, "client error"), (451, "client error"), (503, "server error")],
+)
+async def test_raise_for_status_raises_for_4xx_and_5xx(status: int, kind: str) -> None:
+    from awaitkit.core import HTTPStatusError
+
+    head = b"HTTP/1.1 %d Nope\r\nContent-Length: 0\r\n\r\n" % status
+    async with (
+        HttpClient(backend=MockBackend([[head]])) as client,
+        client.get(URL) as resp,
+    ):
+        with pytest.raises(HTTPStatusError) as info:
+            resp.raise_for_status()
+    assert (info.value.status_code, info.value.url) == (status, URL)
+    assert str(info.value) == f"{kind} {status} Nope for {URL}"
+
+
+@pytest.mark.parametrize("status", [200, 204, 304])
+async def test_raise_for_status_returns_the_response_otherwise(status: int) -> None:
+    head = b"HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n" % status
+    async with (
+        HttpClient(backend=MockBackend([[head]])) as client,
+        client.get(URL) as resp,
+    ):
+        assert resp.raise_for_status() is resp
+
+
+async def test_raise_for_status_leaves_an_unfollowed_redirect_alone() -> None:
+    async with (
+        HttpClient(backend=MockBackend([[redirect(b"/b")]])) as client,
+        client.get(URL, max_redirects=0) as resp,
+    ):
+        assert resp.raise_for_status() is resp
+        assert resp.status == 302

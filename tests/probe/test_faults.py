@@ -233,3 +233,12 @@ async def test_repr_shows_state(faults) -> None:
         await probe("ok.example", resolver=resolver)
         assert f"127.0.0.1:{faults.port} open in_flight=0" in repr(resolver)
         assert "answered=1" in repr(resolver)
+
+
+def test_a_rate_that_is_not_positive_is_a_usage_error() -> None:
+    from awaitkit.core import UsageError
+    from awaitkit.probe._udp import RateLimiter
+
+    for rate in (0, -1.0):
+        with pytest.raises(UsageError, match="rate must be positive"):
+            RateLimiter(rate)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TypeVar, overload
 
+from awaitkit.core import HTTPStatusError
 from awaitkit.http._connection import Connection
 from awaitkit.http._errors import (
     BodyTooLarge,
@@ -123,6 +124,25 @@ class Response:
         if self._headers is None:
             self._headers = Headers(self._fields)
         return self._headers
+
+    def raise_for_status(self) -> Response:
+        """Raise :class:`~awaitkit.core.HTTPStatusError` for a 4xx or 5xx status; else ``self``.
+
+        A status is a value, as in httpx: nothing raises until the caller asks.
+
+        ::
+
+            async with client.get(url) as resp:
+                body = await resp.raise_for_status().read()
+        """
+        status = self.status
+        if 400 <= status < 600:
+            kind = "client error" if status < 500 else "server error"
+            text = f"{status} {self.reason}".rstrip()
+            raise HTTPStatusError(
+                f"{kind} {text} for {self.url}", status_code=status, url=self.url
+            )
+        return self
 
     @property
     def content_length(self) -> int | None:

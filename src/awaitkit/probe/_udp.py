@@ -16,6 +16,7 @@ import socket
 from dataclasses import dataclass
 from typing import cast
 
+from awaitkit.core import UsageError
 from awaitkit.probe._wire import MalformedPacket, Reply, pack_query, parse_reply
 
 __all__ = ["RECEIVE_BUFFER", "QueryProtocol", "RateLimiter", "Stats", "open_udp"]
@@ -223,7 +224,7 @@ class RateLimiter:
 
     def __init__(self, rate: float) -> None:
         if rate <= 0:
-            raise ValueError("rate must be positive")
+            raise UsageError("rate must be positive")
         self.interval = 1.0 / rate
         self._next = 0.0
 
