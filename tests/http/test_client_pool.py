@@ -299,7 +299,9 @@ async def test_the_pool_forgets_an_origin_once_its_last_connection_goes() -> Non
         conn = await pool.acquire(Origin("http", f"h{i}.test", 80, f"h{i}.test"))
         pool.discard(conn)
         if i % 100 == 0:
-            await asyncio.sleep(0)  # acquire() never suspends here: let the loop breathe
+            await asyncio.sleep(
+                0
+            )  # acquire() never suspends here: let the loop breathe
     assert pool.total == 1
     assert list(pool._hosts) == [busy.origin.key]
     pool.discard(busy)
