@@ -290,3 +290,42 @@ async def test_a_cancelled_batch_keeps_the_part_for_resume(tmp_path: Path) -> No
 async def _drain(results: object) -> None:
     async for _ in results:  # type: ignore[attr-defined]
         pass
+
+
+# -- what a result names --------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", [".", "out", "out/", "./a/../out", "ABS", "ABS/x/"])
+async def test_a_result_names_its_file_as_dest_slash_name_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """``fspath`` is ``str(Path(dest) / name)`` (the report's ``path``), built without a Path."""
+    monkeypatch.chdir(tmp_path)
+    dest = where.replace("ABS", str(tmp_path))
+    folder(dest)
+    result = await fetch_one(MockBackend([[response(200, BODY)]]), Path(dest))
+    assert result.status is DownloadStatus.OK
+    assert result.fspath == str(Path(dest) / "blob.bin")
+    assert result.path == Path(dest) / "blob.bin"
+    assert result.to_json()["path"] == result.fspath
+    assert body_of(result.fspath) == BODY
+
+
+def folder(path: str) -> None:
+    Path(path).mkdir(parents=True, exist_ok=True)
+
+
+def body_of(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+def test_a_result_takes_a_path_or_a_string_and_gives_a_path() -> None:
+    as_path = DownloadResult("u", DownloadStatus.OK, Path("/d/a.gif"))
+    as_text = DownloadResult("u", DownloadStatus.OK, "/d/a.gif")
+    assert as_path == as_text
+    assert as_path.fspath == "/d/a.gif"
+    assert isinstance(as_text.path, Path)
+    assert as_text.path == Path("/d/a.gif")
+    assert DownloadResult("u", DownloadStatus.ERROR).path is None
+    with pytest.raises(AttributeError):
+        as_path.url = "v"  # type: ignore[misc]

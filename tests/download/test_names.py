@@ -101,15 +101,3 @@ def test_filename_from_url(url: str, expected: str) -> None:
 )
 def test_filename_from_content_disposition(header: str, expected: str | None) -> None:
     assert filename_from_content_disposition(header) == expected
-
-
-@pytest.mark.parametrize("name", ["a.gif", "01234.bin", "x y.txt", "ünïcode.txt"])
-def test_child_path_is_dest_slash_name(name: str) -> None:
-    from awaitkit.download._names import child_path
-
-    dest = Path("/srv/out")
-    made = child_path(dest, name)
-    assert made == dest / name
-    assert made.parent == dest
-    assert made.name == name
-    assert str(made) == f"/srv/out/{name}"

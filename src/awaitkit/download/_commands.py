@@ -75,7 +75,7 @@ async def _all_urls(
 
 
 def _fetch_line(result: DownloadResult) -> str:
-    detail = result.path if result.status is DownloadStatus.OK else result.error
+    detail = result.fspath if result.status is DownloadStatus.OK else result.error
     return f"{result.status.name:9} {result.url} {detail or ''}".rstrip()
 
 

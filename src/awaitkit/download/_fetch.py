@@ -43,7 +43,6 @@ from awaitkit.download._job import Item, Job
 from awaitkit.download._names import (
     UnsafeName,
     check_name,
-    child_path,
     filename_from_content_disposition,
     filename_from_url,
     partial_name,
@@ -156,6 +155,8 @@ class Fetcher:
         # Paths are plain strings on the hot path: pathlib costs microseconds
         # per operation, and a bulk download does several per file.
         self._prefix = os.path.join(dest, "")
+        # What a result names: str(dest / name), without the Path.
+        self._shown = "" if str(dest) == "." else self._prefix
 
     def __repr__(self) -> str:
         return f"<Fetcher dest={str(self.dest)!r} writing={len(self._busy)}>"
@@ -218,7 +219,7 @@ class Fetcher:
                 return DownloadResult(
                     url,
                     DownloadStatus.SKIPPED,
-                    child_path(self.dest, name),
+                    self._shown + name,
                     0,
                     attempts,
                     None,
@@ -234,7 +235,7 @@ class Fetcher:
             return DownloadResult(
                 url,
                 DownloadStatus.OK,
-                child_path(self.dest, saved),
+                self._shown + saved,
                 size,
                 attempts + n,
                 None,

@@ -20,7 +20,6 @@ __all__ = [
     "PART_SUFFIX",
     "UnsafeName",
     "check_name",
-    "child_path",
     "filename_from_content_disposition",
     "filename_from_url",
     "part_path",
@@ -136,12 +135,7 @@ def safe_path(dest: Path, name: str) -> Path:
     ``name`` should already be sanitised; this is the last line of defence
     and raises ``ValueError`` rather than return a path elsewhere.
     """
-    return child_path(dest, check_name(name))
-
-
-def child_path(dest: Path, name: str) -> Path:
-    """``dest / name`` for a ``name`` that :func:`check_name` accepted."""
-    return dest / name
+    return dest / check_name(name)
 
 
 class UnsafeName(ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,18 +23,56 @@ class DownloadStatus(enum.Enum):
     SKIPPED = "skipped"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class DownloadResult:
-    """The record of one item: every input item yields exactly one of these."""
+    """The record of one item: every input item yields exactly one of these.
+
+    The final file is kept as the string it was written under (``fspath``)
+    and made a :class:`~pathlib.Path` only when ``path`` is read: a bulk
+    download makes a result per file, in the child that fetched it and again
+    in the parent that counts it, and building a ``Path`` (parsing it into
+    parts) costs more than the rest of the record.  Most results are only
+    counted, or printed as text.
+    """
 
     url: str
     status: DownloadStatus
-    path: Path | None = None  # the final file (OK or SKIPPED), else None
-    bytes: int = 0  # bytes of the final file (0 unless OK/SKIPPED)
-    attempts: int = 0  # HTTP attempts made (0 when skipped or refused up front)
-    error: str | None = None  # why it is not OK
-    seconds: float = 0.0  # wall time from start of the first attempt to the outcome
-    http_status: int | None = None  # status of the last response, if any
+    fspath: str | None  # the final file (OK or SKIPPED) as a string, else None
+    bytes: int  # bytes of the final file (0 unless OK/SKIPPED)
+    attempts: int  # HTTP attempts made (0 when skipped or refused up front)
+    error: str | None  # why it is not OK
+    seconds: float  # wall time from start of the first attempt to the outcome
+    http_status: int | None  # status of the last response, if any
+
+    def __init__(
+        self,
+        url: str,
+        status: DownloadStatus,
+        path: str | os.PathLike[str] | None = None,
+        bytes: int = 0,
+        attempts: int = 0,
+        error: str | None = None,
+        seconds: float = 0.0,
+        http_status: int | None = None,
+    ) -> None:
+        init = object.__setattr__  # frozen: fields are set once, here
+        init(self, "url", url)
+        init(self, "status", status)
+        init(
+            self,
+            "fspath",
+            path if path is None or type(path) is str else os.fspath(path),
+        )
+        init(self, "bytes", bytes)
+        init(self, "attempts", attempts)
+        init(self, "error", error)
+        init(self, "seconds", seconds)
+        init(self, "http_status", http_status)
+
+    @property
+    def path(self) -> Path | None:
+        """The final file (OK or SKIPPED), else None."""
+        return None if self.fspath is None else Path(self.fspath)
 
     def to_json(self) -> dict[str, Any]:
         """The record's one JSON form: a ``--report`` line, and a result between processes.
@@ -49,7 +88,7 @@ class DownloadResult:
             "error": self.error,
             "seconds": round(self.seconds, 6),
             "http_status": self.http_status,
-            "path": None if self.path is None else str(self.path),
+            "path": self.fspath,
         }
 
     @classmethod
@@ -95,7 +134,7 @@ class DownloadResult:
                 return cls(
                     url,
                     outcome,
-                    None if path is None else Path(path),
+                    path,
                     size,
                     attempts,
                     error,
