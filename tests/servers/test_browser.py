@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import pytest
+from fastapi import FastAPI
 
-from awaitkit.find import CharIndex
-from awaitkit.servers import create_app, serving_web
+from awaitkit.servers import serving_web
 from tests.conftest import find_binary
 
 # Playwright's own start-up holds the loop ~0.3 s (loopdebug), not ours.
@@ -29,12 +29,12 @@ SCREENSHOT = "/tmp/mojifinder-page.png"
 
 @contextlib.asynccontextmanager
 async def browsing(
-    index: CharIndex, *, javascript: bool = True
+    web_app: FastAPI, *, javascript: bool = True
 ) -> AsyncIterator[tuple[object, str]]:
     from playwright.async_api import async_playwright
 
     chromium = find_binary("chromium")
-    async with serving_web(create_app(index)) as url, async_playwright() as pw:
+    async with serving_web(web_app) as url, async_playwright() as pw:
         browser = await pw.chromium.launch(
             executable_path=chromium, headless=True, args=CHROMIUM_ARGS
         )
@@ -54,11 +54,11 @@ async def browsing(
             await browser.close()
 
 
-async def test_typing_finds_cat_face_and_click_copies(index: CharIndex) -> None:
+async def test_typing_finds_cat_face_and_click_copies(web_app: FastAPI) -> None:
     """Search as you type shows the 🐱 row and a count; clicking the char copies it."""
     from playwright.async_api import Page, expect
 
-    async with browsing(index) as (page, url):
+    async with browsing(web_app) as (page, url):
         assert isinstance(page, Page)
         await page.goto(url + "/")
         await page.locator("#q").press_sequentially("cat face", delay=20)
@@ -75,11 +75,11 @@ async def test_typing_finds_cat_face_and_click_copies(index: CharIndex) -> None:
 
 
 async def test_xss_in_query_stays_text_typed_and_server_rendered(
-    index: CharIndex,
+    web_app: FastAPI,
 ) -> None:
     from playwright.async_api import Page, expect
 
-    async with browsing(index) as (page, url):
+    async with browsing(web_app) as (page, url):
         assert isinstance(page, Page)
         await page.goto(url + "/")
         await page.locator("#q").fill(XSS)
@@ -91,10 +91,10 @@ async def test_xss_in_query_stays_text_typed_and_server_rendered(
         assert await page.evaluate("window.__xss") is None
 
 
-async def test_form_works_without_javascript(index: CharIndex) -> None:
+async def test_form_works_without_javascript(web_app: FastAPI) -> None:
     from playwright.async_api import Page, expect
 
-    async with browsing(index, javascript=False) as (page, url):
+    async with browsing(web_app, javascript=False) as (page, url):
         assert isinstance(page, Page)
         await page.goto(url + "/")
         await page.locator("#q").fill("cat face")

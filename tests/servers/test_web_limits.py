@@ -13,17 +13,17 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
+from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from awaitkit.core.testing import exchange
-from awaitkit.find import CharIndex
-from awaitkit.servers import _httptools_bounded as bounded, create_app, serving_web
+from awaitkit.servers import _httptools_bounded as bounded, serving_web
 from awaitkit.servers._http_limits import HeadLimits, uvicorn_options
 from awaitkit.servers._serve import web_config
 from tests.flags.loops import both_loops
+from tests.servers._client import plain_client
 
 pytestmark = pytest.mark.anyio
 
@@ -36,20 +36,20 @@ anyio_backend = both_loops  # their transports differ in how they report EOF and
 
 
 @pytest.fixture
-async def port(index: CharIndex) -> AsyncIterator[int]:
+async def port(web_app: FastAPI) -> AsyncIterator[int]:
     """A web server with the default limits."""
-    async with serving_web(create_app(index)) as url:
+    async with serving_web(web_app) as url:
         yield int(url.rsplit(":", 1)[1])
 
 
 @pytest.fixture(params=[DEFAULT, SMALL], ids=["default", "small"])
 async def limited(
-    index: CharIndex, request: pytest.FixtureRequest
+    web_app: FastAPI, request: pytest.FixtureRequest
 ) -> AsyncIterator[tuple[int, HeadLimits]]:
     """A web server with the default limits, or small ones passed in."""
     limits: HeadLimits = request.param
     options = {} if limits is DEFAULT else {"limits": limits}
-    async with serving_web(create_app(index), **options) as url:
+    async with serving_web(web_app, **options) as url:
         yield int(url.rsplit(":", 1)[1]), limits
 
 
@@ -95,7 +95,7 @@ def _find_all(data: bytes, needle: bytes) -> list[int]:
 
 
 async def assert_healthy(port: int) -> None:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+    async with plain_client(f"http://127.0.0.1:{port}") as client:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
 
 
@@ -295,8 +295,8 @@ async def test_half_close_on_idle_keep_alive_connection_closes(port: int) -> Non
 # -- the h11 fallback --------------------------------------------------------
 
 
-async def test_h11_fallback_is_bounded_too(index: CharIndex) -> None:
-    async with serving_web(create_app(index), http="h11") as url:
+async def test_h11_fallback_is_bounded_too(web_app: FastAPI) -> None:
+    async with serving_web(web_app, http="h11") as url:
         port = int(url.rsplit(":", 1)[1])
         assert status(await exchange(port, head(size=DEFAULT.max_head - 100))) == 200
         # h11 bounds what it buffers while a head is incomplete (max_head; a
@@ -470,12 +470,25 @@ async def test_the_pipelined_answer_hook_is_still_called() -> None:
     assert b"HTTP/1.1 414 " in transport.written
 
 
+async def feed(
+    protocol: bounded.BoundedHttpToolsProtocol, data: bytes, piece: int
+) -> None:
+    """``data`` to the protocol ``piece`` bytes a call, as reads would bring it.
+
+    The loop runs between every 1,024 calls, as it would between reads: tens
+    of thousands of calls in one step would hold it past the debug-mode bar.
+    """
+    for n, at in enumerate(range(0, len(data), piece)):
+        if n and n % 1024 == 0:  # never after the last: the app would run
+            await asyncio.sleep(0)
+        protocol.data_received(data[at : at + piece])
+
+
 @pytest.mark.parametrize("piece", [1, 1000, 4096, 65536])
 async def test_head_at_the_limit_in_any_pieces_is_accepted(piece: int) -> None:
     data = head(size=DEFAULT.max_head, fields=50)
     protocol, transport = connected()
-    for at in range(0, len(data), piece):
-        protocol.data_received(data[at : at + piece])
+    await feed(protocol, data, piece)
     assert protocol.cycle is not None  # the request went to the app
     assert not transport.closed
     assert not transport.written  # nothing refused (the app has not run yet)
@@ -485,8 +498,7 @@ async def test_head_at_the_limit_in_any_pieces_is_accepted(piece: int) -> None:
 async def test_head_one_over_the_limit_in_any_pieces_is_refused(piece: int) -> None:
     data = head(size=DEFAULT.max_head + 1, fields=50)
     protocol, transport = connected()
-    for at in range(0, len(data), piece):
-        protocol.data_received(data[at : at + piece])
+    await feed(protocol, data, piece)
     assert protocol.cycle is None
     assert transport.written.startswith(b"HTTP/1.1 431 ")
     assert transport.eof

@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
+from fastapi import FastAPI
 
 from awaitkit.core.testing import exchange
 from awaitkit.find import CharIndex
 from awaitkit.servers import create_app, serving_web
+from tests.servers._client import plain_client
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def base_url(index: CharIndex) -> AsyncIterator[str]:
-    async with serving_web(create_app(index)) as url:
+async def base_url(web_app: FastAPI) -> AsyncIterator[str]:
+    async with serving_web(web_app) as url:
         yield url
 
 
@@ -27,12 +28,12 @@ async def raw(base_url: str, data: bytes, *, half_close: bool = False) -> bytes:
 
 
 async def assert_healthy(base_url: str) -> None:
-    async with httpx.AsyncClient(base_url=base_url) as client:
+    async with plain_client(base_url) as client:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
 
 
 async def test_search_over_real_http(base_url: str) -> None:
-    async with httpx.AsyncClient(base_url=base_url) as client:
+    async with plain_client(base_url) as client:
         response = await client.get("/search", params={"q": "cat face", "limit": 1})
     assert response.json() == [
         {"char": "\U0001f431", "code": "U+1F431", "name": "CAT FACE"}
@@ -47,7 +48,7 @@ async def test_lifespan_loads_index_when_none_given(
     monkeypatch.setenv("AWAITKIT_CACHE_DIR", str(find_cache))
     app = create_app()
     assert not hasattr(app.state, "finder")
-    async with serving_web(app) as url, httpx.AsyncClient(base_url=url) as client:
+    async with serving_web(app) as url, plain_client(url) as client:
         response = await client.get("/search", params={"q": "cat face", "limit": 1})
         assert response.json()[0]["name"] == "CAT FACE"
     assert app.state.finder.search.index is not index  # its own, freshly loaded

@@ -80,11 +80,13 @@ def run_flags(args: argparse.Namespace) -> int:
         report=report,
     )
 
+    if server is None:
+        # Imported before the loop starts: an import inside it holds the loop.
+        from awaitkit.flags import serving_flags
+
     async def main() -> None:
         async with contextlib.AsyncExitStack() as stack:
             if server is None:
-                from awaitkit.flags import serving_flags
-
                 label, base = (
                     "EMBEDDED",
                     await stack.enter_async_context(serving_flags()),

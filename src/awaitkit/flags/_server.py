@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from awaitkit.core import bind_tcp
 from awaitkit.flags._files import DirectoryFiles, MemoryFiles
 from awaitkit.flags._policy import Policy
 from awaitkit.flags._protocol import HttpConnection
@@ -23,6 +24,15 @@ from awaitkit.flags._site import ServerStats, Site
 __all__ = ["FlagsServer", "serving_flags"]
 
 _BACKLOG = 4096
+
+
+def _memory_files() -> MemoryFiles:
+    """The built-in data set, held in memory: for a worker thread, since its
+    import, its disk reads (or its drawing, on a first run) and its headers
+    would each hold the loop."""
+    from awaitkit.flags._dataset import build_dataset
+
+    return MemoryFiles(build_dataset())
 
 
 class FlagsServer:
@@ -83,16 +93,12 @@ class FlagsServer:
 
     async def start(self) -> None:
         """Build or load the files, bind, and start accepting connections."""
-        from awaitkit.core import bind_tcp
-        from awaitkit.flags._dataset import build_dataset
-
         loop = asyncio.get_running_loop()
         files: MemoryFiles | DirectoryFiles
         if self.directory is not None:
             files = DirectoryFiles(self.directory)
         else:
-            # Disk reads, or a second of drawing on a first run: off the loop.
-            files = MemoryFiles(await asyncio.to_thread(build_dataset))
+            files = await asyncio.to_thread(_memory_files)
         rng = random.Random(self.seed)
         self._site = site = Site(
             loop,

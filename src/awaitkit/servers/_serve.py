@@ -135,15 +135,18 @@ async def serve_until_signal(
     """
     stop = stop if stop is not None else asyncio.Event()
     search = CachedSearch(index)
+    # FastAPI builds every route's models as the app is made: a worker
+    # thread's job, or the loop (and a TCP server on it) would stall.
+    app = None if web is None else await asyncio.to_thread(create_app, search)
     with stop_on_signals(stop.set):
         async with contextlib.AsyncExitStack() as stack:
             if tcp is not None:
                 await stack.enter_async_context(
                     TcpServer(search, tcp, **(tcp_options or {}))
                 )
-            if web is not None:
+            if web is not None and app is not None:
                 url = await stack.enter_async_context(
-                    serving_web(create_app(search), web, **(web_options or {}))
+                    serving_web(app, web, **(web_options or {}))
                 )
                 log.info("Mojifinder web serving on %s", url)
             await stop.wait()
