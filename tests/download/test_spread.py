@@ -214,6 +214,10 @@ def read_report(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def body_of(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
 def assert_files_whole(dest: Path) -> None:
     """Every final-named file is a whole flag; only .part files may be short."""
     data = build_dataset()
@@ -261,11 +265,12 @@ async def test_three_processes_every_item_once_and_within_m(tmp_path: Path) -> N
 async def test_one_name_from_two_servers_is_written_by_one_process_at_a_time(
     tmp_path: Path,
 ) -> None:
-    """Same file name, different bodies, over 2 processes: the file is one whole body.
+    """Same file name, different bodies, over 2 processes: 80 files, each one whole body.
 
     Were the two processes to write one ``.part`` at once, the bodies (larger
     than one write, so streamed) would mix, or a rename would publish a file
-    that the other process is still writing.
+    that the other process is still writing; were they to give two items one
+    name, a body would be lost.
     """
     bodies = {"a": b"a" * 600_000, "b": b"b" * 400_000}
     for tag, body in bodies.items():
@@ -284,9 +289,15 @@ async def test_one_name_from_two_servers_is_written_by_one_process_at_a_time(
         )  # fmt: skip
         _out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode == 0, err.decode()
-    assert [line["status"] for line in read_report(report)] == ["ok"] * 80
-    assert [p.name for p in dest.iterdir()] == ["big.bin"]
-    assert (dest / "big.bin").read_bytes() in bodies.values()
+    lines = read_report(report)
+    assert [line["status"] for line in lines] == ["ok"] * 80
+    # Each item has a file of its own, whole, and its report line names it.
+    names = {"big.bin"} | {f"big.{n}.bin" for n in range(1, 80)}
+    assert {p.name for p in dest.iterdir()} == names
+    assert {line["path"] for line in lines} == {str(dest / n) for n in names}
+    for line in lines:
+        server = "a" if str(line["url"]).startswith(one.base_url) else "b"
+        assert body_of(str(line["path"])) == bodies[server]
 
 
 async def test_a_killed_child_ends_its_items_as_errors_once(tmp_path: Path) -> None:

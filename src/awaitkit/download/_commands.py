@@ -13,6 +13,7 @@ SIGTERM does the same with exit status 143.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import itertools
 import sys
@@ -22,6 +23,7 @@ from typing import TextIO
 
 from awaitkit.core import UsageError, reap_workers
 from awaitkit.download._batch import Batch, open_report, run_batch, usage
+from awaitkit.download._files import run_stamp
 from awaitkit.download._plan import file_size, options_from_args, processes_for, shares
 from awaitkit.download._result import DownloadResult, DownloadStatus
 from awaitkit.download._spread import download_spread, fork_downloaders
@@ -74,6 +76,14 @@ async def _all_urls(
             yield block
 
 
+def _stamp(dest: Path) -> int:
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        return run_stamp(dest)
+    except OSError as exc:
+        raise UsageError(f"cannot write in {dest}: {exc}") from None
+
+
 def _fetch_line(result: DownloadResult) -> str:
     detail = result.fspath if result.status is DownloadStatus.OK else result.error
     return f"{result.status.name:9} {result.url} {detail or ''}".rstrip()
@@ -98,6 +108,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         args.max_req,
         per_host=args.per_host,
         content_disposition=args.content_disposition,
+        naming=args.naming,
     )
     processes = processes_for(args.processes, args.urls, stream)
     first = _first_lines(stream)
@@ -109,6 +120,10 @@ def run_fetch(args: argparse.Namespace) -> int:
     children = []
     try:
         if processes > 1:
+            if options.overwrite or options.skip_existing:
+                # One start for every process: what one writes, the others
+                # must see as this run's (never replaced, never skipped).
+                options = dataclasses.replace(options, started_ns=_stamp(dest))
             mine, *others = shares(options, processes)
             # Forked before the bar, the report thread or the loop exist.
             children = fork_downloaders(dest, others)

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from awaitkit.download._names import filename_from_url
+from awaitkit.download._naming import Naming, name_for
 
 __all__ = ["BLOCK", "Dispatch", "Shard", "key"]
 
@@ -50,8 +52,13 @@ class Shard:
 class Dispatch:
     """Hands input items to shards as they have room; one name, one shard at a time."""
 
-    def __init__(self, blocks: AsyncIterator[Sequence[str]]) -> None:
+    def __init__(
+        self, blocks: AsyncIterator[Sequence[str]], naming: Naming = "basename"
+    ) -> None:
         self._blocks = blocks
+        self._key = (
+            key if naming == "basename" else functools.partial(key, naming=naming)
+        )
         self._buffer: collections.deque[str] = collections.deque()
         self._exhausted = False
         self._reading = asyncio.Lock()
@@ -73,7 +80,7 @@ class Dispatch:
                 if not self._buffer and not await self._refill_for(shard, taken):
                     break
                 url = self._buffer.popleft()
-                name = key(url)
+                name = self._key(url)
                 owner = self._owner.get(name, shard)
                 if owner is shard:
                     self._hold(shard, url, name)
@@ -174,9 +181,9 @@ class Dispatch:
         return never_sent
 
 
-def key(url: str) -> str:
+def key(url: str, naming: Naming = "basename") -> str:
     """The file name ``url`` saves to, which decides the shard it may go to."""
     try:
-        return filename_from_url(url)
+        return filename_from_url(url) if naming == "basename" else name_for(url, naming)
     except ValueError:  # a lone surrogate from a non-UTF-8 argv: it fails alone
         return url

@@ -2,8 +2,10 @@
 
 The rules that keep files honest live here:
 
-* a body is written to ``.<name>.part`` and renamed with ``os.replace`` only
-  once its length is checked, so a final name never holds a short file;
+* a body is written to ``.<name>.part`` and given a final name only once
+  its length is checked, so a final name never holds a short file; that
+  name is the first free one of ``name``, ``name.1``… (:mod:`._naming`), so
+  no file is replaced unless ``overwrite`` allows it;
 * a ``.part`` left by a failed or interrupted attempt is continued with a
   ``Range`` request (206), or started over when the server answers 200;
 * every file operation runs in the batch's :class:`FileThread`, never on the
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import json
 import os
 import random
@@ -33,8 +37,11 @@ from typing import Any, TypeVar
 from awaitkit.download._files import (
     FileError,
     PartFile,
+    Placement,
+    ensure_folder,
     open_part,
     remove_quietly,
+    run_stamp,
     scan_parts,
     write_whole,
 )
@@ -48,6 +55,7 @@ from awaitkit.download._names import (
     partial_name,
     sanitize_filename,
 )
+from awaitkit.download._naming import check_relative, name_for, split_relative
 from awaitkit.download._options import DownloadOptions
 from awaitkit.download._result import DownloadResult, DownloadStatus
 from awaitkit.download._retry import (
@@ -109,11 +117,17 @@ async def open_fetcher(
     folder = Path(dest)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, lambda: folder.mkdir(parents=True, exist_ok=True))
+    deep = options.naming == "path"
     parts = (
-        await loop.run_in_executor(None, scan_parts, folder)
+        await loop.run_in_executor(
+            None, functools.partial(scan_parts, folder, deep=deep)
+        )
         if options.resume
         else set()
     )
+    if options.started_ns is None and (options.overwrite or options.skip_existing):
+        stamp = await loop.run_in_executor(None, run_stamp, folder)
+        options = dataclasses.replace(options, started_ns=stamp)
     async with contextlib.AsyncExitStack() as stack:
         if client is None:
             client = await stack.enter_async_context(open_client(options))
@@ -157,6 +171,15 @@ class Fetcher:
         self._prefix = os.path.join(dest, "")
         # What a result names: str(dest / name), without the Path.
         self._shown = "" if str(dest) == "." else self._prefix
+        self._naming = options.naming
+        self._place = Placement(
+            self._prefix, overwrite=options.overwrite, stamp=options.started_ns
+        ).place
+        # Where the next item with a name already taken starts looking, for
+        # names that were: a long run of one name costs no growing search.
+        self._hints: dict[str, int] = {}
+        self._folders: set[str] = set()  # made and checked (--naming path)
+        self._root = os.path.realpath(dest)
 
     def __repr__(self) -> str:
         return f"<Fetcher dest={str(self.dest)!r} writing={len(self._busy)}>"
@@ -209,10 +232,12 @@ class Fetcher:
                 name, attempts = await self._attempts(self._get_name, metadata_url, job)
             elif given_name:
                 name = sanitize_filename(given_name)
-            else:
+            elif self._naming == "basename":
                 name = filename_from_url(url)
+            else:
+                name = name_for(url, self._naming)
             try:
-                check_name(name)
+                check_relative(name)
             except UnsafeName as exc:  # one that survived sanitising: refuse it
                 raise _Ended(Verdict(Action.FINAL, str(exc)), 0) from None
             if self.options.skip_existing and await self._exists(name):
@@ -258,9 +283,14 @@ class Fetcher:
             )
 
     async def _exists(self, name: str) -> bool:
-        """Whether file ``name`` is there already (``skip_existing``): before any attempt."""
+        """Whether file ``name`` was there before the run (``skip_existing``).
+
+        One written since is another item's of this run: this item is
+        downloaded, under the next free name.
+        """
+        older = Placement(self._prefix, overwrite=True, stamp=self.options.started_ns)
         try:
-            return await self._io(os.path.lexists, self._prefix + name)
+            return await self._io(older.older_than_run, self._prefix + name)
         except FileError as exc:
             raise _Ended(Verdict(Action.FINAL, str(exc)), 0) from None
 
@@ -312,9 +342,12 @@ class Fetcher:
         """One attempt at ``url`` saved as ``name``; returns (name saved, size, HTTP status)."""
         # Content-Disposition may rename the file, never its .part: a resume
         # must find the .part under the name it was started with.
-        part_name = partial_name(name)
+        folder, base = split_relative(name)
+        part_name = folder + partial_name(base)
         part = self._prefix + part_name
-        final = self._prefix + name
+        if folder and folder not in self._folders:
+            await self._io(ensure_folder, self._root, folder)
+            self._folders.add(folder)
         offset = 0
         if self.options.resume and part_name in self.parts:
             offset = await self._io(_size_or_zero, part)
@@ -341,8 +374,7 @@ class Fetcher:
                 header = resp.headers.get("Content-Disposition")
                 named = header and filename_from_content_disposition(header)
                 if named:
-                    name = check_name(named)
-                    final = self._prefix + name
+                    name = folder + check_name(named)
             if (
                 not offset
                 and length is not None
@@ -352,11 +384,28 @@ class Fetcher:
                 if len(body) != length:
                     raise ShortBody(len(body), length)
                 self.parts.add(part_name)
-                await self._io(write_whole, part, final, body)
+                saved = await self._io(self._write_and_place, part, body, name)
                 self.parts.discard(part_name)
-                return name, length, resp.status
-            size = await self._stream(resp, part_name, final, offset, total)
-            return name, size, resp.status
+                return saved, length, resp.status
+            saved, size = await self._stream(resp, part_name, name, offset, total)
+            return saved, size, resp.status
+
+    def _write_and_place(self, part: str, body: bytes, name: str) -> str:
+        """Write a whole body and give it its name (in the file thread: one hop)."""
+        write_whole(part, body)
+        return self._settle(part, name)
+
+    def _close_and_place(self, handle: PartFile, name: str) -> str:
+        handle.close()
+        return self._settle(part=str(handle.path), name=name)
+
+    def _settle(self, part: str, name: str) -> str:
+        """``part`` under the first free name from ``name`` (in the file thread)."""
+        hints = self._hints
+        saved, n = self._place(part, name, hints.get(name, 0))
+        if n:
+            hints[name] = n + 1
+        return saved
 
     def _check_content_range(self, resp: Response, offset: int) -> int:
         match = _CONTENT_RANGE.fullmatch(resp.headers.get("Content-Range", "").strip())
@@ -368,10 +417,10 @@ class Fetcher:
         self,
         resp: Response,
         part_name: str,
-        final: str,
+        name: str,
         offset: int,
         total: int | None,
-    ) -> int:
+    ) -> tuple[str, int]:
         part = self._prefix + part_name
         self.parts.add(part_name)
         # Cancelled while it opens: close it behind us, keeping a resumed
@@ -400,10 +449,10 @@ class Fetcher:
                 await self._io(handle.write_all, chunks)
             if total is not None and handle.size != total:
                 raise ShortBody(handle.size, total)
-            await self._io(handle.commit, final)
+            saved = await self._io(self._close_and_place, handle, name)
             done = True
             self.parts.discard(part_name)
-            return handle.size
+            return saved, handle.size
         finally:
             if not done:
                 # Keep what arrived for a Range resume unless resuming is off

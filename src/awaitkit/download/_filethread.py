@@ -20,7 +20,7 @@ the thread, so nothing leaks.
 Example use::
 
     async with FileThread() as files:
-        await files.run(write_whole, part, final, body)
+        await files.run(write_whole, part, body)
 """
 
 from __future__ import annotations

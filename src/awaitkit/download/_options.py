@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 from awaitkit.core.errors import UsageError
+from awaitkit.download._naming import NAMINGS, Naming
 
 __all__ = [
     "RETRYABLE_STATUSES",
@@ -40,7 +41,15 @@ class DownloadOptions:
     retry_after_max: float = 60.0  # never wait longer than this for Retry-After
     max_size: int | None = None  # bytes; larger bodies are refused (ERROR)
     max_redirects: int = 5
-    skip_existing: bool = False
+    skip_existing: bool = False  # skip an item whose file was there before the run
+    # How URLs name files (see _naming): "basename", "path" (host and path as
+    # folders) or "hash".  A name taken gets a suffix: metadata.1.json.
+    naming: Naming = "basename"
+    overwrite: bool = False  # replace files there before the run, not suffix
+    # The run's start on the file system's clock (st_ctime_ns): files changed
+    # since are the run's own, never replaced nor skipped.  None: taken when
+    # the batch opens (every process of a spread run gets the parent's).
+    started_ns: int | None = None
     resume: bool = True  # continue a leftover ``.part`` file with a Range request
     content_disposition: bool = False  # name files after Content-Disposition
     memory_limit: int = 256 * 1024  # bodies up to this size are written in one go
@@ -65,6 +74,8 @@ class DownloadOptions:
             raise UsageError("max size must be >= 0")
         if self.max_redirects < 0:
             raise UsageError("max redirects must be >= 0")
+        if self.naming not in NAMINGS:
+            raise UsageError(f"naming must be one of {', '.join(NAMINGS)}")
 
 
 def backoff_delay(

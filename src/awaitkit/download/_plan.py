@@ -67,6 +67,7 @@ def options_from_args(
         max_size=None if args.max_size is None else parse_size(args.max_size),
         max_redirects=args.max_redirects,
         skip_existing=args.skip_existing,
+        overwrite=args.overwrite,
         resume=args.resume,
         **extra,
     )

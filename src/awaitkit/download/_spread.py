@@ -116,7 +116,7 @@ async def download_spread(
     if not children:
         await download_many(Batched(blocks), dest, options=options, on_result=on_result)
         return
-    dispatch = Dispatch(blocks)
+    dispatch = Dispatch(blocks, options.naming)
     local = Shard(options.concurrency + BLOCK)
 
     def local_result(result: DownloadResult) -> None:

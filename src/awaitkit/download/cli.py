@@ -62,6 +62,15 @@ def _register_fetch(commands: Subcommands) -> None:
         help="name files after the server's Content-Disposition (sanitised)",
     )
     parser.add_argument(
+        "--naming",
+        choices=("basename", "path", "hash"),  # _naming.NAMINGS, not imported here
+        default="basename",
+        help="file names: the URL's last path segment (basename), its host and path "
+        "as folders, like wget -x (path), or a hash of the URL plus its extension "
+        "(hash); a name already taken gets .1, .2... before its extension "
+        "(default basename)",
+    )
+    parser.add_argument(
         "--processes",
         metavar="N|auto",
         default="auto",
@@ -89,7 +98,15 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help="connect timeout and longest read silence, seconds (default 10,30)",
     )
     parser.add_argument(
-        "--skip-existing", action="store_true", help="skip items whose file exists"
+        "--skip-existing",
+        action="store_true",
+        help="skip items whose file was there before the run",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace files that were there before the run (default: save under "
+        "the next free name, NAME.1.EXT; two items of one run never share a file)",
     )
     parser.add_argument(
         "--no-resume",
