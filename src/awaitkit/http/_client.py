@@ -124,6 +124,7 @@ class HttpClient:
         self._read_timeout = read_timeout
         self._user_agent = user_agent
         self._ssl_context = ssl_context
+        self._ssl_loading: asyncio.Future[ssl.SSLContext] | None = None
         self._max_head = max_head
         self._backend: NetworkBackend = backend or AsyncioBackend()
         self._pool = Pool(limit, limit_per_host, self._connect)
@@ -266,6 +267,22 @@ class HttpClient:
                 continue
             raise exc
 
+    async def _default_context(self) -> ssl.SSLContext:
+        """The system's TLS settings and CA certificates, loaded once, off the loop.
+
+        Loading the certificates takes tens of milliseconds, which would hold
+        every other connection; the first HTTPS connection starts it in a
+        thread, and any others opened meanwhile wait for the same one.
+        """
+        if self._ssl_loading is None:
+            self._ssl_loading = asyncio.ensure_future(
+                asyncio.to_thread(ssl.create_default_context)
+            )
+        # Shielded: a connection given up on does not stop the loading for the rest.
+        context = await asyncio.shield(self._ssl_loading)
+        self._ssl_context = context
+        return context
+
     async def _connect(self, origin: Origin) -> Connection:
         loop = asyncio.get_running_loop()
         conn = Connection(
@@ -277,9 +294,7 @@ class HttpClient:
         )
         context = None
         if origin.tls:
-            if self._ssl_context is None:
-                self._ssl_context = ssl.create_default_context()
-            context = self._ssl_context
+            context = self._ssl_context or await self._default_context()
         try:
             async with asyncio.timeout(self._connect_timeout):
                 await self._backend.connect(conn, origin.host, origin.port, context)
