@@ -108,9 +108,9 @@ async def test_concurrent_delays_do_not_add_up(
         # The real evidence: every delay overlapped every other one.
         assert server.stats.max_in_flight == 200
     assert all(status == 200 for status, _, _ in results)
-    # A loose bound on wall time (serial delays would take 100 s); the
-    # debug-mode loop runs the client several times slower, so it gets slack.
-    assert 0.5 <= elapsed < (4.0 if anyio_backend[1].get("debug") else 2.0)
+    # Not serial (that would take 100 s); no tighter bound, which would time
+    # the machine: the overlap is proven by max_in_flight above.
+    assert 0.5 <= elapsed < 50
 
 
 # A stress test by design: hundreds of clients and the server share one loop;
