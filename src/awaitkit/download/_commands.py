@@ -48,6 +48,36 @@ async def _read_urls(stream: TextIO) -> AsyncIterator[list[str]]:
             yield urls
 
 
+async def _until(
+    deadline: float, blocks: AsyncIterator[list[str]], cut: list[bool]
+) -> AsyncIterator[list[str]]:
+    """``blocks`` until ``deadline`` (``time.monotonic()``); ``cut`` gets ``True`` if it came first.
+
+    A read still waiting then (a quiet pipe) is given up: the run ends on time.
+    """
+    import asyncio
+    import time
+
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                cut.append(True)
+                return
+            try:
+                async with asyncio.timeout_at(loop.time() + left):
+                    block = await anext(blocks, None)
+            except TimeoutError:
+                cut.append(True)
+                return
+            if block is None:
+                return
+            yield block
+    finally:
+        await blocks.aclose()  # type: ignore[attr-defined]
+
+
 def _urls_of(lines: list[str]) -> list[str]:
     return [url for line in lines if (url := line.strip()) and url[0] != "#"]
 
@@ -137,6 +167,9 @@ def run_fetch(args: argparse.Namespace) -> int:
             report=report,
         )
         urls = _all_urls(args.urls, first, stream)
+        cut: list[bool] = []
+        if options.deadline is not None:
+            urls = _until(options.deadline, urls, cut)
         job = batch.run(download_spread(urls, dest, options, children, batch.record))
         stopped = run_batch(job, batch, report, "file")
         if stopped is not None:
@@ -148,4 +181,9 @@ def run_fetch(args: argparse.Namespace) -> int:
     failed = (
         batch.counter[DownloadStatus.ERROR] + batch.counter[DownloadStatus.NOT_FOUND]
     )
-    return 1 if failed else 0
+    if cut:
+        sys.stderr.write(
+            f"--deadline reached after {args.deadline:g} s: "
+            "the rest of the input was not read\n"
+        )
+    return 1 if failed or cut else 0

@@ -57,6 +57,7 @@ from awaitkit.download._names import (
 )
 from awaitkit.download._naming import check_relative, name_for, split_relative
 from awaitkit.download._options import DownloadOptions
+from awaitkit.download._pace import Pacer
 from awaitkit.download._result import DownloadResult, DownloadStatus
 from awaitkit.download._retry import (
     JUDGED,
@@ -180,6 +181,7 @@ class Fetcher:
         self._hints: dict[str, int] = {}
         self._folders: set[str] = set()  # made and checked (--naming path)
         self._root = os.path.realpath(dest)
+        self._pacer = None if options.rate_limit is None else Pacer(options.rate_limit)
 
     def __repr__(self) -> str:
         return f"<Fetcher dest={str(self.dest)!r} writing={len(self._busy)}>"
@@ -214,8 +216,36 @@ class Fetcher:
         """Download ``job`` (a URL: ``Job(url)``); always returns its result.
 
         Only what no attempt can turn into an outcome escapes: a bug, or a
-        ``CancelledError``.
+        ``CancelledError``.  With ``max_time`` or ``deadline``, an item
+        still running then ends as ERROR (its ``.part`` kept for a resume).
         """
+        options = self.options
+        if options.max_time is None and options.deadline is None:
+            return await self._fetch(job)
+        start = time.perf_counter()
+        now = time.monotonic()
+        ends = [now + options.max_time] if options.max_time is not None else []
+        if options.deadline is not None:
+            ends.append(options.deadline)
+        end = min(ends)
+        if end > now:
+            scope = asyncio.timeout_at(asyncio.get_running_loop().time() + (end - now))
+            try:
+                async with scope:
+                    return await self._fetch(job)
+            except TimeoutError:
+                if not scope.expired():
+                    raise
+        if options.deadline is not None and end == options.deadline:
+            why = "stopped at the run's --deadline"
+        else:
+            why = f"over --max-time ({options.max_time:g} s)"
+        url = job if type(job) is str else job.url  # type: ignore[union-attr]
+        return DownloadResult(
+            url, DownloadStatus.ERROR, None, 0, 0, why, time.perf_counter() - start
+        )
+
+    async def _fetch(self, job: Item) -> DownloadResult:
         start = time.perf_counter()
         if type(job) is str:  # the common case, without a Job to build
             url, metadata_url, given_name = job, None, None
@@ -383,6 +413,8 @@ class Fetcher:
                 body = await resp.read()
                 if len(body) != length:
                     raise ShortBody(len(body), length)
+                if self._pacer is not None:
+                    await self._pacer.take(length)
                 self.parts.add(part_name)
                 saved = await self._io(self._write_and_place, part, body, name)
                 self.parts.discard(part_name)
@@ -432,7 +464,10 @@ class Fetcher:
         buffered = 0
         try:
             limit = self.options.max_size
+            pacer = self._pacer
             async for chunk in resp.chunks():
+                if pacer is not None:
+                    await pacer.take(len(chunk))
                 pending.append(chunk)
                 buffered += len(chunk)
                 if limit is not None and handle.size + buffered > limit:

@@ -53,6 +53,11 @@ class DownloadOptions:
     resume: bool = True  # continue a leftover ``.part`` file with a Range request
     content_disposition: bool = False  # name files after Content-Disposition
     memory_limit: int = 256 * 1024  # bodies up to this size are written in one go
+    max_time: float | None = None  # seconds per item, retries and waits included
+    # When the whole run ends, on time.monotonic()'s clock (one clock for every
+    # process): nothing starts after it, and what runs then ends as ERROR.
+    deadline: float | None = None
+    rate_limit: float | None = None  # bytes per second, all workers together
     user_agent: str = "awaitkit"
     # Statuses worth another attempt; add 418 here to retry teapots too.
     retry_statuses: frozenset[int] = RETRYABLE_STATUSES
@@ -74,6 +79,14 @@ class DownloadOptions:
             raise UsageError("max size must be >= 0")
         if self.max_redirects < 0:
             raise UsageError("max redirects must be >= 0")
+        if self.max_time is not None and not (
+            math.isfinite(self.max_time) and self.max_time > 0
+        ):
+            raise UsageError("max time must be > 0 seconds")
+        if self.rate_limit is not None and not (
+            math.isfinite(self.rate_limit) and self.rate_limit > 0
+        ):
+            raise UsageError("rate limit must be > 0 bytes/s")
         if self.naming not in NAMINGS:
             raise UsageError(f"naming must be one of {', '.join(NAMINGS)}")
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import math
 import os
 import re
 import stat
+import time
 from typing import Any, TextIO
 
 from awaitkit.core import UsageError
@@ -59,6 +61,14 @@ def options_from_args(
 ) -> DownloadOptions:
     """The :class:`DownloadOptions` of the arguments every download command shares."""
     connect, read = parse_timeout(args.timeout)
+    deadline = None
+    if args.deadline is not None:
+        if not (math.isfinite(args.deadline) and args.deadline > 0):
+            raise UsageError("--deadline must be > 0 seconds")
+        deadline = time.monotonic() + args.deadline
+    rate = None if args.limit_rate is None else parse_size(args.limit_rate)
+    if rate == 0:
+        raise UsageError("--limit-rate must be > 0")
     return DownloadOptions(
         concurrency=concurrency,
         retries=args.retries,
@@ -68,6 +78,9 @@ def options_from_args(
         max_redirects=args.max_redirects,
         skip_existing=args.skip_existing,
         overwrite=args.overwrite,
+        max_time=args.max_time,
+        deadline=deadline,
+        rate_limit=rate,
         resume=args.resume,
         **extra,
     )
@@ -107,7 +120,7 @@ def processes_for(text: str, urls: list[str], stream: TextIO | None) -> int:
 def shares(options: DownloadOptions, processes: int) -> list[DownloadOptions]:
     """``options`` split over at most ``processes`` shards.
 
-    The shares of ``concurrency`` (and of ``per_host``) add up to the whole,
+    The shares of ``concurrency`` (and of ``per_host`` and ``rate_limit``) add up to the whole,
     each at least 1, so the limits hold across the processes; there are
     never more shards than either allows.
 
@@ -126,6 +139,9 @@ def shares(options: DownloadOptions, processes: int) -> list[DownloadOptions]:
             options,
             concurrency=part(options.concurrency, i),
             per_host=part(options.per_host, i) if options.per_host else 0,
+            rate_limit=None
+            if options.rate_limit is None
+            else options.rate_limit / count,
         )
         for i in range(count)
     ]

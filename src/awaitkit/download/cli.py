@@ -38,13 +38,16 @@ def _register_fetch(commands: Subcommands) -> None:
         "--dest", metavar="DIR", default=".", help="where to save (default: .)"
     )
     parser.add_argument(
+        "-j",
+        "--jobs",
         "-m",
         "--max-concurrency",
         dest="max_req",
         metavar="N",
         type=int,
         default=10,
-        help="requests in flight in total (default 10)",
+        help="requests in flight in total (default 10); -j/--jobs, as aria2c and GNU "
+        "parallel name it, is the canonical spelling, -m/--max-concurrency the older one",
     )
     parser.add_argument(
         "--per-host",
@@ -116,6 +119,25 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-size", metavar="SIZE", help="refuse bodies larger than SIZE (e.g. 10M)"
+    )
+    parser.add_argument(
+        "--max-time",
+        metavar="SECONDS",
+        type=float,
+        help="give up an item after SECONDS, its retries included (an ERROR; its "
+        ".part is kept for a resume)",
+    )
+    parser.add_argument(
+        "--deadline",
+        metavar="SECONDS",
+        type=float,
+        help="end the whole run after SECONDS: no item starts later, those still "
+        "running end as ERROR, the rest of the input is not read (exit 1)",
+    )
+    parser.add_argument(
+        "--limit-rate",
+        metavar="RATE",
+        help="at most RATE bytes per second in all (e.g. 500K, 2M), as curl's",
     )
     parser.add_argument(
         "--max-redirects", metavar="N", type=int, default=5, help="(default 5)"
