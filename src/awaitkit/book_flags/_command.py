@@ -25,7 +25,13 @@ from awaitkit.book_flags._vocab import (
     resolve_server,
 )
 from awaitkit.download import DownloadResult, DownloadStatus, download_many
-from awaitkit.download._batch import Batch, open_report, run_batch, usage
+from awaitkit.download._batch import (
+    Batch,
+    human_out,
+    open_report,
+    run_batch,
+    usage,
+)
 from awaitkit.download._plan import options_from_args
 
 __all__ = ["run_flags"]
@@ -78,6 +84,7 @@ def run_flags(args: argparse.Namespace) -> int:
         progress=show_bar,
         describe=_flag_line if args.verbose else None,
         report=report,
+        out=human_out(report),
     )
 
     if server is None:
@@ -95,7 +102,7 @@ def run_flags(args: argparse.Namespace) -> int:
             else:
                 label, base = server
             if not args.quiet:
-                initial_report(cc_list, actual_req, label, base)
+                initial_report(cc_list, actual_req, label, base, human_out(report))
             batch.start = time.perf_counter()
             jobs = flag_jobs(base, cc_list, metadata=args.metadata)
             await batch.run(

@@ -12,7 +12,9 @@ SIGTERM the same with 143.
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -25,7 +27,7 @@ from awaitkit.download._result import DownloadResult, DownloadStatus
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 
-__all__ = ["Batch", "final_report", "open_report", "run_batch", "usage"]
+__all__ = ["Batch", "final_report", "human_out", "open_report", "run_batch", "usage"]
 
 _REPORT_BATCH = 512
 
@@ -148,13 +150,33 @@ def usage(args: argparse.Namespace, message: str) -> int:
 
 
 def open_report(path: str | None) -> IO[str] | None:
-    """The ``--report`` file opened for writing, if one was asked for."""
+    """The ``--report`` file opened for writing, if one was asked for; ``-``: stdout.
+
+    Standard output is handed over through a duplicate of its descriptor,
+    so closing the report leaves ``sys.stdout`` open; the human summary
+    then goes to stderr (:func:`human_out`).
+    """
     if path is None:
         return None
+    if path == "-":
+        sys.stdout.flush()
+        return _StdoutReport(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     try:
         return open(path, "w", encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write report {path}: {exc}") from None
+
+
+class _StdoutReport(io.TextIOWrapper):
+    """The report written to standard output (``--report -``)."""
+
+    def __init__(self, fd: int, mode: str, encoding: str) -> None:
+        super().__init__(io.FileIO(fd, mode), encoding=encoding)
+
+
+def human_out(report: IO[str] | None) -> TextIO:
+    """Where the summary and ``-v`` lines go: stdout, unless the report has it."""
+    return sys.stderr if isinstance(report, _StdoutReport) else sys.stdout
 
 
 def run_batch(
@@ -175,7 +197,7 @@ def run_batch(
         except KeyboardInterrupt:
             status, stopped_by = 130, "Interrupted"
         elapsed = batch.close()
-        final_report(batch.counter, elapsed, noun=noun)
+        final_report(batch.counter, elapsed, noun=noun, file=human_out(report))
         if stopped_by is not None:
             sys.stderr.write(
                 f"{stopped_by} after {batch.counter.total()} items; "

@@ -17,13 +17,21 @@ import dataclasses
 import gc
 import itertools
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from awaitkit.core import UsageError, reap_workers
-from awaitkit.download._batch import Batch, open_report, run_batch, usage
+from awaitkit.download._batch import (
+    Batch,
+    human_out,
+    open_report,
+    run_batch,
+    usage,
+)
+from awaitkit.download._engine import download_many
 from awaitkit.download._files import run_stamp
+from awaitkit.download._job import Job
 from awaitkit.download._plan import file_size, options_from_args, processes_for, shares
 from awaitkit.download._result import DownloadResult, DownloadStatus
 from awaitkit.download._spread import download_spread, fork_downloaders
@@ -106,6 +114,17 @@ async def _all_urls(
             yield block
 
 
+def parse_checksum(text: str) -> str:
+    """``sha256=HEX`` (or aria2c's ``sha-256=HEX``) -> the hex digest."""
+    algorithm, _, digest = text.partition("=")
+    if algorithm.lower() not in ("sha256", "sha-256"):
+        raise UsageError(f"--checksum: use sha256=HEX, not {text!r}")
+    try:
+        return Job("http://x", sha256=digest.strip()).sha256 or ""
+    except ValueError as exc:
+        raise UsageError(f"--checksum: {exc}") from None
+
+
 def _stamp(dest: Path) -> int:
     try:
         dest.mkdir(parents=True, exist_ok=True)
@@ -124,7 +143,12 @@ def run_fetch(args: argparse.Namespace) -> int:
     if not args.urls and args.input is None:
         return usage(args, "awaitkit fetch: give URLs or -i FILE (-i - reads stdin)")
     if args.max_req < 1:
-        return usage(args, "awaitkit fetch: -m N must be >= 1")
+        return usage(args, "awaitkit fetch: -j N must be >= 1")
+    checked: Job | None = None
+    if args.checksum is not None:
+        if len(args.urls) != 1 or args.input is not None:
+            return usage(args, "awaitkit fetch: --checksum checks one URL: give one")
+        checked = Job(args.urls[0], sha256=parse_checksum(args.checksum))
     stream: TextIO | None = None
     if args.input == "-":
         stream = sys.stdin
@@ -140,7 +164,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         content_disposition=args.content_disposition,
         naming=args.naming,
     )
-    processes = processes_for(args.processes, args.urls, stream)
+    processes = 1 if checked else processes_for(args.processes, args.urls, stream)
     first = _first_lines(stream)
     # What start-up built stays: the collector's full passes skip it, and a
     # forked child shares those pages instead of copying them as it counts.
@@ -165,12 +189,20 @@ def run_fetch(args: argparse.Namespace) -> int:
             progress=show_bar,
             describe=_fetch_line if args.verbose else None,
             report=report,
+            out=human_out(report),
         )
         urls = _all_urls(args.urls, first, stream)
         cut: list[bool] = []
         if options.deadline is not None:
             urls = _until(options.deadline, urls, cut)
-        job = batch.run(download_spread(urls, dest, options, children, batch.record))
+        download: Coroutine[Any, Any, object]
+        if checked is not None:
+            download = download_many(
+                [checked], dest, options=options, on_result=batch.record
+            )
+        else:
+            download = download_spread(urls, dest, options, children, batch.record)
+        job = batch.run(download)
         stopped = run_batch(job, batch, report, "file")
         if stopped is not None:
             return stopped

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 import random
@@ -32,7 +33,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from awaitkit.download._files import (
     FileError,
@@ -65,6 +66,7 @@ from awaitkit.download._retry import (
     BadMetadata,
     BadRange,
     BadStatus,
+    ChecksumMismatch,
     OverLimit,
     RangeRefused,
     ShortBody,
@@ -80,6 +82,18 @@ _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.ASCII)
 _METADATA_LIMIT = 64 * 1024  # a metadata.json larger than this is hostile
 _FLUSH_AT = 256 * 1024  # streamed bodies reach the disk in writes of this size
 _NOT_HTTP = Verdict(Action.FINAL, "not an http(s) URL")
+
+
+class _Saved(NamedTuple):
+    """What one successful attempt saved, and (for the report) what from."""
+
+    name: str
+    size: int
+    status: int
+    final_url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    sha256: str | None = None
 
 
 class _Ended(Exception):
@@ -182,6 +196,8 @@ class Fetcher:
         self._folders: set[str] = set()  # made and checked (--naming path)
         self._root = os.path.realpath(dest)
         self._pacer = None if options.rate_limit is None else Pacer(options.rate_limit)
+        # The report's record of what each file was made from.
+        self._manifest = options.hash_files
 
     def __repr__(self) -> str:
         return f"<Fetcher dest={str(self.dest)!r} writing={len(self._busy)}>"
@@ -248,10 +264,11 @@ class Fetcher:
     async def _fetch(self, job: Item) -> DownloadResult:
         start = time.perf_counter()
         if type(job) is str:  # the common case, without a Job to build
-            url, metadata_url, given_name = job, None, None
+            url, metadata_url, given_name, expected = job, None, None, None
         else:
             assert isinstance(job, Job)
             url, metadata_url, given_name = job.url, job.metadata_url, job.name
+            expected = job.sha256
         attempts = 0
         try:
             scheme = url.partition(":")[0].lower()
@@ -284,18 +301,33 @@ class Fetcher:
                 await self._wait_until_free(name)
             self._busy[name] = None  # claimed
             try:
-                (saved, size, http), n = await self._attempts(self._get_file, url, name)
+                got, n = await self._attempts(self._get_file, url, name, expected)
             finally:
                 self._release(name)
+            if not self._manifest:
+                return DownloadResult(
+                    url,
+                    DownloadStatus.OK,
+                    self._shown + got.name,
+                    got.size,
+                    attempts + n,
+                    None,
+                    time.perf_counter() - start,
+                    got.status,
+                )
             return DownloadResult(
                 url,
                 DownloadStatus.OK,
-                self._shown + saved,
-                size,
+                self._shown + got.name,
+                got.size,
                 attempts + n,
                 None,
                 time.perf_counter() - start,
-                http,
+                got.status,
+                final_url=got.final_url,
+                etag=got.etag,
+                last_modified=got.last_modified,
+                sha256=got.sha256,
             )
         except _Ended as end:
             verdict = end.verdict
@@ -368,8 +400,8 @@ class Fetcher:
         if not 200 <= status < 300:
             raise BadStatus(status, resp.reason or "", resp.headers.get("Retry-After"))
 
-    async def _get_file(self, url: str, name: str) -> tuple[str, int, int]:
-        """One attempt at ``url`` saved as ``name``; returns (name saved, size, HTTP status)."""
+    async def _get_file(self, url: str, name: str, expected: str | None) -> _Saved:
+        """One attempt at ``url`` saved as ``name`` (``expected``: its SHA-256, if known)."""
         # Content-Disposition may rename the file, never its .part: a resume
         # must find the .part under the name it was started with.
         folder, base = split_relative(name)
@@ -416,20 +448,54 @@ class Fetcher:
                 if self._pacer is not None:
                     await self._pacer.take(length)
                 self.parts.add(part_name)
-                saved = await self._io(self._write_and_place, part, body, name)
+                saved, digest = await self._io(
+                    self._write_and_place, part, body, name, expected
+                )
                 self.parts.discard(part_name)
-                return saved, length, resp.status
-            saved, size = await self._stream(resp, part_name, name, offset, total)
-            return saved, size, resp.status
+                return self._saved(resp, saved, length, digest)
+            hashed = self._manifest or expected is not None
+            saved, size, digest = await self._stream(
+                resp, part_name, name, offset, total, hashed, expected
+            )
+            return self._saved(resp, saved, size, digest)
 
-    def _write_and_place(self, part: str, body: bytes, name: str) -> str:
-        """Write a whole body and give it its name (in the file thread: one hop)."""
+    def _saved(
+        self, resp: Response, name: str, size: int, digest: str | None
+    ) -> _Saved:
+        if not self._manifest:
+            return _Saved(name, size, resp.status)
+        headers = resp.headers
+        return _Saved(
+            name,
+            size,
+            resp.status,
+            resp.url,
+            headers.get("ETag"),
+            headers.get("Last-Modified"),
+            digest,
+        )
+
+    def _write_and_place(
+        self, part: str, body: bytes, name: str, expected: str | None
+    ) -> tuple[str, str | None]:
+        """Check, write and name a whole body (in the file thread: one hop)."""
+        digest = None
+        if self._manifest or expected is not None:
+            digest = hashlib.sha256(body).hexdigest()
+            if expected is not None and digest != expected:
+                raise ChecksumMismatch(expected, digest)
         write_whole(part, body)
-        return self._settle(part, name)
+        return self._settle(part, name), digest
 
-    def _close_and_place(self, handle: PartFile, name: str) -> str:
+    def _close_and_place(
+        self, handle: PartFile, name: str, expected: str | None
+    ) -> tuple[str, str | None]:
         handle.close()
-        return self._settle(part=str(handle.path), name=name)
+        digest = None if handle.hasher is None else handle.hasher.hexdigest()
+        if expected is not None and digest != expected:
+            remove_quietly(handle.path)
+            raise ChecksumMismatch(expected, str(digest))
+        return self._settle(part=str(handle.path), name=name), digest
 
     def _settle(self, part: str, name: str) -> str:
         """``part`` under the first free name from ``name`` (in the file thread)."""
@@ -452,12 +518,19 @@ class Fetcher:
         name: str,
         offset: int,
         total: int | None,
-    ) -> tuple[str, int]:
+        hashed: bool,
+        expected: str | None,
+    ) -> tuple[str, int, str | None]:
         part = self._prefix + part_name
         self.parts.add(part_name)
         # Cancelled while it opens: close it behind us, keeping a resumed
         # .part's bytes and deleting an empty one.
-        handle: PartFile = await self._io(open_part, part, offset, dispose=_close_kept)
+        handle: PartFile = await self._io(
+            functools.partial(open_part, hashed=hashed),
+            part,
+            offset,
+            dispose=_close_kept,
+        )
         done = False
         keep = self.options.resume
         pending: list[bytes] = []
@@ -484,10 +557,12 @@ class Fetcher:
                 await self._io(handle.write_all, chunks)
             if total is not None and handle.size != total:
                 raise ShortBody(handle.size, total)
-            saved = await self._io(self._close_and_place, handle, name)
+            saved, digest = await self._io(
+                self._close_and_place, handle, name, expected
+            )
             done = True
             self.parts.discard(part_name)
-            return saved, handle.size
+            return saved, handle.size, digest
         finally:
             if not done:
                 # Keep what arrived for a Range resume unless resuming is off

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 from awaitkit.download._naming import candidates
 
@@ -45,6 +47,13 @@ _BINARY = getattr(os, "O_BINARY", 0)
 _MODE = 0o644
 
 StrPath = str | os.PathLike[str]
+
+
+class Hasher(Protocol):
+    """What is used of a ``hashlib`` object (whose own class is not public)."""
+
+    def update(self, data: bytes, /) -> None: ...
+    def hexdigest(self) -> str: ...
 
 
 class FileError(Exception):
@@ -206,19 +215,29 @@ def scan_parts(dest: Path, suffix: str = ".part", *, deep: bool = False) -> set[
 
 
 class PartFile:
-    """An open ``.part`` file being appended to; ``size`` counts what it holds."""
+    """An open ``.part`` file being appended to; ``size`` counts what it holds.
 
-    def __init__(self, path: StrPath, fd: int, size: int) -> None:
+    With ``hasher`` (a ``hashlib`` object), what is written also goes
+    through it; :func:`open_part` first feeds it what a resumed file holds.
+    """
+
+    def __init__(
+        self, path: StrPath, fd: int, size: int, hasher: Hasher | None = None
+    ) -> None:
         self.path = path
         self.fd = fd
         self.size = size
+        self.hasher = hasher
 
     def __repr__(self) -> str:
         return f"<PartFile {os.path.basename(self.path)!r} size={self.size}>"
 
     def write_all(self, chunks: Iterable[bytes]) -> None:
         """Append ``chunks``."""
+        hasher = self.hasher
         for chunk in chunks:
+            if hasher is not None:
+                hasher.update(chunk)
             view = memoryview(chunk)
             while view:
                 written = os.write(self.fd, view)
@@ -243,16 +262,35 @@ class PartFile:
             remove_quietly(self.path)
 
 
-def open_part(path: StrPath, offset: int) -> PartFile:
-    """Open ``path`` to continue at ``offset`` (0: start afresh, truncating)."""
-    flags = os.O_WRONLY | os.O_CREAT | _NOFOLLOW | _BINARY
-    fd = os.open(path, flags | (0 if offset else os.O_TRUNC), _MODE)
+def open_part(path: StrPath, offset: int, *, hashed: bool = False) -> PartFile:
+    """Open ``path`` to continue at ``offset`` (0: start afresh, truncating).
+
+    ``hashed``: the file keeps a SHA-256 of its bytes, those kept included.
+    """
+    flags = (os.O_RDWR if offset and hashed else os.O_WRONLY) | os.O_CREAT
+    fd = os.open(
+        path, flags | _NOFOLLOW | _BINARY | (0 if offset else os.O_TRUNC), _MODE
+    )
+    hasher = hashlib.sha256() if hashed else None
     try:
         if offset:
             # Drop anything past offset (the server promised bytes from there).
             os.ftruncate(fd, offset)
+            if hasher is not None:
+                _hash_fd(fd, offset, hasher)
             os.lseek(fd, offset, os.SEEK_SET)
     except BaseException:
         os.close(fd)
         raise
-    return PartFile(path, fd, offset)
+    return PartFile(path, fd, offset, hasher)
+
+
+def _hash_fd(fd: int, size: int, hasher: Hasher) -> None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    left = size
+    while left > 0:
+        data = os.read(fd, min(left, 1 << 20))
+        if not data:
+            raise OSError(errno.EIO, "the .part file shrank while it was read")
+        hasher.update(data)
+        left -= len(data)

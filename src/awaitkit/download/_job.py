@@ -20,13 +20,22 @@ class Job:
     ``name`` fixes the file name (sanitised anyway); otherwise it comes from
     the URL path.  With ``metadata_url``, a JSON document is fetched first and
     its ``name_field`` (spaces made ``_``, as in the book's flags3) plus the
-    URL's extension names the file.
+    URL's extension names the file.  With ``sha256`` (64 lower-case hex
+    digits), a body that does not hash to it is an ERROR and is not kept.
     """
 
     url: str
     name: str | None = None
     metadata_url: str | None = None
     name_field: str = "country"
+    sha256: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.sha256 is not None:
+            digest = self.sha256.lower()
+            if len(digest) != 64 or digest.strip("0123456789abcdef"):
+                raise ValueError(f"sha256 must be 64 hex digits, not {self.sha256!r}")
+            object.__setattr__(self, "sha256", digest)
 
 
 Item = str | Job

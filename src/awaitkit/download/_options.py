@@ -58,6 +58,9 @@ class DownloadOptions:
     # process): nothing starts after it, and what runs then ends as ERROR.
     deadline: float | None = None
     rate_limit: float | None = None  # bytes per second, all workers together
+    # Results carry the final URL, ETag, Last-Modified and the SHA-256 of the
+    # file (hashed as it is written, in the file thread): what a report holds.
+    hash_files: bool = False
     user_agent: str = "awaitkit"
     # Statuses worth another attempt; add 418 here to retry teapots too.
     retry_statuses: frozenset[int] = RETRYABLE_STATUSES

@@ -81,6 +81,7 @@ def options_from_args(
         max_time=args.max_time,
         deadline=deadline,
         rate_limit=rate,
+        hash_files=getattr(args, "report", None) is not None,
         resume=args.resume,
         **extra,
     )

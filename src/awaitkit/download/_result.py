@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,13 @@ class DownloadResult:
     error: str | None  # why it is not OK
     seconds: float  # wall time from start of the first attempt to the outcome
     http_status: int | None  # status of the last response, if any
+    # What the saved file was made from (OK only): the URL after redirects,
+    # the response's validators, and the SHA-256 of the bytes written (when
+    # asked for: DownloadOptions.hash_files, or an expected sha256).
+    final_url: str | None
+    etag: str | None
+    last_modified: str | None
+    sha256: str | None
 
     def __init__(
         self,
@@ -54,6 +62,11 @@ class DownloadResult:
         error: str | None = None,
         seconds: float = 0.0,
         http_status: int | None = None,
+        *,
+        final_url: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        sha256: str | None = None,
     ) -> None:
         init = object.__setattr__  # frozen: fields are set once, here
         init(self, "url", url)
@@ -68,6 +81,10 @@ class DownloadResult:
         init(self, "error", error)
         init(self, "seconds", seconds)
         init(self, "http_status", http_status)
+        init(self, "final_url", final_url)
+        init(self, "etag", etag)
+        init(self, "last_modified", last_modified)
+        init(self, "sha256", sha256)
 
     @property
     def path(self) -> Path | None:
@@ -89,6 +106,10 @@ class DownloadResult:
             "seconds": round(self.seconds, 6),
             "http_status": self.http_status,
             "path": self.fspath,
+            "final_url": self.final_url,
+            "etag": self.etag,
+            "last_modified": self.last_modified,
+            "sha256": self.sha256,
         }
 
     @classmethod
@@ -114,6 +135,12 @@ class DownloadResult:
                 record["seconds"],
                 record["http_status"],
             )
+            final_url, etag, modified, sha256 = (
+                record["final_url"],
+                record["etag"],
+                record["last_modified"],
+                record["sha256"],
+            )
             if (
                 type(url) is str
                 and type(status) is str
@@ -130,6 +157,13 @@ class DownloadResult:
                     http_status is None
                     or (type(http_status) is int and 100 <= http_status <= 999)
                 )
+                and (final_url is None or type(final_url) is str)
+                and (etag is None or type(etag) is str)
+                and (modified is None or type(modified) is str)
+                and (
+                    sha256 is None
+                    or (type(sha256) is str and _HEX64.fullmatch(sha256) is not None)
+                )
             ):
                 return cls(
                     url,
@@ -140,13 +174,31 @@ class DownloadResult:
                     error,
                     float(seconds),
                     http_status,
+                    final_url=final_url,
+                    etag=etag,
+                    last_modified=modified,
+                    sha256=sha256,
                 )
         raise ValueError(_refusal(record))
 
 
 _FIELDS = frozenset(
-    ("url", "status", "bytes", "attempts", "error", "seconds", "http_status", "path")
+    (
+        "url",
+        "status",
+        "bytes",
+        "attempts",
+        "error",
+        "seconds",
+        "http_status",
+        "path",
+        "final_url",
+        "etag",
+        "last_modified",
+        "sha256",
+    )
 )
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 _STATUSES = {status.value: status for status in DownloadStatus}
 _MAX_BYTES = 2**63 - 1  # the largest file size an OS reports
 _MAX_ATTEMPTS = 2**31 - 1
@@ -161,7 +213,7 @@ def _refusal(record: object) -> str:
         missing = sorted(_FIELDS - record.keys())
         extra = sorted(map(str, record.keys() - _FIELDS))
         return f"download record fields: missing {missing}, unknown {extra}"
-    for field in ("url", "status", "path", "error"):
+    for field in ("url", "status", "path", "error", "final_url", "etag"):
         value = record[field]
         if field in ("url", "status") and type(value) is not str:
             if field == "status":
@@ -169,8 +221,20 @@ def _refusal(record: object) -> str:
             return "download record: 'url' must be a string"
         if field == "status" and value not in _STATUSES:
             return f"download record: 'status' {value!r:.40} is not a status"
-        if field in ("path", "error") and value is not None and type(value) is not str:
+        if (
+            field not in ("url", "status")
+            and value is not None
+            and type(value) is not str
+        ):
             return f"download record: {field!r} must be a string or null"
+    modified = record["last_modified"]
+    if modified is not None and type(modified) is not str:
+        return "download record: 'last_modified' must be a string or null"
+    sha256 = record["sha256"]
+    if sha256 is not None and (
+        type(sha256) is not str or _HEX64.fullmatch(sha256) is None
+    ):
+        return "download record: 'sha256' must be 64 hex digits or null"
     for field, least, most in (
         ("bytes", 0, _MAX_BYTES),
         ("attempts", 0, _MAX_ATTEMPTS),

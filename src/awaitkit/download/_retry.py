@@ -57,6 +57,7 @@ __all__ = [
     "BadMetadata",
     "BadRange",
     "BadStatus",
+    "ChecksumMismatch",
     "Failure",
     "OverLimit",
     "RangeRefused",
@@ -106,6 +107,13 @@ class OverLimit(Failure):
 
 class BadMetadata(Failure):
     """``metadata.json`` is too large, not JSON, or lacks the naming field."""
+
+
+class ChecksumMismatch(Failure):
+    """The body's SHA-256 is not the one expected: the file is not kept (final)."""
+
+    def __init__(self, expected: str, got: str) -> None:
+        super().__init__(f"sha256 mismatch: expected {expected}, got {got}")
 
 
 JUDGED = (Failure, HttpClientError, OSError, FileError, UnsafeName)

@@ -65,6 +65,12 @@ def _register_fetch(commands: Subcommands) -> None:
         help="name files after the server's Content-Disposition (sanitised)",
     )
     parser.add_argument(
+        "--checksum",
+        metavar="sha256=HEX",
+        help="check the one URL's body against this SHA-256 (as aria2c's "
+        "--checksum): a mismatch is an ERROR and no file is kept",
+    )
+    parser.add_argument(
         "--naming",
         choices=("basename", "path", "hash"),  # _naming.NAMINGS, not imported here
         default="basename",
@@ -143,7 +149,11 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-redirects", metavar="N", type=int, default=5, help="(default 5)"
     )
     parser.add_argument(
-        "--report", metavar="FILE.jsonl", help="write one JSON line per item to FILE"
+        "--report",
+        metavar="FILE.jsonl",
+        help="write one JSON line per item to FILE ('-': stdout, the summary then "
+        "goes to stderr): status, path, bytes, attempts, error, HTTP status, final "
+        "URL, ETag, Last-Modified and the SHA-256 of the file",
     )
     parser.add_argument(
         "-q",
