@@ -32,7 +32,8 @@ def test_round_trip_through_json_text(result: DownloadResult) -> None:
 
 
 def test_the_report_fields_are_the_documented_ones() -> None:
-    """README: url, status, bytes, attempts, error, seconds (and http_status, path)."""
+    """README: url, status, path, bytes, attempts, error, seconds, http_status and the
+    manifest's final_url, etag, last_modified and sha256."""
     record = RESULTS[0].to_json()
     assert record == {
         "url": "http://h/a.gif",
@@ -43,6 +44,10 @@ def test_the_report_fields_are_the_documented_ones() -> None:
         "seconds": 0.25,
         "http_status": 200,
         "path": "/d/a.gif",
+        "final_url": None,
+        "etag": None,
+        "last_modified": None,
+        "sha256": None,
     }
 
 
