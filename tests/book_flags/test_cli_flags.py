@@ -211,17 +211,17 @@ def test_fetch_reads_a_files_first_block_up_front_and_the_rest_later(
     import asyncio
     import os
 
-    from awaitkit.download._commands import _READ_LINES, _all_urls, _first_lines
+    from awaitkit.download._input import READ_LINES, all_items, first_lines
 
     lines = [f"http://h/{i}\n" if i % 7 else "# comment\n" for i in range(2500)]
     path = tmp_path / "urls.txt"
     path.write_text("".join(lines))
     with path.open() as stream:
-        first = _first_lines(stream)
-        assert len(first) == _READ_LINES
+        first = first_lines(stream)
+        assert len(first) == READ_LINES
 
         async def collect() -> list[list[str]]:
-            return [block async for block in _all_urls(["http://cli/x"], first, stream)]
+            return [block async for block in all_items(["http://cli/x"], first, stream)]
 
         blocks = asyncio.run(collect())
     assert blocks[0] == ["http://cli/x"]
@@ -230,5 +230,5 @@ def test_fetch_reads_a_files_first_block_up_front_and_the_rest_later(
     r, w = os.pipe()  # a pipe may block: nothing is read up front
     os.write(w, b"http://h/1\n")
     with os.fdopen(r) as pipe:
-        assert _first_lines(pipe) == []
+        assert first_lines(pipe) == []
     os.close(w)

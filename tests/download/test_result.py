@@ -33,7 +33,7 @@ def test_round_trip_through_json_text(result: DownloadResult) -> None:
 
 def test_the_report_fields_are_the_documented_ones() -> None:
     """README: url, status, path, bytes, attempts, error, seconds, http_status and the
-    manifest's final_url, etag, last_modified and sha256."""
+    manifest's final_url, etag, last_modified and sha256, and the item's own options."""
     record = RESULTS[0].to_json()
     assert record == {
         "url": "http://h/a.gif",
@@ -48,6 +48,7 @@ def test_the_report_fields_are_the_documented_ones() -> None:
         "etag": None,
         "last_modified": None,
         "sha256": None,
+        "item": None,
     }
 
 

@@ -199,20 +199,22 @@ def _child(main: WorkerMain, sock: socket.socket) -> None:  # pragma: no cover
 
 async def drive_worker(
     worker: Worker,
-    take: Callable[[], Awaitable[Sequence[Hashable] | None]],
+    take: Callable[[], Awaitable[Sequence[Any] | None]],
     on_reply: Callable[[Any], Hashable],
     on_orphans: Callable[[list[Hashable], WorkerDied], object],
     *,
     stop_wait: float = 30.0,
+    ident: Callable[[Any], Hashable] | None = None,
 ) -> None:
     """Feed ``worker`` the blocks of ``take()`` and pass on its replies until it ends.
 
-    ``take()`` returns the next block of items (JSON values that are
-    hashable) or ``None`` when there are no more; the worker is then told
-    so (end of its input) and finishes.  ``on_reply`` gets each reply and
-    returns the item it answers.  If the worker ends on its own before its
+    ``take()`` returns the next block of items (JSON values) or ``None``
+    when there are no more; the worker is then told so (end of its input)
+    and finishes.  An item is known by ``ident(item)`` (by default the item
+    itself, which must then be hashable); ``on_reply`` gets each reply and
+    returns that of the item it answers.  If the worker ends on its own before its
     input did, or leaving items unanswered, ``on_orphans`` is called once
-    with those items (possibly none) and the :class:`WorkerDied` error.
+    with those items' idents (possibly none) and the :class:`WorkerDied` error.
 
     Cancelled, the worker gets its stop request and ``stop_wait`` seconds to
     finish what it holds (its replies still count), then is killed; the
@@ -229,7 +231,7 @@ async def drive_worker(
         nonlocal input_done
         try:
             while (block := await take()) is not None:
-                sent.update(block)
+                sent.update(block if ident is None else map(ident, block))
                 writer.write(encode_frame(list(block)))
                 await writer.drain()
             input_done = True

@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
-import itertools
+import os
 import sys
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,87 +31,19 @@ from awaitkit.download._batch import (
 )
 from awaitkit.download._engine import download_many
 from awaitkit.download._files import run_stamp
+from awaitkit.download._input import (
+    all_items,
+    first_lines,
+    items_of,
+    report_items,
+    until,
+)
 from awaitkit.download._job import Job
-from awaitkit.download._plan import file_size, options_from_args, processes_for, shares
+from awaitkit.download._plan import options_from_args, processes_for, shares
 from awaitkit.download._result import DownloadResult, DownloadStatus
 from awaitkit.download._spread import download_spread, fork_downloaders
 
 __all__ = ["run_fetch"]
-
-_READ_LINES = 1024  # input lines read at a time
-
-
-async def _read_urls(stream: TextIO) -> AsyncIterator[list[str]]:
-    """Blocks of URLs from the lines of ``stream``, read in a thread (stdin may block)."""
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    while True:
-        lines = await loop.run_in_executor(
-            None, lambda: list(itertools.islice(stream, _READ_LINES))
-        )
-        if not lines:
-            return
-        if urls := _urls_of(lines):
-            yield urls
-
-
-async def _until(
-    deadline: float, blocks: AsyncIterator[list[str]], cut: list[bool]
-) -> AsyncIterator[list[str]]:
-    """``blocks`` until ``deadline`` (``time.monotonic()``); ``cut`` gets ``True`` if it came first.
-
-    A read still waiting then (a quiet pipe) is given up: the run ends on time.
-    """
-    import asyncio
-    import time
-
-    loop = asyncio.get_running_loop()
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                cut.append(True)
-                return
-            try:
-                async with asyncio.timeout_at(loop.time() + left):
-                    block = await anext(blocks, None)
-            except TimeoutError:
-                cut.append(True)
-                return
-            if block is None:
-                return
-            yield block
-    finally:
-        await blocks.aclose()  # type: ignore[attr-defined]
-
-
-def _urls_of(lines: list[str]) -> list[str]:
-    return [url for line in lines if (url := line.strip()) and url[0] != "#"]
-
-
-def _first_lines(stream: TextIO | None) -> list[str]:
-    """The first block of a regular input file, read before the event loop starts.
-
-    Once the loop runs, reads go to a thread (a pipe may block); a thread's
-    start and the hand-offs cost milliseconds that every downloading
-    process would wait for.  A file on disk does not block.
-    """
-    if stream is None or file_size(stream) is None:
-        return []
-    return list(itertools.islice(stream, _READ_LINES))
-
-
-async def _all_urls(
-    urls: list[str], first: list[str], stream: TextIO | None
-) -> AsyncIterator[list[str]]:
-    if urls:
-        yield urls
-    if block := _urls_of(first):
-        yield block
-    if stream is not None:
-        async for block in _read_urls(stream):
-            yield block
 
 
 def parse_checksum(text: str) -> str:
@@ -123,6 +55,13 @@ def parse_checksum(text: str) -> str:
         return Job("http://x", sha256=digest.strip()).sha256 or ""
     except ValueError as exc:
         raise UsageError(f"--checksum: {exc}") from None
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one is not there yet: not the same
+        return False
 
 
 def _stamp(dest: Path) -> int:
@@ -140,23 +79,36 @@ def _fetch_line(result: DownloadResult) -> str:
 
 def run_fetch(args: argparse.Namespace) -> int:
     """``awaitkit fetch``: download URLs from the command line and/or a file."""
-    if not args.urls and args.input is None:
+    if args.from_report is not None and args.input is not None:
+        return usage(
+            args, "awaitkit fetch: give -i FILE or --from-report FILE, not both"
+        )
+    source = args.input if args.from_report is None else args.from_report
+    if not args.urls and source is None:
         return usage(args, "awaitkit fetch: give URLs or -i FILE (-i - reads stdin)")
     if args.max_req < 1:
         return usage(args, "awaitkit fetch: -j N must be >= 1")
     checked: Job | None = None
     if args.checksum is not None:
-        if len(args.urls) != 1 or args.input is not None:
+        if len(args.urls) != 1 or source is not None:
             return usage(args, "awaitkit fetch: --checksum checks one URL: give one")
         checked = Job(args.urls[0], sha256=parse_checksum(args.checksum))
     stream: TextIO | None = None
-    if args.input == "-":
+    if source == "-":
+        # As a file given with -i: a bad byte is one bad item, not the end.
+        sys.stdin.reconfigure(encoding="utf-8", errors="replace")  # type: ignore[union-attr]
         stream = sys.stdin
-    elif args.input is not None:
+    elif source is not None:
         try:
-            stream = open(args.input, encoding="utf-8", errors="replace")  # noqa: SIM115
+            stream = open(source, encoding="utf-8", errors="replace")  # noqa: SIM115
         except OSError as exc:
-            raise UsageError(f"cannot read {args.input}: {exc}") from None
+            raise UsageError(f"cannot read {source}: {exc}") from None
+        if args.report not in (None, "-") and _same_file(source, args.report):
+            stream.close()
+            return usage(
+                args,
+                f"awaitkit fetch: --report {args.report} would overwrite the input",
+            )
     options = options_from_args(
         args,
         args.max_req,
@@ -165,7 +117,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         naming=args.naming,
     )
     processes = 1 if checked else processes_for(args.processes, args.urls, stream)
-    first = _first_lines(stream)
+    first = first_lines(stream)
     # What start-up built stays: the collector's full passes skip it, and a
     # forked child shares those pages instead of copying them as it counts.
     gc.freeze()
@@ -191,10 +143,11 @@ def run_fetch(args: argparse.Namespace) -> int:
             report=report,
             out=human_out(report),
         )
-        urls = _all_urls(args.urls, first, stream)
+        read = items_of if args.from_report is None else report_items
+        urls = all_items(args.urls, first, stream, read)
         cut: list[bool] = []
         if options.deadline is not None:
-            urls = _until(options.deadline, urls, cut)
+            urls = until(options.deadline, urls, cut)
         download: Coroutine[Any, Any, object]
         if checked is not None:
             download = download_many(

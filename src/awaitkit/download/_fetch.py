@@ -234,7 +234,18 @@ class Fetcher:
         Only what no attempt can turn into an outcome escapes: a bug, or a
         ``CancelledError``.  With ``max_time`` or ``deadline``, an item
         still running then ends as ERROR (its ``.part`` kept for a resume).
+        A job with options of its own (name, headers, sha256) has them
+        recorded in its result (``item``).
         """
+        if type(job) is str:
+            return await self._timed(job)
+        assert isinstance(job, Job)
+        result = await self._timed(job)
+        if job.refused is None and (job.name or job.headers or job.sha256):
+            return result.with_item(job.to_json())
+        return result
+
+    async def _timed(self, job: Item) -> DownloadResult:
         options = self.options
         if options.max_time is None and options.deadline is None:
             return await self._fetch(job)
@@ -265,10 +276,14 @@ class Fetcher:
         start = time.perf_counter()
         if type(job) is str:  # the common case, without a Job to build
             url, metadata_url, given_name, expected = job, None, None, None
+            extra = None
         else:
             assert isinstance(job, Job)
             url, metadata_url, given_name = job.url, job.metadata_url, job.name
             expected = job.sha256
+            extra = job.headers or None
+            if job.refused is not None:
+                return DownloadResult(url, DownloadStatus.ERROR, error=job.refused)
         attempts = 0
         try:
             scheme = url.partition(":")[0].lower()
@@ -301,7 +316,9 @@ class Fetcher:
                 await self._wait_until_free(name)
             self._busy[name] = None  # claimed
             try:
-                got, n = await self._attempts(self._get_file, url, name, expected)
+                got, n = await self._attempts(
+                    self._get_file, url, name, expected, extra
+                )
             finally:
                 self._release(name)
             if not self._manifest:
@@ -400,8 +417,17 @@ class Fetcher:
         if not 200 <= status < 300:
             raise BadStatus(status, resp.reason or "", resp.headers.get("Retry-After"))
 
-    async def _get_file(self, url: str, name: str, expected: str | None) -> _Saved:
-        """One attempt at ``url`` saved as ``name`` (``expected``: its SHA-256, if known)."""
+    async def _get_file(
+        self,
+        url: str,
+        name: str,
+        expected: str | None,
+        extra: tuple[tuple[str, str], ...] | None = None,
+    ) -> _Saved:
+        """One attempt at ``url`` saved as ``name``.
+
+        ``expected``: its SHA-256, if known; ``extra``: the item's own headers.
+        """
         # Content-Disposition may rename the file, never its .part: a resume
         # must find the .part under the name it was started with.
         folder, base = split_relative(name)
@@ -414,6 +440,8 @@ class Fetcher:
         if self.options.resume and part_name in self.parts:
             offset = await self._io(_size_or_zero, part)
         headers = {"Range": f"bytes={offset}-"} if offset else None
+        if extra is not None:
+            headers = {**dict(extra), **(headers or {})}
         async with self.client.get(
             url, headers=headers, max_redirects=self.options.max_redirects
         ) as resp:

@@ -23,6 +23,7 @@ import hashlib
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
@@ -132,12 +133,22 @@ class Placement:
 
 
 def run_stamp(folder: StrPath) -> int:
-    """The file system's own clock now, as ``st_ctime_ns`` (a file made and removed in ``folder``).
+    """The run's start on the file system's own clock, as ``st_ctime_ns``.
 
     Status-change times come from a coarse kernel clock, so they are
-    compared with this, never with ``time.time_ns()``: a file written after
-    this call never looks older than it.
+    compared with this, never with ``time.time_ns()``.  The clock is read
+    (a file made and removed in ``folder``) until it has moved past its
+    first reading, a tick at most: every file made before this call is
+    then older than the stamp, and none made after it is, even within the
+    same tick.
     """
+    first = _file_clock(folder)
+    while (now := _file_clock(folder)) <= first:
+        time.sleep(0.001)
+    return now
+
+
+def _file_clock(folder: StrPath) -> int:
     fd, path = tempfile.mkstemp(prefix=".awaitkit-run-", dir=folder)
     try:
         return os.fstat(fd).st_ctime_ns

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from awaitkit.download._job import Job
+
 __all__ = ["DownloadResult", "DownloadStatus"]
 
 
@@ -51,6 +53,9 @@ class DownloadResult:
     etag: str | None
     last_modified: str | None
     sha256: str | None
+    # The input item's own options (a Job's name, headers, sha256) as its
+    # JSON form, when it had any: what ``--from-report`` needs to retry it.
+    item: dict[str, Any] | None
 
     def __init__(
         self,
@@ -67,6 +72,7 @@ class DownloadResult:
         etag: str | None = None,
         last_modified: str | None = None,
         sha256: str | None = None,
+        item: dict[str, Any] | None = None,
     ) -> None:
         init = object.__setattr__  # frozen: fields are set once, here
         init(self, "url", url)
@@ -85,6 +91,25 @@ class DownloadResult:
         init(self, "etag", etag)
         init(self, "last_modified", last_modified)
         init(self, "sha256", sha256)
+        init(self, "item", item)
+
+    def with_item(self, item: dict[str, Any] | None) -> DownloadResult:
+        """This result, recording the options of the item it is for."""
+        return DownloadResult(
+            self.url,
+            self.status,
+            self.fspath,
+            self.bytes,
+            self.attempts,
+            self.error,
+            self.seconds,
+            self.http_status,
+            final_url=self.final_url,
+            etag=self.etag,
+            last_modified=self.last_modified,
+            sha256=self.sha256,
+            item=item,
+        )
 
     @property
     def path(self) -> Path | None:
@@ -110,6 +135,7 @@ class DownloadResult:
             "etag": self.etag,
             "last_modified": self.last_modified,
             "sha256": self.sha256,
+            "item": self.item,
         }
 
     @classmethod
@@ -141,6 +167,7 @@ class DownloadResult:
                 record["last_modified"],
                 record["sha256"],
             )
+            item = record["item"]
             if (
                 type(url) is str
                 and type(status) is str
@@ -164,6 +191,7 @@ class DownloadResult:
                     sha256 is None
                     or (type(sha256) is str and _HEX64.fullmatch(sha256) is not None)
                 )
+                and (item is None or _is_item(item))
             ):
                 return cls(
                     url,
@@ -178,6 +206,7 @@ class DownloadResult:
                     etag=etag,
                     last_modified=modified,
                     sha256=sha256,
+                    item=item,
                 )
         raise ValueError(_refusal(record))
 
@@ -196,6 +225,7 @@ _FIELDS = frozenset(
         "etag",
         "last_modified",
         "sha256",
+        "item",
     )
 )
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -203,6 +233,14 @@ _STATUSES = {status.value: status for status in DownloadStatus}
 _MAX_BYTES = 2**63 - 1  # the largest file size an OS reports
 _MAX_ATTEMPTS = 2**31 - 1
 _MAX_SECONDS = 10.0**9  # some thirty years
+
+
+def _is_item(item: object) -> bool:
+    try:
+        Job.from_json(item)
+    except ValueError:
+        return False
+    return True
 
 
 def _refusal(record: object) -> str:
@@ -235,6 +273,12 @@ def _refusal(record: object) -> str:
         type(sha256) is not str or _HEX64.fullmatch(sha256) is None
     ):
         return "download record: 'sha256' must be 64 hex digits or null"
+    item = record["item"]
+    if item is not None:
+        try:
+            Job.from_json(item)
+        except ValueError as exc:
+            return f"download record: 'item': {exc}"
     for field, least, most in (
         ("bytes", 0, _MAX_BYTES),
         ("attempts", 0, _MAX_ATTEMPTS),

@@ -16,8 +16,9 @@ This module only glues three pieces together:
 * the engine (:func:`download_many`) does the downloading, in each child
   and in this process (shard 0), which is the only reader of the input.
 
-Results cross as :meth:`DownloadResult.to_json` records, the ``--report``
-form.  A child that dies: every item it held ends as ERROR, exactly once.
+Items cross as URLs or :meth:`Job.to_json` objects, results as
+:meth:`DownloadResult.to_json` records, the ``--report`` form; an item
+refused on input (``Job.refused``) is reported here and never sent.  A child that dies: every item it held ends as ERROR, exactly once.
 Stop (Ctrl-C or SIGTERM to the parent): each child gets one stop request
 and stops the way Ctrl-C stops a single process (``.part`` files kept for
 resume); the results it still sends are counted; then the parent stops too.
@@ -41,8 +42,9 @@ from awaitkit.core import (
     fork_workers,
     read_frames,
 )
-from awaitkit.download._dispatch import BLOCK, Dispatch, Shard
+from awaitkit.download._dispatch import BLOCK, Dispatch, Shard, url_of
 from awaitkit.download._engine import Batched, download_many
+from awaitkit.download._job import Item, Job
 from awaitkit.download._options import DownloadOptions
 from awaitkit.download._result import DownloadResult, DownloadStatus
 
@@ -91,7 +93,10 @@ async def _child(sock: socket.socket, *, dest: Path, options: DownloadOptions) -
 
     try:
         await download_many(
-            Batched(read_frames(reader)), dest, options=options, on_result=on_result
+            Batched(_items_of_frames(read_frames(reader))),
+            dest,
+            options=options,
+            on_result=on_result,
         )
     finally:
         if timer is not None:
@@ -102,8 +107,50 @@ async def _child(sock: socket.socket, *, dest: Path, options: DownloadOptions) -
         writer.close()
 
 
+async def _items_of_frames(
+    frames: AsyncIterator[list[Any]],
+) -> AsyncIterator[list[Item]]:
+    """The parent's blocks as items: URLs as they are, objects made jobs again."""
+    async for frame in frames:
+        if all(type(item) is str for item in frame):
+            yield frame
+        else:
+            yield [item if type(item) is str else Job.from_json(item) for item in frame]
+
+
+def _wire(block: Sequence[Item]) -> list[Any]:
+    """``block`` as a frame's JSON values: URLs as they are, jobs as objects."""
+    return [item if type(item) is str else item.to_json() for item in block]  # type: ignore[union-attr]
+
+
+def _ident(item: Any) -> Hashable:
+    """What a result names a sent item by: its URL."""
+    return item if type(item) is str else item["url"]
+
+
+async def _sendable(
+    blocks: AsyncIterator[Sequence[Item]], on_result: Callable[[DownloadResult], object]
+) -> AsyncIterator[Sequence[Item]]:
+    """``blocks`` without the items refused on input, which are reported here."""
+    async for block in blocks:
+        if all(type(item) is str for item in block):
+            yield block
+            continue
+        kept: list[Item] = []
+        for item in block:
+            if type(item) is not str and item.refused is not None:  # type: ignore[union-attr]
+                job: Job = item  # type: ignore[assignment]
+                on_result(
+                    DownloadResult(job.url, DownloadStatus.ERROR, error=job.refused)
+                )
+            else:
+                kept.append(item)
+        if kept:
+            yield kept
+
+
 async def download_spread(
-    blocks: AsyncIterator[Sequence[str]],
+    blocks: AsyncIterator[Sequence[Item]],
     dest: Path,
     options: DownloadOptions,
     children: Sequence[tuple[Worker, DownloadOptions]],
@@ -116,14 +163,14 @@ async def download_spread(
     if not children:
         await download_many(Batched(blocks), dest, options=options, on_result=on_result)
         return
-    dispatch = Dispatch(blocks, options.naming)
+    dispatch = Dispatch(_sendable(blocks, on_result), options.naming)
     local = Shard(options.concurrency + BLOCK)
 
     def local_result(result: DownloadResult) -> None:
         dispatch.done(local, result.url)
         on_result(result)
 
-    async def local_blocks() -> AsyncIterator[list[str]]:
+    async def local_blocks() -> AsyncIterator[list[Item]]:
         while (block := await dispatch.take(local)) is not None:
             yield block
 
@@ -152,16 +199,22 @@ async def _run_child(
 
     def on_orphans(sent: list[Hashable], died: WorkerDied) -> None:
         # Sent and unanswered, or pinned to it and never sent: each once.
-        for url in [*sent, *dispatch.close(shard)]:
+        for url in [*sent, *map(url_of, dispatch.close(shard))]:
             on_result(DownloadResult(str(url), DownloadStatus.ERROR, error=str(died)))
 
     try:
+
+        async def take() -> list[Any] | None:
+            block = await dispatch.take(shard)
+            return None if block is None else _wire(block)
+
         await drive_worker(
             worker,
-            lambda: dispatch.take(shard),
+            take,
             on_reply,
             on_orphans,
             stop_wait=_STOP_WAIT_S,
+            ident=_ident,
         )
     finally:
         dispatch.close(shard)  # nothing more for it, whatever ended it

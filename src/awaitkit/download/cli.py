@@ -32,7 +32,14 @@ def _register_fetch(commands: Subcommands) -> None:
         "-i",
         "--input",
         metavar="FILE",
-        help="read URLs from FILE, one per line ('-': stdin)",
+        help="read URLs from FILE, one per line ('-': stdin); a line may also be "
+        'a JSON object: {"url": ..., "name": ..., "headers": {...}, "sha256": ...}',
+    )
+    parser.add_argument(
+        "--from-report",
+        metavar="FILE.jsonl",
+        help="retry the items of an earlier run's --report that did not end OK "
+        "(with their own name, headers and sha256); instead of -i",
     )
     parser.add_argument(
         "--dest", metavar="DIR", default=".", help="where to save (default: .)"
