@@ -22,8 +22,9 @@ for an input this large); ``awaitkit, 1 process`` is the same with
 ``--processes 1``.  The peers: curl, wget2, aria2c, a plain aiohttp script with the same worker
 pool (``baselines/aiohttp_fetch.py``: the HTTP client awaitkit used before
 its own) and the book's httpx design.  Also: 1,000 files behind a 0.5 s
-server delay (ideal 5.0 s), and peak RSS plus event-loop lag p99 for 100,000
-URLs fed lazily to ``download_many``.
+server delay (ideal 5.0 s), peak RSS plus event-loop lag p99 for 100,000
+URLs fed lazily to ``download_many``, and the peak RSS of ``awaitkit fetch -i``
+for 1,000,000 URLs from a file against 10,000.
 
     uv run python bench/bench_download.py [--rounds N] [--quick]
 """
@@ -285,11 +286,76 @@ def memory_rows(count: int) -> list[Row]:
     ]
 
 
+CLI_RSS_PROBE = """
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=False, stdout=subprocess.DEVNULL)
+# The largest of the fetch process and the children it forked and reaped.
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+"""
+
+
+def cli_memory_row(count: int) -> Row:
+    """Peak RSS of ``awaitkit fetch -i FILE`` for ``count`` URLs against a hundredth of them.
+
+    As a user runs it: a URL file (one line in 100 a real file, the rest
+    404s: nothing to write), ``--processes auto``, a report; the figure is
+    the largest process of the run.
+    """
+    make_files(1_000)
+    base_count = count // 100
+    peaks = {}
+    with serving_nginx(CACHE) as base, tempfile.TemporaryDirectory() as work:
+        for n in (base_count, count):
+            urls = Path(work, f"urls-{n}.txt")
+            with urls.open("w") as out:
+                for i in range(n):
+                    if i % 100 == 0:
+                        out.write(f"{base}/files/{i % 1000:05d}/{i % 1000:05d}.bin\n")
+                    else:
+                        out.write(f"{base}/missing/{i}\n")
+            dest = Path(work, f"out-{n}")
+            report = Path(work, f"report-{n}.jsonl")
+            argv = [*AWAITKIT, "fetch", "-q", "-j", str(CONCURRENCY), "-i", str(urls)]
+            argv += ["--dest", str(dest), "--report", str(report)]
+            peak = subprocess.run(
+                [PYTHON, "-c", CLI_RSS_PROBE, *argv],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            lines = sum(1 for _ in report.open())
+            if lines != n:
+                raise SystemExit(f"fetch reported {lines} of {n} items")
+            peaks[n] = float(peak)
+            shutil.rmtree(dest)
+    return Row(
+        bench="download",
+        metric=f"peak RSS, fetch -i, {count:,} URLs",
+        ours=peaks[count],
+        peer_name=f"ours, {base_count:,} URLs",
+        peer=peaks[base_count],
+        unit="MiB",
+        goal=1 / 1.1,
+        note="largest process; flat memory: ratio ~1",
+    )
+
+
 def run(rounds: int, quick: bool) -> list[Row]:
-    """Bulk (10k or 1k files), delay (1,000 or 200 files) and memory (100k or 10k URLs)."""
+    """Bulk (10k or 1k files), delay (1,000 or 200 files), memory (100k or 10k URLs,
+    and 1M or 100k through the CLI)."""
     if quick:
-        return [*bulk_rows(rounds, 1_000), delay_row(1, 200), *memory_rows(10_000)]
-    return [*bulk_rows(rounds, 10_000), delay_row(rounds, 1_000), *memory_rows(100_000)]
+        return [
+            *bulk_rows(rounds, 1_000),
+            delay_row(1, 200),
+            *memory_rows(10_000),
+            cli_memory_row(100_000),
+        ]
+    return [
+        *bulk_rows(rounds, 10_000),
+        delay_row(rounds, 1_000),
+        *memory_rows(100_000),
+        cli_memory_row(1_000_000),
+    ]
 
 
 if __name__ == "__main__":
