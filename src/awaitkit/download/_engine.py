@@ -34,12 +34,20 @@ from awaitkit.core import first_error
 from awaitkit.download._fetch import Fetcher, open_fetcher
 from awaitkit.download._job import Batched, Item, Source
 from awaitkit.download._options import DownloadOptions
+from awaitkit.download._polite import Politeness, host_of
 from awaitkit.download._result import DownloadResult, DownloadStatus
 from awaitkit.http import HttpClient
 
 # Batched, Item and Source are defined in _job; re-exported here, where
 # callers of the batch functions have always found them.
 __all__ = ["Batched", "Item", "Source", "download_many", "iter_downloads"]
+
+
+_PARKED_PER_WORKER = 4
+
+
+def _url_of(item: Item) -> str:
+    return item if type(item) is str else item.url  # type: ignore[union-attr]
 
 
 class _Source:
@@ -52,7 +60,13 @@ class _Source:
     :class:`Batched` blocks are refilled by one worker while the others wait.
     """
 
-    def __init__(self, items: Source) -> None:
+    def __init__(self, items: Source, polite: Politeness | None = None) -> None:
+        self._polite = polite
+        # Items of hosts paused or full (see _polite), set aside so that
+        # the workers go on with other hosts; at most _PARKED_PER_WORKER
+        # per worker, beyond that a worker waits at its host's gate.
+        self._parked: dict[str, collections.deque[Item]] = {}
+        self._parked_count = 0
         self._sync: Iterator[Item] | None = None
         self._async: AsyncIterator[Item] | None = None
         self._batches: AsyncIterator[Sequence[Item]] | None = None
@@ -66,8 +80,44 @@ class _Source:
         self._buffer: collections.deque[Item] = collections.deque()
         self._exhausted = False
 
-    async def next_job(self) -> Item | None:
-        """The next item (a URL or a :class:`Job`); ``None`` once the input is exhausted."""
+    async def next_job(self, workers: int = 1) -> Item | None:
+        """The next item (a URL or a :class:`Job`); ``None`` once the input is exhausted.
+
+        While some host has a gate (it asked to slow down), an item of a
+        host with no room now is set aside and the next one taken; set
+        aside items come back first, as soon as their host has room.
+        """
+        polite = self._polite
+        if polite is None or not (polite.gates or self._parked):
+            return await self._next_input()
+        item = self._unparked(polite)
+        if item is not None:
+            return item
+        while self._parked_count < _PARKED_PER_WORKER * workers:
+            item = await self._next_input()
+            if item is None:
+                break
+            gate = polite.gate_for(_url_of(item)) if polite.gates else None
+            if gate is None or gate.has_room:
+                return item
+            host = host_of(_url_of(item))
+            self._parked.setdefault(host, collections.deque()).append(item)
+            self._parked_count += 1
+        # Nothing else to do (or enough set aside): the oldest waits its turn.
+        return self._unparked(polite, force=True)
+
+    def _unparked(self, polite: Politeness, force: bool = False) -> Item | None:
+        for host, parked in self._parked.items():
+            gate = polite.gates.get(host)
+            if force or gate is None or gate.has_room:
+                item = parked.popleft()
+                self._parked_count -= 1
+                if not parked:
+                    del self._parked[host]
+                return item
+        return None
+
+    async def _next_input(self) -> Item | None:
         if self._sync is not None:
             item = next(self._sync, None)
         elif self._batches is not None:
@@ -126,7 +176,9 @@ async def iter_downloads(
         results: asyncio.Queue[DownloadResult | None] = asyncio.Queue(opts.concurrency)
 
         async def run() -> None:
-            await _run_workers(_Source(items), fetcher, results.put, opts.concurrency)
+            await _run_workers(
+                _Source(items, fetcher.polite), fetcher, results.put, opts.concurrency
+            )
             await results.put(None)  # the end
 
         try:
@@ -154,7 +206,7 @@ async def _run_workers(
     workers: int,
 ) -> None:
     async def work() -> None:
-        while (job := await source.next_job()) is not None:
+        while (job := await source.next_job(workers)) is not None:
             await deliver(await fetcher.fetch(job))
 
     try:
@@ -198,5 +250,7 @@ async def download_many(
             on_result(result)
 
     async with open_fetcher(dest, opts, client) as fetcher:
-        await _run_workers(_Source(items), fetcher, record, opts.concurrency)
+        await _run_workers(
+            _Source(items, fetcher.polite), fetcher, record, opts.concurrency
+        )
     return counter

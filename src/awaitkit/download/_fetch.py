@@ -57,8 +57,9 @@ from awaitkit.download._names import (
     sanitize_filename,
 )
 from awaitkit.download._naming import check_relative, name_for, split_relative
-from awaitkit.download._options import DownloadOptions
+from awaitkit.download._options import DownloadOptions, parse_retry_after
 from awaitkit.download._pace import Pacer
+from awaitkit.download._polite import THROTTLING, Politeness
 from awaitkit.download._result import DownloadResult, DownloadStatus
 from awaitkit.download._retry import (
     JUDGED,
@@ -196,6 +197,8 @@ class Fetcher:
         self._folders: set[str] = set()  # made and checked (--naming path)
         self._root = os.path.realpath(dest)
         self._pacer = None if options.rate_limit is None else Pacer(options.rate_limit)
+        # Hosts that answered 429 or 503 get paused and slowed (_polite).
+        self.polite = Politeness(options.per_host or options.concurrency)
         # The report's record of what each file was made from.
         self._manifest = options.hash_files
 
@@ -382,15 +385,33 @@ class Fetcher:
         value and the attempts it took, or raises :class:`_Ended`.
         """
         tries = 0
+        url: str = args[0]
+        polite = self.polite
         while True:
             tries += 1
+            # A host that asked to slow down has a gate; the others, none.
+            gate = polite.gate_for(url) if polite.gates else None
+            window = 0 if gate is None else await gate.enter()
+            ok = False
             try:
-                return await attempt(*args), tries
+                value = await attempt(*args)
+                ok = True
+                return value, tries
             except JUDGED as exc:
                 verdict = judge(exc, tries, self.options, self._rng)
+                if isinstance(exc, BadStatus) and exc.status in THROTTLING:
+                    polite.throttle(url, self._pause(exc), window)
+            finally:
+                if gate is not None:
+                    gate.leave(ok)
             if verdict.action is not Action.RETRY:
                 raise _Ended(verdict, tries)
             await asyncio.sleep(verdict.wait)
+
+    def _pause(self, refusal: BadStatus) -> float | None:
+        """How long a 429 or 503 asks its whole host to wait: its Retry-After, capped."""
+        wait = parse_retry_after(refusal.retry_after)
+        return None if wait is None else min(wait, self.options.retry_after_max)
 
     async def _get_name(self, url: str, job: Job) -> str:
         """One attempt at ``metadata.json``: the file name it gives ``job``."""
