@@ -90,9 +90,8 @@ def tls_context(
     elif verify:
         context = ssl.create_default_context()
     else:
-        context = ssl.SSLContext(
-            ssl.PROTOCOL_TLS_CLIENT
-        )  # nothing to trust: skip the load
+        # Nothing will be checked: no CA certificates to load.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if not verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
