@@ -210,7 +210,11 @@ async def test_without_resume_a_cut_body_leaves_no_part(tmp_path: Path) -> None:
         ),
         ([], "timed out"),  # silence: the read timeout
         (ConnectionRefusedError(111, "Connection refused"), "cannot connect: "),
-        (ssl.SSLError(1, "handshake failed"), "cannot connect: "),
+        # The peer hung up mid-handshake: may not happen again.
+        (
+            ssl.SSLEOFError(8, "EOF occurred in violation of protocol"),
+            "cannot connect: ",
+        ),
         (MockBackend.HANG, "timed out"),  # the connect timeout
     ],
     ids=[
@@ -221,7 +225,7 @@ async def test_without_resume_a_cut_body_leaves_no_part(tmp_path: Path) -> None:
         "upgrade",
         "silence",
         "refused",
-        "tls",
+        "tls-eof",
         "connect-hangs",
     ],
 )
@@ -247,8 +251,20 @@ async def test_each_failure_is_retried_and_reported(
         ([response(200, BODY)], "1024 bytes is over the 100-byte limit"),
         ([response(302, b"", b"Location: ftp://elsewhere/")], "bad redirect or URL: "),
         ([response(302)], "bad redirect or URL: "),  # no Location
+        # A refused handshake: the same certificate on every attempt.
+        (ssl.SSLError(1, "handshake failed"), "cannot connect to files.test: TLS: "),
+        (
+            ssl.SSLCertVerificationError(1, "certificate verify failed"),
+            "cannot connect to files.test: certificate verify failed",
+        ),
     ],
-    ids=["over-max-size", "redirect-to-ftp", "redirect-without-location"],
+    ids=[
+        "over-max-size",
+        "redirect-to-ftp",
+        "redirect-without-location",
+        "tls-refused",
+        "certificate",
+    ],
 )
 async def test_final_failures_are_not_retried(tmp_path: Path, script, why) -> None:
     options = DownloadOptions(concurrency=1, retries=3, backoff_base=0, max_size=100)

@@ -29,12 +29,14 @@ from awaitkit.download._retry import (
 )
 from awaitkit.http import (
     BodyTooLarge,
+    CertificateError,
     ConnectError,
     HttpClientError,
     InvalidURL,
     ProtocolError,
     RedirectError,
     ServerDisconnected,
+    TLSError,
     TooManyRedirects,
     TruncatedBody,
 )
@@ -72,6 +74,16 @@ refused = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
             "cannot connect: [Errno 111] Connection refused",
         ),
         (ConnectError("no route"), RETRY, "cannot connect: no route"),
+        (
+            CertificateError("cannot connect to h:443: certificate verify failed: certificate has expired"),
+            FINAL,
+            "cannot connect to h:443: certificate verify failed: certificate has expired",
+        ),
+        (
+            TLSError("cannot connect to h:443: the server requires a client certificate"),
+            FINAL,
+            "cannot connect to h:443: the server requires a client certificate",
+        ),
         (ProtocolError("bad status line"), RETRY, "ProtocolError: bad status line"),
         (HttpClientError("the client is closed"), RETRY, "HttpClientError: the client is closed"),
         (ConnectionResetError(errno.ECONNRESET, "reset"), RETRY, "ConnectionResetError: [Errno 104] reset"),

@@ -1,127 +1,230 @@
-"""HttpClient over TLS, against a local server with a self-signed certificate."""
+"""HttpClient over TLS against a threaded server on loopback, certificates from trustme.
+
+Every refusal is checked for its class (final :class:`TLSError`, or
+:class:`CertificateError` for the server's certificate), its one-line
+reason, and for leaving no connection behind.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
-import subprocess
-import threading
+import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from awaitkit.http import ConnectError, HttpClient
+from awaitkit import core
+from awaitkit.http import (
+    CertificateError,
+    ConnectError,
+    HttpClient,
+    TLSError,
+    tls_context,
+)
 from tests.conftest import find_binary
 from tests.flags.loops import both_loops
-from tests.http.test_client import ok
+from tests.http._tls import (
+    Pki,
+    TlsServer,
+    hashed_ca_folder,
+    make_pki,
+    tls11_server_context,
+)
 
 pytestmark = pytest.mark.anyio
 anyio_backend = both_loops
 
 
 @pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for localhost and 127.0.0.1, and its key."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            find_binary("openssl"),
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-days", "2", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )  # fmt: skip
-    return cert, key
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
-class TlsServer:
-    """A threaded blocking TLS server on 127.0.0.1 answering every request with ``body``.
-
-    Threads, not the event loop under test: a handshake the client refuses
-    is then counted in ``refused`` instead of surfacing as a loop error.
-    """
-
-    def __init__(self, cert: Path, key: Path, body: bytes) -> None:
-        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.context.load_cert_chain(cert, key)
-        self.body = body
-        self.refused = 0
-        self.connections = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.05)
-        self.url = f"https://127.0.0.1:{self.listener.getsockname()[1]}"
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._accept, daemon=True)]
-
-    def __enter__(self) -> TlsServer:
-        self._threads[0].start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in list(self._threads):
-            thread.join(10)
-        self.listener.close()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        conn.settimeout(5)
-        try:
-            with self.context.wrap_socket(conn, server_side=True) as tls:
-                data = b""
-                while not self._stop.is_set():
-                    chunk = tls.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
-                    while b"\r\n\r\n" in data:
-                        _, data = data.split(b"\r\n\r\n", 1)
-                        tls.sendall(ok(self.body))
-        except ssl.SSLError:
-            self.refused += 1
-        except OSError:
-            pass
-        finally:
-            conn.close()
+async def context(**options: Any) -> ssl.SSLContext:
+    """:func:`tls_context` built off the loop, as a caller must (it reads files)."""
+    return await asyncio.to_thread(lambda: tls_context(**options))
 
 
-async def test_https_get_with_keep_alive(certificate: tuple[Path, Path]) -> None:
-    cert, key = certificate
+async def get(url: str, ssl_context: ssl.SSLContext | None) -> bytes:
+    async with HttpClient(ssl_context=ssl_context) as client, client.get(url) as resp:
+        assert resp.status == 200
+        return await resp.read()
+
+
+async def refused(url: str, ssl_context: ssl.SSLContext | None) -> ConnectError:
+    """The error a GET of ``url`` fails with; no connection may be left open."""
+    async with HttpClient(ssl_context=ssl_context) as client:
+        with pytest.raises(ConnectError) as info:
+            async with client.get(url):
+                pass
+        assert client._pool.total == 0
+    message = str(info.value)
+    assert "\n" not in message
+    assert "_ssl.c" not in message
+    return info.value
+
+
+async def test_https_get_with_keep_alive(pki: Pki) -> None:
     body = bytes(range(256)) * 1000
-    trusted = ssl.create_default_context(cafile=str(cert))
-    with TlsServer(cert, key, body) as server:
+    trusted = await context(cafile=pki.ca_pem)
+    async with TlsServer(pki.server_context(), body) as server:
         async with HttpClient(ssl_context=trusted) as client:
             for _ in range(3):
-                async with client.get(f"{server.url}/file") as resp:
+                async with client.get(f"{server.named_url}/file") as resp:
                     assert resp.status == 200
                     assert await resp.read() == body
             assert client._pool.total == 1
         assert server.connections == 1
 
 
-async def test_untrusted_certificate_is_a_connect_error(
-    certificate: tuple[Path, Path],
+async def test_sni_names_the_host_but_never_an_ip_literal(pki: Pki) -> None:
+    trusted = await context(cafile=pki.ca_pem)
+    async with TlsServer(pki.server_context()) as server:
+        assert await get(server.named_url, trusted) == b"hello"
+        assert await get(server.url, trusted) == b"hello"
+    assert server.names == ["localhost", None]
+
+
+async def test_an_unknown_ca_is_a_final_certificate_error(pki: Pki) -> None:
+    async with TlsServer(pki.server_context()) as server:
+        # The default context: the system's CAs, which never issued this one.
+        error = await refused(server.named_url, None)
+    assert isinstance(error, CertificateError)
+    assert isinstance(error, core.TLSError)
+    assert isinstance(error.os_error, ssl.SSLCertVerificationError)
+    assert str(error) == (
+        f"cannot connect to localhost:{server.port}: certificate verify failed: "
+        "unable to get local issuer certificate"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "target", "reason"),
+    [
+        (
+            "other",
+            "named_url",
+            "Hostname mismatch, certificate is not valid for 'localhost'",
+        ),
+        (
+            "other",
+            "url",
+            "IP address mismatch, certificate is not valid for '127.0.0.1'",
+        ),
+        ("expired", "named_url", "certificate has expired"),
+    ],
+)
+async def test_a_wrong_or_expired_certificate_is_refused(
+    pki: Pki, name: str, target: str, reason: str
 ) -> None:
-    cert, key = certificate
-    with TlsServer(cert, key, b"secret") as server:
-        async with HttpClient() as client:  # the default context does not trust it
-            with pytest.raises(ConnectError) as info:
-                async with client.get(server.url):
-                    pass
-            assert isinstance(info.value.os_error, ssl.SSLCertVerificationError)
-            assert client._pool.total == 0
+    trusted = await context(cafile=pki.ca_pem)
+    async with TlsServer(pki.server_context(name)) as server:
+        error = await refused(getattr(server, target), trusted)
+    assert isinstance(error, CertificateError)
+    assert str(error).endswith(f": certificate verify failed: {reason}")
+
+
+async def test_verify_false_accepts_any_certificate(pki: Pki) -> None:
+    insecure = await context(verify=False)
+    async with TlsServer(pki.server_context("expired")) as server:
+        assert await get(server.named_url, insecure) == b"hello"
+    async with TlsServer(pki.server_context("other")) as server:
+        assert await get(server.named_url, insecure) == b"hello"
+        assert server.names == ["localhost"]  # SNI all the same
+
+
+async def test_a_tls_1_1_server_is_refused(pki: Pki) -> None:
+    server_context = tls11_server_context(pki)
+    if server_context is None:
+        pytest.skip("this OpenSSL cannot make a TLS 1.1 server")
+    trusted = await context(cafile=pki.ca_pem)
+    async with TlsServer(server_context) as server:
+        error = await refused(server.named_url, trusted)
+    assert type(error) is TLSError
+    assert str(error).endswith(
+        ": no TLS version in common (TLS 1.2 or later is required)"
+    )
+
+
+def test_the_tls_1_1_server_does_speak_tls_1_1(pki: Pki) -> None:
+    """The control for the test above: a client that allows TLS 1.1 gets through."""
+    server_context = tls11_server_context(pki)
+    if server_context is None:
+        pytest.skip("this OpenSSL cannot make a TLS 1.1 server")
+    client = ssl.create_default_context(cafile=str(pki.ca_pem))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        client.minimum_version = ssl.TLSVersion.TLSv1_1
+    client.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with (
+        TlsServer(server_context) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw,
+        client.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        assert tls.version() == "TLSv1.1"
+
+
+@pytest.mark.parametrize(
+    ("version", "reason"),
+    [
+        # TLS 1.3: the server judges us after our side of the handshake is
+        # done, so its refusal arrives with the first read.
+        (ssl.TLSVersion.TLSv1_3, "the server requires a client certificate"),
+        (ssl.TLSVersion.TLSv1_2, "the server refused the handshake"),
+    ],
+)
+async def test_a_required_client_certificate_not_given_is_refused(
+    pki: Pki, version: ssl.TLSVersion, reason: str
+) -> None:
+    server_context = pki.requiring_client_certificates()
+    server_context.minimum_version = server_context.maximum_version = version
+    trusted = await context(cafile=pki.ca_pem)
+    async with TlsServer(server_context) as server:
+        error = await refused(server.named_url, trusted)
+        assert server.connections == 1  # not tried again on a new connection
+    assert isinstance(error, TLSError)
+    assert f"cannot connect to localhost:{server.port}: {reason}" in str(error)
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["cert+key", "one-file"])
+async def test_a_client_certificate_is_shown(pki: Pki, together: bool) -> None:
+    if together:
+        mine = await context(cafile=pki.ca_pem, certfile=pki.folder / "client-all.pem")
+    else:
+        mine = await context(
+            cafile=pki.ca_pem, certfile=pki.cert("client"), keyfile=pki.key("client")
+        )
+    async with TlsServer(pki.requiring_client_certificates()) as server:
+        assert await get(server.named_url, mine) == b"hello"
+    assert server.peers == [True]
+
+
+async def test_a_client_certificate_of_another_ca_is_refused(pki: Pki) -> None:
+    mine = await context(
+        cafile=pki.ca_pem, certfile=pki.cert("stranger"), keyfile=pki.key("stranger")
+    )
+    async with TlsServer(pki.requiring_client_certificates()) as server:
+        error = await refused(server.named_url, mine)
+    assert isinstance(error, TLSError)
+    assert "the server does not trust our client certificate's CA" in str(error)
+
+
+async def test_a_hashed_ca_folder_is_trusted(pki: Pki) -> None:
+    openssl = find_binary("openssl")
+    folder = await asyncio.to_thread(hashed_ca_folder, pki, openssl)
+    trusted = await context(capath=folder)
+    async with TlsServer(pki.server_context()) as server:
+        assert await get(server.named_url, trusted) == b"hello"
+
+
+async def test_only_the_ca_files_certificates_are_trusted(
+    pki: Pki, tmp_path: Path
+) -> None:
+    other_ca = await asyncio.to_thread(make_pki, tmp_path)
+    trusted = await context(cafile=other_ca.ca_pem)
+    async with TlsServer(pki.server_context()) as server:
+        error = await refused(server.named_url, trusted)
+    assert isinstance(error, CertificateError)

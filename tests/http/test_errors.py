@@ -11,6 +11,7 @@ import pytest
 from awaitkit import core
 from awaitkit.http import (
     BodyTooLarge,
+    CertificateError,
     ConnectError,
     ConnectTimeout,
     HttpClient,
@@ -20,6 +21,7 @@ from awaitkit.http import (
     ReadTimeout,
     RedirectError,
     ServerDisconnected,
+    TLSError,
     TooManyRedirects,
     TruncatedBody,
 )
@@ -27,6 +29,7 @@ from awaitkit.http._errors import FOREIGN, translate
 
 ALL = [
     BodyTooLarge,
+    CertificateError,
     ConnectError,
     ConnectTimeout,
     InvalidURL,
@@ -34,6 +37,7 @@ ALL = [
     ReadTimeout,
     RedirectError,
     ServerDisconnected,
+    TLSError,
     TooManyRedirects,
     TruncatedBody,
 ]
@@ -56,6 +60,82 @@ def test_connect_error_is_also_the_core_one() -> None:
     assert issubclass(ConnectError, core.ConnectError)
 
 
+def test_tls_errors_are_core_tls_errors_and_connect_errors() -> None:
+    assert issubclass(TLSError, core.TLSError)
+    assert issubclass(core.TLSError, core.ConnectError)
+    assert issubclass(TLSError, ConnectError)
+    assert issubclass(CertificateError, TLSError)
+
+
+def _ssl_error(cls: type[ssl.SSLError], reason: str, text: str) -> ssl.SSLError:
+    exc = cls(1, f"[SSL: {reason}] {text} (_ssl.c:1006)")
+    exc.reason = reason  # what OpenSSL's errors carry
+    return exc
+
+
+@pytest.mark.parametrize(
+    ("foreign", "ours", "words"),
+    [
+        (
+            ssl.SSLCertVerificationError(1, "certificate verify failed"),
+            CertificateError,
+            "certificate verify failed",
+        ),
+        (
+            _ssl_error(ssl.SSLError, "TLSV13_ALERT_CERTIFICATE_REQUIRED", "alert"),
+            TLSError,
+            "the server requires a client certificate",
+        ),
+        (
+            _ssl_error(ssl.SSLError, "UNSUPPORTED_PROTOCOL", "unsupported protocol"),
+            TLSError,
+            "no TLS version in common (TLS 1.2 or later is required)",
+        ),
+        (
+            _ssl_error(ssl.SSLError, "WRONG_VERSION_NUMBER", "wrong version number"),
+            TLSError,
+            "the reply is not TLS (is it an http:// server?)",
+        ),
+        (
+            _ssl_error(ssl.SSLError, "BAD_LENGTH", "bad length"),
+            TLSError,
+            "TLS: [SSL: BAD_LENGTH] bad length",
+        ),
+        # The peer hanging up mid-handshake may not happen again: retryable.
+        (
+            _ssl_error(ssl.SSLEOFError, "UNEXPECTED_EOF_WHILE_READING", "EOF"),
+            ConnectError,
+            "the connection closed during the TLS handshake",
+        ),
+        (
+            ssl.SSLZeroReturnError(6, "TLS/SSL connection has been closed"),
+            ConnectError,
+            "closed",
+        ),
+        (ssl.SSLSyscallError(5, "Some I/O error occurred"), ConnectError, "I/O error"),
+    ],
+)
+def test_tls_failures_are_final_unless_the_peer_just_left(
+    foreign: ssl.SSLError, ours: type[HttpClientError], words: str
+) -> None:
+    mapped = translate(foreign, "cannot connect to h:443")
+    assert type(mapped) is ours
+    assert mapped.__cause__ is foreign
+    assert str(mapped).startswith("cannot connect to h:443: ")
+    assert words in str(mapped)
+    assert "_ssl.c" not in str(mapped)
+    assert "\n" not in str(mapped)
+
+
+def test_a_verification_failure_says_why_without_the_trailing_stop() -> None:
+    exc = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] ...")
+    exc.verify_message = "Hostname mismatch, certificate is not valid for 'h'."
+    assert str(translate(exc, "cannot connect to h")) == (
+        "cannot connect to h: certificate verify failed: "
+        "Hostname mismatch, certificate is not valid for 'h'"
+    )
+
+
 @pytest.mark.parametrize(
     ("foreign", "ours"),
     [
@@ -65,8 +145,12 @@ def test_connect_error_is_also_the_core_one() -> None:
             ConnectError,
         ),
         (OSError(errno.ENETUNREACH, "Network is unreachable"), ConnectError),
-        (ssl.SSLCertVerificationError(1, "certificate verify failed"), ConnectError),
-        (ssl.SSLError(1, "wrong version number"), ConnectError),
+        (
+            ssl.SSLCertVerificationError(1, "certificate verify failed"),
+            CertificateError,
+        ),
+        (ssl.SSLError(1, "wrong version number"), TLSError),
+        (ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), ConnectError),
         (httptools.HttpParserError("invalid constant string"), ProtocolError),
         (httptools.HttpParserInvalidStatusError("bad status"), ProtocolError),
         (httptools.HttpParserUpgrade(5), ProtocolError),

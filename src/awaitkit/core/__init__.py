@@ -21,6 +21,7 @@ from awaitkit.core.errors import (
     ResolveError as ResolveError,
     Terminated as Terminated,
     TimeoutExpired as TimeoutExpired,
+    TLSError as TLSError,
     TransportError as TransportError,
     UsageError as UsageError,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "QueryError",
     "ResolveError",
     "SignalStop",
+    "TLSError",
     "Terminated",
     "TimeoutExpired",
     "TransportError",

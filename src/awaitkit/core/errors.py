@@ -8,6 +8,7 @@ are translated at one boundary per app, with the original chained::
     ├── UsageError(ValueError)         bad arguments or config; exit_code = 2
     ├── TransportError                 network failures; the HTTP client's errors
     │   ├── ConnectError
+    │   │   └── TLSError               the TLS handshake failed for good (not retried)
     │   └── TimeoutExpired(TimeoutError)
     ├── ResolveError                   DNS failed for a reason other than "no such name"
     ├── HTTPStatusError                .status_code, .url; only when the caller asks
@@ -32,6 +33,7 @@ __all__ = [
     "HTTPStatusError",
     "QueryError",
     "ResolveError",
+    "TLSError",
     "Terminated",
     "TimeoutExpired",
     "TransportError",
@@ -57,6 +59,16 @@ class TransportError(AwaitkitError):
 
 class ConnectError(TransportError):
     """The connection could not be established."""
+
+
+class TLSError(ConnectError):
+    """The TLS handshake failed in a way another attempt cannot fix.
+
+    A certificate refused by either side (unknown CA, wrong host name,
+    expired, a client certificate missing or refused), or no TLS version or
+    cipher in common.  A connection dropped during the handshake is a plain
+    :class:`ConnectError`: that one may be worth retrying.
+    """
 
 
 class TimeoutExpired(TransportError, TimeoutError):

@@ -16,6 +16,7 @@ import argparse
 import dataclasses
 import gc
 import os
+import ssl
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -42,8 +43,9 @@ from awaitkit.download._job import Job
 from awaitkit.download._plan import options_from_args, processes_for, shares
 from awaitkit.download._result import DownloadResult, DownloadStatus
 from awaitkit.download._spread import download_spread, fork_downloaders
+from awaitkit.http import tls_context
 
-__all__ = ["run_fetch"]
+__all__ = ["run_fetch", "tls_from_args"]
 
 
 def parse_checksum(text: str) -> str:
@@ -72,6 +74,32 @@ def _stamp(dest: Path) -> int:
         raise UsageError(f"cannot write in {dest}: {exc}") from None
 
 
+def tls_from_args(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The context of ``--cacert``, ``--capath``, ``-k``, ``--cert``, ``--key``; None if none.
+
+    Built here, before the loop starts and before the children are forked
+    (they inherit it): the files are read once, and bad ones are a usage
+    error before any download starts.
+    """
+    if args.key is not None and args.cert is None:
+        raise UsageError("--key needs --cert (the certificate it is the key of)")
+    given = (args.cacert, args.capath, args.cert)
+    if all(path is None for path in given) and not args.insecure:
+        return None  # HttpClient loads the system's CAs in a thread when needed
+    if args.insecure:
+        sys.stderr.write(
+            "awaitkit fetch: warning: -k/--insecure: server certificates and host "
+            "names are not checked\n"
+        )
+    return tls_context(
+        cafile=args.cacert,
+        capath=args.capath,
+        verify=not args.insecure,
+        certfile=args.cert,
+        keyfile=args.key,
+    )
+
+
 def _fetch_line(result: DownloadResult) -> str:
     detail = result.fspath if result.status is DownloadStatus.OK else result.error
     return f"{result.status.name:9} {result.url} {detail or ''}".rstrip()
@@ -93,6 +121,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         if len(args.urls) != 1 or source is not None:
             return usage(args, "awaitkit fetch: --checksum checks one URL: give one")
         checked = Job(args.urls[0], sha256=parse_checksum(args.checksum))
+    ssl_context = tls_from_args(args)
     stream: TextIO | None = None
     if source == "-":
         # As a file given with -i: a bad byte is one bad item, not the end.
@@ -115,6 +144,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         per_host=args.per_host,
         content_disposition=args.content_disposition,
         naming=args.naming,
+        ssl_context=ssl_context,
     )
     processes = 1 if checked else processes_for(args.processes, args.urls, stream)
     first = first_lines(stream)

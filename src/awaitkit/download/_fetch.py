@@ -118,6 +118,7 @@ def open_client(options: DownloadOptions) -> HttpClient:
         connect_timeout=options.connect_timeout,
         read_timeout=options.read_timeout,
         user_agent=options.user_agent,
+        ssl_context=options.ssl_context,
     )
 
 

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from awaitkit.core.errors import UsageError
 from awaitkit.download._naming import NAMINGS, Naming
 
+TYPE_CHECKING = False  # the ssl module costs start-up time; only its type is named
+if TYPE_CHECKING:
+    import ssl
+
 __all__ = [
     "RETRYABLE_STATUSES",
     "DownloadOptions",
@@ -62,6 +66,9 @@ class DownloadOptions:
     # file (hashed as it is written, in the file thread): what a report holds.
     hash_files: bool = False
     user_agent: str = "awaitkit"
+    # For https:// (awaitkit.http.tls_context builds one from --cacert, -k,
+    # --cert...); None: the system's CA certificates, loaded in a thread.
+    ssl_context: ssl.SSLContext | None = None
     # Statuses worth another attempt; add 418 here to retry teapots too.
     retry_statuses: frozenset[int] = RETRYABLE_STATUSES
 

@@ -24,7 +24,9 @@ raised                 why                                          verdict
 
 Timeouts are recognised as ``TimeoutError`` (the client's own timeouts
 subclass it), a file error by :class:`~awaitkit.download._files.FileError`,
-any other ``OSError`` is the network's.
+any other ``OSError`` is the network's.  A TLS failure (a certificate
+refused either way, no TLS version in common) is final: another attempt
+would meet the same certificate.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from awaitkit.http import (
     InvalidURL,
     RedirectError,
     ServerDisconnected,
+    TLSError,
     TooManyRedirects,
     TruncatedBody,
 )
@@ -150,6 +153,8 @@ _ERRORS: tuple[tuple[type[BaseException], bool, str], ...] = (
     (TruncatedBody, True, "truncated body: {exc}"),
     (ServerDisconnected, True, "server disconnected"),
     (TimeoutError, True, "timed out"),
+    # A refused certificate or handshake: the same again on every attempt.
+    (TLSError, False, "{exc}"),
     (ConnectError, True, "cannot connect: {reason}"),
     (HttpClientError, True, "{name}: {exc}"),
     (OSError, True, "{name}: {exc}"),  # the network's: file errors are FileError

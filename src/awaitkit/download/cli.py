@@ -93,8 +93,45 @@ def _register_fetch(commands: Subcommands) -> None:
         help="downloading processes sharing -m and --per-host; auto: one per CPU "
         "(at most 4) for an input file of 128 KiB or more, else 1 (default auto)",
     )
+    _add_tls_arguments(parser)
     add_common_arguments(parser)
     parser.set_defaults(handler=_run_fetch, print_usage=parser.print_usage)
+
+
+def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    """curl's TLS options for https:// URLs (TLS 1.2 or later, SNI for host names)."""
+    tls = parser.add_argument_group(
+        "HTTPS",
+        "TLS 1.2 or later; SNI is sent for host names. A refused certificate or "
+        "handshake is an ERROR for the item, not retried.",
+    )
+    tls.add_argument(
+        "--cacert",
+        metavar="FILE",
+        help="trust the CA certificates in FILE (PEM) instead of the system's",
+    )
+    tls.add_argument(
+        "--capath",
+        metavar="DIR",
+        help="trust the CA certificates in DIR, named HASH.0, HASH.1... as "
+        "openssl rehash names them (read at start) instead of the system's",
+    )
+    tls.add_argument(
+        "-k",
+        "--insecure",
+        action="store_true",
+        help="do not check server certificates or host names (a warning says so)",
+    )
+    tls.add_argument(
+        "--cert",
+        metavar="FILE",
+        help="client certificate (PEM, with its chain; its key too unless --key)",
+    )
+    tls.add_argument(
+        "--key",
+        metavar="FILE",
+        help="the client certificate's private key (PEM, not encrypted)",
+    )
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,9 @@ Example use::
             data = await resp.read()
 
 Every error it raises derives from :class:`HttpClientError`, itself an
-:class:`awaitkit.core.TransportError`.
+:class:`awaitkit.core.TransportError`.  :func:`tls_context` builds the
+``ssl_context`` for one's own CA certificates, ``verify=False`` or a client
+certificate.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from awaitkit.http._backends import (
 from awaitkit.http._client import HttpClient
 from awaitkit.http._errors import (
     BodyTooLarge,
+    CertificateError,
     ConnectError,
     ConnectTimeout,
     HttpClientError,
@@ -31,14 +34,17 @@ from awaitkit.http._errors import (
     ReadTimeout,
     RedirectError,
     ServerDisconnected,
+    TLSError,
     TooManyRedirects,
     TruncatedBody,
 )
 from awaitkit.http._response import Headers, Response
+from awaitkit.http._tls import tls_context
 
 __all__ = [
     "AsyncioBackend",
     "BodyTooLarge",
+    "CertificateError",
     "ConnectError",
     "ConnectTimeout",
     "Headers",
@@ -53,6 +59,8 @@ __all__ = [
     "RedirectError",
     "Response",
     "ServerDisconnected",
+    "TLSError",
     "TooManyRedirects",
     "TruncatedBody",
+    "tls_context",
 ]

@@ -36,6 +36,7 @@ from awaitkit.http._errors import (
 from awaitkit.http._parser import DONE
 from awaitkit.http._pool import Pool
 from awaitkit.http._response import Response
+from awaitkit.http._tls import tls_context
 from awaitkit.http._url import (
     Origin,
     check_field_value,
@@ -97,9 +98,15 @@ class HttpClient:
     inactivity timeout (no byte for that long while waiting for the head or
     a body piece); they raise :class:`ConnectTimeout` and :class:`ReadTimeout`,
     both :class:`awaitkit.core.TimeoutExpired` (so also ``TimeoutError``).
-    Bad arguments raise :class:`awaitkit.core.UsageError`.  ``max_head`` caps the
-    response head.  ``backend`` opens the connections (default:
-    :class:`AsyncioBackend`; :class:`MockBackend` replays scripted bytes).
+    Bad arguments raise :class:`awaitkit.core.UsageError`.  ``ssl_context``
+    is used for every https:// connection (build one with :func:`tls_context`:
+    own CA certificates, no checks, a client certificate); without it the
+    system's CA certificates are loaded in a thread on the first one.  A
+    refused certificate or handshake raises :class:`TLSError`
+    (:class:`CertificateError` when it is the server's certificate), which
+    is final.  ``max_head`` caps the response head.  ``backend`` opens the
+    connections (default: :class:`AsyncioBackend`; :class:`MockBackend`
+    replays scripted bytes).
     Use as ``async with`` or call :meth:`aclose`.
     """
 
@@ -275,9 +282,7 @@ class HttpClient:
         thread, and any others opened meanwhile wait for the same one.
         """
         if self._ssl_loading is None:
-            self._ssl_loading = asyncio.ensure_future(
-                asyncio.to_thread(ssl.create_default_context)
-            )
+            self._ssl_loading = asyncio.ensure_future(asyncio.to_thread(tls_context))
         # Shielded: a connection given up on does not stop the loading for the rest.
         context = await asyncio.shield(self._ssl_loading)
         self._ssl_context = context

@@ -11,10 +11,11 @@ came, and re-arms.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Callable
 from typing import cast
 
-from awaitkit.http._errors import ReadTimeout, ServerDisconnected
+from awaitkit.http._errors import ReadTimeout, ServerDisconnected, TLSError, translate
 from awaitkit.http._parser import (
     BODY_EVENT,
     DONE,
@@ -266,6 +267,17 @@ class Connection(asyncio.Protocol):
             self.timer.cancel()
             self.timer = None
         parser = self.parser
+        if (
+            self.exc is None
+            and isinstance(exc, ssl.SSLError)
+            and parser.head_bytes == 0
+            and parser.state in (IDLE, HEAD)
+        ):
+            # In TLS 1.3 the server judges our certificate after our side of
+            # the handshake is done: its refusal comes as the first read.
+            tls = translate(exc, f"cannot connect to {self.origin.host_field}")
+            if isinstance(tls, TLSError):  # not a mere EOF: that stays retryable
+                self.exc = tls
         if self.exc is None and parser.feed_eof(exc is not None) & ERROR:
             self.exc = parser.error
         self._wake()

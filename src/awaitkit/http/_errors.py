@@ -7,6 +7,8 @@ Every client failure derives from :class:`HttpClientError`, an
     awaitkit.core.TransportError
     └── HttpClientError
         ├── ConnectError           (also awaitkit.core.ConnectError)
+        │   └── TLSError           (also awaitkit.core.TLSError): final, not retried
+        │       └── CertificateError   the server's certificate was not accepted
         ├── ConnectTimeout         (also awaitkit.core.TimeoutExpired, TimeoutError)
         ├── ReadTimeout            (also awaitkit.core.TimeoutExpired, TimeoutError)
         ├── ServerDisconnected
@@ -25,6 +27,7 @@ socket boundary: connecting and feeding the parser.  There they go through
 
 from __future__ import annotations
 
+import re
 import ssl
 
 import httptools
@@ -34,6 +37,7 @@ from awaitkit.core import errors as _core
 __all__ = [
     "FOREIGN",
     "BodyTooLarge",
+    "CertificateError",
     "ConnectError",
     "ConnectTimeout",
     "HttpClientError",
@@ -42,8 +46,10 @@ __all__ = [
     "ReadTimeout",
     "RedirectError",
     "ServerDisconnected",
+    "TLSError",
     "TooManyRedirects",
     "TruncatedBody",
+    "ssl_words",
     "translate",
 ]
 
@@ -69,6 +75,18 @@ class ConnectError(HttpClientError, _core.ConnectError):
             return self._os_error
         cause = self.__cause__
         return cause if isinstance(cause, OSError) else None
+
+
+class TLSError(ConnectError, _core.TLSError):
+    """The TLS handshake failed for good: refused by the server, no common version...
+
+    Not a dropped connection (that is a plain :class:`ConnectError`): the
+    server or our own checks said no, and would say it again.
+    """
+
+
+class CertificateError(TLSError):
+    """The server's certificate was not accepted: unknown CA, wrong name, expired..."""
 
 
 class ConnectTimeout(HttpClientError, _core.TimeoutExpired):
@@ -109,9 +127,14 @@ class InvalidURL(HttpClientError):
 
 # Foreign type -> ours; the most specific class in the exception's MRO wins,
 # so TimeoutError (an OSError) and ssl.SSLError (one too) go before OSError.
+# A TLS failure is final unless the peer just went away mid-handshake.
 FOREIGN: dict[type[BaseException], type[HttpClientError]] = {
     TimeoutError: ConnectTimeout,  # asyncio.timeout around the connect
-    ssl.SSLError: ConnectError,
+    ssl.SSLCertVerificationError: CertificateError,
+    ssl.SSLEOFError: ConnectError,
+    ssl.SSLZeroReturnError: ConnectError,
+    ssl.SSLSyscallError: ConnectError,
+    ssl.SSLError: TLSError,
     OSError: ConnectError,
     httptools.HttpParserUpgrade: ProtocolError,
     httptools.HttpParserError: ProtocolError,
@@ -136,9 +159,49 @@ def translate(exc: BaseException, message: str) -> HttpClientError:
     raise exc
 
 
+# OpenSSL's reasons for the alerts a server sends, in words.
+_PROTOCOL_VERSION = "no TLS version in common (TLS 1.2 or later is required)"
+_ALERTS = {
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": "the server requires a client certificate",
+    "SSLV3_ALERT_HANDSHAKE_FAILURE": "the server refused the handshake "
+    "(it may require a client certificate, or share no cipher with us)",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "the server refused our client certificate",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "the server refused our client certificate",
+    "SSLV3_ALERT_CERTIFICATE_EXPIRED": "the server says our client certificate expired",
+    "TLSV1_ALERT_UNKNOWN_CA": "the server does not trust our client certificate's CA",
+    "TLSV1_ALERT_PROTOCOL_VERSION": _PROTOCOL_VERSION,
+    "UNSUPPORTED_PROTOCOL": _PROTOCOL_VERSION,
+    "WRONG_VERSION_NUMBER": "the reply is not TLS (is it an http:// server?)",
+}
+_SOURCE = re.compile(r"\s*\(_ssl\.c:\d+\)$")
+
+
+def ssl_words(exc: ssl.SSLError) -> str:
+    """What an ``ssl.SSLError`` says, in one line without OpenSSL's source location.
+
+    >>> ssl_words(ssl.SSLError(1, "[SSL: BAD_LENGTH] bad length (_ssl.c:1)"))
+    'TLS: [SSL: BAD_LENGTH] bad length'
+    """
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        # Set by OpenSSL's errors; one made in Python (a test's) lacks them.
+        why = (getattr(exc, "verify_message", None) or "").rstrip(".")
+        return (
+            f"certificate verify failed: {why}" if why else "certificate verify failed"
+        )
+    reason = getattr(exc, "reason", None)
+    if reason in _ALERTS:
+        return _ALERTS[reason]
+    if isinstance(exc, ssl.SSLEOFError):
+        return "the connection closed during the TLS handshake"
+    text = _SOURCE.sub("", exc.strerror or str(exc))
+    return f"TLS: {text}" if text else f"TLS: {type(exc).__name__}"
+
+
 def _detail(exc: BaseException) -> str:
     if isinstance(exc, httptools.HttpParserUpgrade):
         return "the server switched protocols"
+    if isinstance(exc, ssl.SSLError):
+        return ssl_words(exc)
     if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
         return exc.strerror or str(exc) or type(exc).__name__
     return str(exc) or ("timed out" if isinstance(exc, TimeoutError) else "")
