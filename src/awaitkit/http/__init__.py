@@ -9,11 +9,15 @@ Example use::
             data = await resp.read()
 
 Every error it raises derives from :class:`HttpClientError`, itself an
-:class:`awaitkit.core.TransportError`.
+:class:`awaitkit.core.TransportError`.  :class:`BasicAuth` and
+:class:`CookieHook` are :class:`RequestHook` s (``HttpClient(hooks=[...])``);
+:class:`CookieHook` is imported on first use (:mod:`http.cookiejar` is slow
+to import).
 """
 
 from __future__ import annotations
 
+from awaitkit._lazy import attach
 from awaitkit.http._backends import (
     AsyncioBackend,
     MockBackend,
@@ -34,13 +38,24 @@ from awaitkit.http._errors import (
     TooManyRedirects,
     TruncatedBody,
 )
+from awaitkit.http._hooks import BasicAuth, OriginKey, RequestHook
 from awaitkit.http._response import Headers, Response
+from awaitkit.http._url import static_fields as check_headers
+
+TYPE_CHECKING = False  # see awaitkit._lazy
+if TYPE_CHECKING:
+    from awaitkit.http._cookies import CookieHook as CookieHook
+
+_LAZY = {"CookieHook": "awaitkit.http._cookies"}
+__getattr__, __dir__ = attach(__name__, _LAZY)
 
 __all__ = [
     "AsyncioBackend",
+    "BasicAuth",
     "BodyTooLarge",
     "ConnectError",
     "ConnectTimeout",
+    "CookieHook",
     "Headers",
     "HttpClient",
     "HttpClientError",
@@ -48,11 +63,14 @@ __all__ = [
     "MockBackend",
     "MockConnection",
     "NetworkBackend",
+    "OriginKey",
     "ProtocolError",
     "ReadTimeout",
     "RedirectError",
+    "RequestHook",
     "Response",
     "ServerDisconnected",
     "TooManyRedirects",
     "TruncatedBody",
+    "check_headers",
 ]
