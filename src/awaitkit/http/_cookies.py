@@ -20,7 +20,13 @@ from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from awaitkit.http._hooks import OriginKey
 from awaitkit.http._response import Headers, Response
 
-__all__ = ["MAX_COOKIES", "MAX_COOKIE_SIZE", "BoundedCookiePolicy", "CookieHook"]
+__all__ = [
+    "MAX_COOKIES",
+    "MAX_COOKIE_SIZE",
+    "BoundedCookiePolicy",
+    "CookieHook",
+    "fits",
+]
 
 MAX_COOKIES = 1000
 """Cookies a jar keeps at most (RFC 6265 asks for at least 3000 in a browser; a
@@ -49,14 +55,7 @@ class BoundedCookiePolicy(DefaultCookiePolicy):
 
     def set_ok(self, cookie: Cookie, request: urllib.request.Request) -> bool:
         """Accept ``cookie`` if the default policy does and it fits the bounds."""
-        parts = (cookie.name, cookie.value or "", cookie.domain, cookie.path)
-        if sum(len(part) for part in parts) > self.max_size:
-            return False
-        if any(_UNSAFE.search(part) for part in parts):
-            return False
-        try:
-            "".join(parts).encode("latin-1")
-        except UnicodeEncodeError:
+        if not fits(cookie, self.max_size):
             return False
         if not super().set_ok(cookie, request):
             return False
@@ -66,6 +65,20 @@ class BoundedCookiePolicy(DefaultCookiePolicy):
             if len(jar) >= self.max_cookies and not _replaces(jar, cookie):
                 return False
         return True
+
+
+def fits(cookie: Cookie, max_size: int = MAX_COOKIE_SIZE) -> bool:
+    """Whether ``cookie`` is small enough and can go on the wire and in a cookie file."""
+    parts = (cookie.name, cookie.value or "", cookie.domain, cookie.path)
+    if sum(len(part) for part in parts) > max_size:
+        return False
+    if any(_UNSAFE.search(part) for part in parts):
+        return False
+    try:
+        "".join(parts).encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _replaces(jar: CookieJar, cookie: Cookie) -> bool:
@@ -91,7 +104,8 @@ class CookieHook:
     """Cookies from ``jar`` on each request; each response's Set-Cookie back into it.
 
     The jar's policy becomes a :class:`BoundedCookiePolicy` (the bounds
-    hold whatever servers send).  Example use::
+    hold whatever servers send), and cookies it already holds that could
+    not be sent (control characters, not Latin-1, too big) are dropped.  Example use::
 
         jar = http.cookiejar.MozillaCookieJar("cookies.txt")
         jar.load(ignore_discard=True)           # before the loop: file I/O
@@ -113,6 +127,9 @@ class CookieHook:
         jar.set_policy(
             BoundedCookiePolicy(jar, max_cookies=max_cookies, max_size=max_size)
         )
+        # Cookies already there (a file's) that could not go on the wire.
+        for cookie in [cookie for cookie in jar if not fits(cookie, max_size)]:
+            jar.clear(cookie.domain, cookie.path, cookie.name)
 
     def __repr__(self) -> str:
         return f"<CookieHook cookies={len(self.jar)}>"
