@@ -247,27 +247,29 @@ def test_cookies_from_a_file_follow_the_jars_rules(
 
 
 def test_cookies_set_come_back_to_that_host_and_are_written(
-    servers: list[RecordingServer], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    servers: list[RecordingServer],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     a, b = servers
     jar = tmp_path / "jar.txt"
     urls = [
         f"{a.url}/set/{c('sid=abc; Path=/')}/to/{c(a.url + '/next')}",  # by a 302
         f"{a.url}/set/{c('kept=1; Path=/; Max-Age=3600')}",
-        f"{a.url}/again",
-        f"{b.url}/other",
     ]
+
+    def no_fork(*args: object) -> None:
+        raise AssertionError("forked with a cookie jar")
+
+    # Two processes asked for, and room for them (-j 2): cookies make it one.
+    monkeypatch.setattr("awaitkit.download._commands.fork_downloaders", no_fork)
     with caplog.at_level(logging.INFO, "awaitkit.download"):
         # -b names the jar not written yet: the first run of -b jar -c jar.
-        args = ["--processes", "2", "-b", str(jar), "-c", str(jar)]
+        args = ["--processes", "2", "-j", "2", "-b", str(jar), "-c", str(jar)]
         assert fetch(tmp_path, *args, *urls) == 0
     assert "cookies (-b/-c): downloading in one process, not 2" in caplog.text
     assert a.fields("/next")[0]["cookie"] == ["sid=abc"]
-    assert sorted(a.fields("/again")[0]["cookie"][0].split("; ")) == [
-        "kept=1",
-        "sid=abc",
-    ]
-    assert "cookie" not in b.fields("/other")[0]
     loaded = MozillaCookieJar()
     loaded.load(str(jar), ignore_discard=True)
     assert {(k.domain, k.name, k.value) for k in loaded} == {
@@ -275,12 +277,23 @@ def test_cookies_set_come_back_to_that_host_and_are_written(
         ("127.0.0.1", "kept", "1"),
     }
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".cookies")] == []
-    # The next run sends them from the file.
-    assert fetch(tmp_path, "-b", str(jar), f"{a.url}/later") == 0
+    # The next run sends them from the file, to that host only.
+    assert fetch(tmp_path, "-b", str(jar), f"{a.url}/later", f"{b.url}/other") == 0
     assert sorted(a.fields("/later")[0]["cookie"][0].split("; ")) == [
         "kept=1",
         "sid=abc",
     ]
+    assert "cookie" not in b.fields("/other")[0]
+
+
+def test_a_cookie_set_is_sent_on_the_next_request_of_the_run(
+    servers: list[RecordingServer], tmp_path: Path
+) -> None:
+    a, b = servers
+    urls = [f"{a.url}/set/{c('n=1; Path=/')}", f"{a.url}/again", f"{b.url}/other"]
+    assert fetch(tmp_path, "-c", str(tmp_path / "jar"), *urls) == 0
+    assert a.fields("/again")[0]["cookie"] == ["n=1"]
+    assert "cookie" not in b.fields("/other")[0]
 
 
 @pytest.mark.parametrize(
