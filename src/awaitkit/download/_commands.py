@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
+import logging
 import os
 import ssl
 import sys
@@ -41,6 +42,7 @@ from awaitkit.download._input import (
 )
 from awaitkit.download._job import Job
 from awaitkit.download._plan import options_from_args, processes_for, shares
+from awaitkit.download._request import request_options, save_cookies
 from awaitkit.download._result import DownloadResult, DownloadStatus
 from awaitkit.download._spread import download_spread, fork_downloaders
 from awaitkit.http import tls_context
@@ -145,8 +147,16 @@ def run_fetch(args: argparse.Namespace) -> int:
         content_disposition=args.content_disposition,
         naming=args.naming,
         ssl_context=ssl_context,
+        **request_options(args),
     )
     processes = 1 if checked else processes_for(args.processes, args.urls, stream)
+    if processes > 1 and options.cookie_jar is not None:
+        # Processes cannot share one jar: a cookie set in one would be
+        # missing from the others' requests and from the written file.
+        logging.getLogger(__name__).info(
+            "cookies (-b/-c): downloading in one process, not %d", processes
+        )
+        processes = 1
     first = first_lines(stream)
     # What start-up built stays: the collector's full passes skip it, and a
     # forked child shares those pages instead of copying them as it counts.
@@ -187,6 +197,8 @@ def run_fetch(args: argparse.Namespace) -> int:
             download = download_spread(urls, dest, options, children, batch.record)
         job = batch.run(download)
         stopped = run_batch(job, batch, report, "file")
+        if args.cookie_jar is not None and options.cookie_jar is not None:
+            save_cookies(options.cookie_jar, args.cookie_jar)  # Ctrl-C too, as curl
         if stopped is not None:
             return stopped
     finally:

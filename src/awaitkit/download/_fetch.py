@@ -74,7 +74,7 @@ from awaitkit.download._retry import (
     Verdict,
     judge,
 )
-from awaitkit.http import BodyTooLarge, HttpClient, Response
+from awaitkit.http import BasicAuth, BodyTooLarge, HttpClient, RequestHook, Response
 
 __all__ = ["Fetcher", "open_client", "open_fetcher"]
 
@@ -111,7 +111,18 @@ def open_client(options: DownloadOptions) -> HttpClient:
 
     Bodies are saved as sent (``Accept-Encoding: identity``), and the pool's
     limits are the concurrency limits, so requests in flight never exceed them.
+    The request options (fields, credentials, cookies) become the client's
+    fixed fields and its hooks: the client puts them on each request.
     """
+    hooks: list[RequestHook] = []
+    if options.credentials is not None or options.netrc:
+        hosts = dict(options.netrc)
+        fallback = hosts.pop("", None)
+        hooks.append(BasicAuth(options.credentials, hosts=hosts, fallback=fallback))
+    if options.cookie_jar is not None:
+        from awaitkit.http import CookieHook
+
+        hooks.append(CookieHook(options.cookie_jar))
     return HttpClient(
         limit=options.concurrency,
         limit_per_host=options.per_host or None,
@@ -119,6 +130,8 @@ def open_client(options: DownloadOptions) -> HttpClient:
         read_timeout=options.read_timeout,
         user_agent=options.user_agent,
         ssl_context=options.ssl_context,
+        headers=options.headers,
+        hooks=hooks,
     )
 
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from awaitkit import __version__
 from awaitkit.core.errors import UsageError
 from awaitkit.download._naming import NAMINGS, Naming
 
-TYPE_CHECKING = False  # the ssl module costs start-up time; only its type is named
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # ssl and http.cookiejar cost start-up time; only types are named
     import ssl
+    from http.cookiejar import CookieJar
 
 __all__ = [
+    "DEFAULT_USER_AGENT",
     "RETRYABLE_STATUSES",
     "DownloadOptions",
     "backoff_delay",
@@ -25,6 +28,12 @@ __all__ = [
 # mean "try again later".  Any other 4xx (418 included) is the server's final
 # word about this URL: retrying cannot change it, so it is ERROR at once.
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+DEFAULT_USER_AGENT = f"awaitkit/{__version__}"
+"""``awaitkit/VERSION``.  ``awaitkit.__version__`` is the installed
+distribution's version (a test holds them equal): asking
+``importlib.metadata`` instead costs about 40 ms of start-up, for a string
+known when the package is built."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +74,20 @@ class DownloadOptions:
     # Results carry the final URL, ETag, Last-Modified and the SHA-256 of the
     # file (hashed as it is written, in the file thread): what a report holds.
     hash_files: bool = False
-    user_agent: str = "awaitkit"
+    user_agent: str = DEFAULT_USER_AGENT
     # For https:// (awaitkit.http.tls_context builds one from --cacert, -k,
     # --cert...); None: the system's CA certificates, loaded in a thread.
     ssl_context: ssl.SSLContext | None = None
+    # Fields on every request (-H, --referer): (name, value) pairs; a None
+    # value removes the client's own field (curl's -H 'Name:').
+    headers: tuple[tuple[str, str | None], ...] = ()
+    # HTTP Basic (-u): sent to each item's first origin only.
+    credentials: tuple[str, str] | None = field(default=None, repr=False)
+    # A netrc's credentials, (host, (user, password)) sorted; host "" is its
+    # default entry, which is sent as -u's are.
+    netrc: tuple[tuple[str, tuple[str, str]], ...] = field(default=(), repr=False)
+    # Cookies (-b/-c): the jar of the one downloading process.
+    cookie_jar: CookieJar | None = field(default=None, repr=False, compare=False)
     # Statuses worth another attempt; add 418 here to retry teapots too.
     retry_statuses: frozenset[int] = RETRYABLE_STATUSES
 

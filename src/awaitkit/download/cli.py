@@ -95,6 +95,7 @@ def _register_fetch(commands: Subcommands) -> None:
     )
     _add_tls_arguments(parser)
     add_common_arguments(parser)
+    _add_request_arguments(parser)
     parser.set_defaults(handler=_run_fetch, print_usage=parser.print_usage)
 
 
@@ -131,6 +132,64 @@ def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:
         "--key",
         metavar="FILE",
         help="the client certificate's private key (PEM, not encrypted)",
+    )
+
+
+def _add_request_arguments(parser: argparse.ArgumentParser) -> None:
+    """The request options, named as curl names them."""
+    group = parser.add_argument_group(
+        "request options (curl's names)",
+        "Fields and credentials go on every request, redirects included, except "
+        "that credentials (-u, a URL's user:password@, -H Authorization or Cookie) "
+        "never go to another origin than the URL's after a redirect. A -H field "
+        "wins over -A, -u, --netrc and -b.",
+    )
+    group.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        metavar="'NAME: VALUE'",
+        help="send this field on every request (repeatable); 'NAME:' removes the "
+        "client's own one (User-Agent, Accept-Encoding), 'NAME;' sends it empty; "
+        "Host may be replaced; Content-Length, Transfer-Encoding and Connection "
+        "are refused (the client's own)",
+    )
+    group.add_argument(
+        "-A",
+        "--user-agent",
+        metavar="NAME",
+        help="the User-Agent field (default awaitkit/VERSION; '' sends none)",
+    )
+    group.add_argument("--referer", metavar="URL", help="the Referer field")
+    group.add_argument(
+        "-u",
+        "--user",
+        metavar="USER:PASS",
+        help="HTTP Basic credentials, sent to the host of each URL given (scheme, "
+        "host and port), never to another after a redirect",
+    )
+    group.add_argument(
+        "--netrc",
+        action="store_true",
+        help="credentials per host from $NETRC or ~/.netrc (missing: none)",
+    )
+    group.add_argument(
+        "--netrc-file", metavar="FILE", help="credentials per host from FILE"
+    )
+    group.add_argument(
+        "-b",
+        "--cookie",
+        metavar="FILE",
+        help="send cookies from FILE (Netscape format, as curl and wget write), "
+        "by their domain, path, Secure and expiry; keeps those servers set during "
+        "the run; downloads in one process (--processes is then 1)",
+    )
+    group.add_argument(
+        "-c",
+        "--cookie-jar",
+        metavar="FILE",
+        help="write the cookies at the end to FILE (Netscape format, atomically, "
+        "session cookies too); at most 1000 cookies of 4 KiB are kept; one process",
     )
 
 

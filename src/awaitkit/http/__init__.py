@@ -11,11 +11,14 @@ Example use::
 Every error it raises derives from :class:`HttpClientError`, itself an
 :class:`awaitkit.core.TransportError`.  :func:`tls_context` builds the
 ``ssl_context`` for one's own CA certificates, ``verify=False`` or a client
-certificate.
+certificate.  :class:`BasicAuth` and :class:`CookieHook` are
+:class:`RequestHook` s (``HttpClient(hooks=[...])``); :class:`CookieHook` is
+imported on first use (:mod:`http.cookiejar` is slow to import).
 """
 
 from __future__ import annotations
 
+from awaitkit._lazy import attach
 from awaitkit.http._backends import (
     AsyncioBackend,
     MockBackend,
@@ -38,15 +41,26 @@ from awaitkit.http._errors import (
     TooManyRedirects,
     TruncatedBody,
 )
+from awaitkit.http._hooks import BasicAuth, OriginKey, RequestHook
 from awaitkit.http._response import Headers, Response
 from awaitkit.http._tls import tls_context
+from awaitkit.http._url import static_fields as check_headers
+
+TYPE_CHECKING = False  # see awaitkit._lazy
+if TYPE_CHECKING:
+    from awaitkit.http._cookies import CookieHook as CookieHook
+
+_LAZY = {"CookieHook": "awaitkit.http._cookies"}
+__getattr__, __dir__ = attach(__name__, _LAZY)
 
 __all__ = [
     "AsyncioBackend",
+    "BasicAuth",
     "BodyTooLarge",
     "CertificateError",
     "ConnectError",
     "ConnectTimeout",
+    "CookieHook",
     "Headers",
     "HttpClient",
     "HttpClientError",
@@ -54,13 +68,16 @@ __all__ = [
     "MockBackend",
     "MockConnection",
     "NetworkBackend",
+    "OriginKey",
     "ProtocolError",
     "ReadTimeout",
     "RedirectError",
+    "RequestHook",
     "Response",
     "ServerDisconnected",
     "TLSError",
     "TooManyRedirects",
     "TruncatedBody",
+    "check_headers",
     "tls_context",
 ]

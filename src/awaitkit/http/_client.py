@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from urllib.parse import urljoin
 
@@ -33,18 +33,23 @@ from awaitkit.http._errors import (
     TooManyRedirects,
     translate,
 )
+from awaitkit.http._hooks import RequestHook
 from awaitkit.http._parser import DONE
 from awaitkit.http._pool import Pool
 from awaitkit.http._response import Response
 from awaitkit.http._tls import tls_context
 from awaitkit.http._url import (
+    ORIGIN_BOUND,
     Origin,
+    StaticFields,
     check_field_value,
     format_headers,
     location_to_url,
     parse_origin,
     request_tail,
     split_url,
+    split_userinfo,
+    static_fields,
 )
 
 __all__ = ["HttpClient"]
@@ -94,6 +99,16 @@ class HttpClient:
     """Keep-alive connection pool + GET; one per batch.
 
     ``limit`` caps open connections in all, ``limit_per_host`` per origin.
+    ``headers`` are fields sent on every request, as ``(name, value)``
+    pairs or a mapping, checked and formatted once here: they replace the
+    client's own User-Agent or Host of the same name, a ``None`` value
+    removes its User-Agent or Accept-Encoding, and Authorization, Cookie
+    and Proxy-Authorization among them go to the request's first origin
+    only (never to another after a redirect).  ``hooks`` add fields per hop
+    and see every response head (:class:`RequestHook`: credentials,
+    cookies); a field the request already has is not added again.
+    ``user:password@`` in a URL gives Basic credentials for that URL's
+    origin, never sent elsewhere after a redirect.
     ``connect_timeout`` covers DNS, TCP and TLS; ``read_timeout`` is an
     inactivity timeout (no byte for that long while waiting for the head or
     a body piece); they raise :class:`ConnectTimeout` and :class:`ReadTimeout`,
@@ -118,6 +133,10 @@ class HttpClient:
         connect_timeout: float | None = 30.0,
         read_timeout: float | None = 60.0,
         user_agent: str = "awaitkit",
+        headers: Iterable[tuple[str, str | None]]
+        | Mapping[str, str | None]
+        | None = None,
+        hooks: Sequence[RequestHook] = (),
         ssl_context: ssl.SSLContext | None = None,
         max_head: int = 64 * 1024,
         backend: NetworkBackend | None = None,
@@ -130,6 +149,8 @@ class HttpClient:
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._user_agent = user_agent
+        self._static: StaticFields = static_fields(headers or ())
+        self._hooks = tuple(hooks)
         self._ssl_context = ssl_context
         self._ssl_loading: asyncio.Future[ssl.SSLContext] | None = None
         self._max_head = max_head
@@ -180,15 +201,62 @@ class HttpClient:
                 self._origins.clear()  # a batch over millions of hosts
             host, port, host_field = parse_origin(scheme, authority)
             origin = self._origins[key] = Origin(scheme, host, port, host_field)
-            origin.tail = request_tail(host_field, self._user_agent, _NO_FIELDS)
+            static = self._static
+            own = request_tail(host_field, self._user_agent, static.skip)
+            origin.cross_tail = own + static.lines
+            origin.tail = own + static.lines + static.bound
         return origin, target
+
+    def _tail(self, origin: Origin, replaced: frozenset[str], same: bool) -> str:
+        """The head after the target when the call's own fields replace some of ours."""
+        static = self._static
+        own = request_tail(origin.host_field, self._user_agent, replaced | static.skip)
+        return own + static.lines + static.bound if same else own + static.lines
 
     async def _open(
         self, url: str, headers: Mapping[str, str] | None, max_redirects: int
     ) -> Response:
         extra, replaced = format_headers(headers) if headers else ("", _NO_FIELDS)
+        credentials = None
+        if "@" in url:  # rare: a test in C, then the parse
+            url, credentials = split_userinfo(url)
         origin, target = self._locate(url)
-        response = await self._exchange(origin, target, url, extra, replaced)
+        if credentials is None and not self._hooks:
+            # The common case: nothing depends on the hop but the origin's tail.
+            tail = origin.tail if not replaced else self._tail(origin, replaced, True)
+            request = f"GET {target}{tail}{extra}\r\n".encode("latin-1")
+            response = await self._exchange(origin, request, url)
+            if response.status not in _REDIRECTS:
+                return response
+            return await self._follow(
+                response, url, max_redirects, origin, extra, replaced
+            )
+        names: set[str] | None = None
+        if headers:
+            names = {name.lower() for name in headers}
+        head = self._head(
+            origin, target, extra, replaced, True, url, origin, credentials, names
+        )
+        response = await self._exchange(origin, head, url)
+        return await self._follow(
+            response, url, max_redirects, origin, extra, replaced, credentials, names
+        )
+
+    async def _follow(
+        self,
+        response: Response,
+        url: str,
+        max_redirects: int,
+        first: Origin,
+        extra: str,
+        replaced: frozenset[str],
+        credentials: str | None = None,
+        names: set[str] | None = None,
+    ) -> Response:
+        """Tell the hooks about ``response``; follow its redirects, doing the same."""
+        hooks = self._hooks
+        if hooks:
+            self._received(response)
         hops = 0
         while response.status in _REDIRECTS and max_redirects > 0:
             try:
@@ -199,12 +267,90 @@ class HttpClient:
                 url = self._redirect_url(response)
                 await self._drain(response)
                 origin, target = self._locate(url)
+                same = origin is first or origin.key == first.key
+                if credentials is None and not hooks:
+                    head = self._head(origin, target, extra, replaced, same)
+                else:
+                    head = self._head(
+                        origin,
+                        target,
+                        extra,
+                        replaced,
+                        same,
+                        url,
+                        first,
+                        credentials,
+                        names,
+                    )
             except BaseException:
                 response._finish(failed=True)
                 raise
             hops += 1
-            response = await self._exchange(origin, target, url, extra, replaced)
+            response = await self._exchange(origin, head, url)
+            if hooks:
+                self._received(response)
         return response
+
+    def _received(self, response: Response) -> None:
+        try:
+            for hook in self._hooks:
+                hook.response_received(response.url, response)
+        except BaseException:
+            response._finish(failed=True)
+            raise
+
+    def _head(
+        self,
+        origin: Origin,
+        target: str,
+        extra: str,
+        replaced: frozenset[str],
+        same: bool,
+        url: str = "",
+        first: Origin | None = None,
+        credentials: str | None = None,
+        names: set[str] | None = None,
+    ) -> bytes:
+        """The request head for one hop (``same``: at the request's first origin)."""
+        if replaced:
+            tail = self._tail(origin, replaced, same)
+        else:
+            tail = origin.tail if same else origin.cross_tail
+        if first is not None:
+            extra += self._hop_fields(origin, url, first, credentials, names, same)
+        return f"GET {target}{tail}{extra}\r\n".encode("latin-1")
+
+    def _hop_fields(
+        self,
+        origin: Origin,
+        url: str,
+        first: Origin,
+        credentials: str | None,
+        names: set[str] | None,
+        same: bool,
+    ) -> str:
+        """Fields that depend on the hop: the URL's credentials, then the hooks'."""
+        static = self._static
+        taken = set(static.names if same else static.names - ORIGIN_BOUND)
+        if names:
+            taken |= names
+        lines = []
+        if credentials is not None and same and "authorization" not in taken:
+            lines.append(f"Authorization: {credentials}\r\n")
+            taken.add("authorization")
+        for hook in self._hooks:
+            fields = [
+                (name, value)
+                for name, value in hook.request_fields(url, origin.key, first.key)
+                if name.lower() not in taken
+            ]
+            if fields:
+                try:
+                    lines.append(format_headers(fields)[0])
+                except UsageError as exc:
+                    raise HttpClientError(f"a request hook's field: {exc}") from None
+                taken.update(name.lower() for name, _ in fields)
+        return "".join(lines)
 
     def _redirect_url(self, response: Response) -> str:
         """Where ``response`` redirects to, checked as :meth:`_locate` would take it."""
@@ -233,20 +379,7 @@ class HttpClient:
                     await response.read(_REDIRECT_BODY_LIMIT)
         response._finish(failed=False)
 
-    async def _exchange(
-        self,
-        origin: Origin,
-        target: str,
-        url: str,
-        extra: str,
-        replaced: frozenset[str],
-    ) -> Response:
-        tail = (
-            origin.tail
-            if not replaced
-            else request_tail(origin.host_field, self._user_agent, replaced)
-        )
-        request = f"GET {target}{tail}{extra}\r\n".encode("latin-1")
+    async def _exchange(self, origin: Origin, request: bytes, url: str) -> Response:
         pool = self._pool
         conn = pool.take_idle(origin) if not pool.closed else None
         if conn is None:

@@ -58,6 +58,21 @@ class Headers(Mapping[str, str]):
         fields = self._map if self._map is not None else self._build()
         return fields.get(name.lower(), default)
 
+    def get_all(self, name: str, default: list[str] | None = None) -> list[str] | None:
+        """Every value of field ``name``, in order, unjoined; ``default`` when absent.
+
+        For fields whose values cannot be joined with commas, as Set-Cookie
+        (``email.message.Message.get_all`` has the same shape, so
+        :mod:`http.cookiejar` can read these headers).
+        """
+        wanted = name.lower().encode("latin-1", "replace")
+        values = [
+            value.decode("latin-1").strip(" \t")
+            for field, value in self._fields
+            if len(field) == len(wanted) and field.lower() == wanted
+        ]
+        return values or default
+
     def __contains__(self, name: object) -> bool:
         fields = self._map if self._map is not None else self._build()
         return isinstance(name, str) and name.lower() in fields

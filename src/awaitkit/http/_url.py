@@ -7,21 +7,28 @@ sent percent-encoded.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from urllib.parse import unquote
 
 from awaitkit.core import UsageError
 from awaitkit.http._errors import InvalidURL
 
 __all__ = [
+    "ORIGIN_BOUND",
     "Origin",
+    "StaticFields",
+    "basic_credentials",
     "check_field_value",
     "format_headers",
     "location_to_url",
     "parse_origin",
     "request_tail",
     "split_url",
+    "split_userinfo",
+    "static_fields",
 ]
 
 # Bytes a request-target may carry as they are (RFC 3986 pchar, "/", "?")
@@ -44,12 +51,18 @@ _OWS = " \t"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Request fields the client writes itself; a caller's field of the same name replaces it.
 _OWN_FIELDS = frozenset({"host", "user-agent", "accept-encoding"})
+# Fields that frame the message or manage the connection: the client's alone.
+_FRAMING_FIELDS = frozenset({"content-length", "transfer-encoding", "connection"})
+ORIGIN_BOUND = frozenset({"authorization", "proxy-authorization", "cookie"})
+"""Fields that carry credentials: sent to the request's first origin only, never
+to another one after a redirect (curl's rule since CVE-2018-1000007)."""
+_MAX_STATIC = 32 * 1024  # characters of extra fields per request, all together
 
 
 class Origin:
     """One (scheme, host, port): where to connect, and the Host field."""
 
-    __slots__ = ("host", "host_field", "key", "port", "tail", "tls")
+    __slots__ = ("cross_tail", "host", "host_field", "key", "port", "tail", "tls")
 
     def __init__(self, scheme: str, host: str, port: int, host_field: str) -> None:
         self.key = (scheme, host, port)
@@ -57,9 +70,11 @@ class Origin:
         self.host = host  # for connect(): IDNA-encoded, IPv6 without brackets
         self.port = port
         self.host_field = host_field
-        self.tail = (
-            ""  # set by the client: " HTTP/1.1\r\nHost: ...\r\n" + its own fields
-        )
+        # Set by the client: " HTTP/1.1\r\nHost: ...\r\n" + its own fields +
+        # the caller's fixed ones; cross_tail leaves out the ORIGIN_BOUND ones,
+        # for a redirect here from another origin.
+        self.tail = ""
+        self.cross_tail = ""
 
     def __repr__(self) -> str:
         return f"<Origin {self.key[0]}://{self.host_field}>"
@@ -191,15 +206,20 @@ def check_field_value(value: str, what: str) -> None:
         raise UsageError(f"{what} is not Latin-1: {value!r}") from None
 
 
-def format_headers(headers: Mapping[str, str]) -> tuple[str, frozenset[str]]:
+def format_headers(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]],
+) -> tuple[str, frozenset[str]]:
     """``Name: value\\r\\n`` lines of the caller's fields, and which own fields they replace.
+
+    ``headers`` is a mapping or ``(name, value)`` pairs (a name may repeat).
 
     Raises :class:`~awaitkit.core.UsageError` for a name that is not a token or a value with
     CR, LF, NUL or another control character (header injection).
     """
     lines: list[str] = []
     replaced: set[str] = set()
-    for name, value in headers.items():
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    for name, value in pairs:
         if not isinstance(name, str) or not _TOKEN.fullmatch(name):
             raise UsageError(f"bad header name {name!r}")
         if not isinstance(value, str):
@@ -223,3 +243,116 @@ def location_to_url(raw: bytes) -> str:
     if raw.isascii():
         return raw.decode("ascii")
     return "".join(chr(b) if b < 0x80 else f"%{b:02X}" for b in raw)
+
+
+class StaticFields:
+    """The caller's fixed request fields, formatted once per client.
+
+    ``lines`` go on every request, ``bound`` only to the request's first
+    origin (:data:`ORIGIN_BOUND`), ``skip`` names the client's own fields
+    they replace or remove, ``names`` every name given (lowercase).
+    """
+
+    __slots__ = ("bound", "lines", "names", "skip")
+
+    def __init__(
+        self, lines: str, bound: str, skip: frozenset[str], names: frozenset[str]
+    ) -> None:
+        self.lines = lines
+        self.bound = bound
+        self.skip = skip
+        self.names = names
+
+
+def static_fields(
+    headers: Iterable[tuple[str, str | None]] | Mapping[str, str | None],
+) -> StaticFields:
+    """Check and format fields sent on every request of a client.
+
+    A value of ``None`` removes the client's own field of that name
+    (User-Agent, Accept-Encoding), as curl's ``-H 'Name:'`` does; a name may
+    repeat.  Host may be replaced, never removed; Content-Length,
+    Transfer-Encoding and Connection are the client's alone.  Raises
+    :class:`~awaitkit.core.UsageError`.
+    """
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    lines: list[str] = []
+    bound: list[str] = []
+    skip: set[str] = set()
+    names: set[str] = set()
+    size = 0
+    for name, value in pairs:
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise UsageError(f"bad header name {name!r}: not an HTTP token")
+        lower = name.lower()
+        if lower in _FRAMING_FIELDS:
+            raise UsageError(f"header {name}: the client sets it itself")
+        if value is None:
+            if lower == "host":
+                raise UsageError("header Host cannot be removed (HTTP/1.1 needs it)")
+            if lower in _OWN_FIELDS:
+                skip.add(lower)
+            continue
+        if not isinstance(value, str):
+            raise UsageError(
+                f"header {name} value must be str, not {type(value).__name__}"
+            )
+        check_field_value(value, f"header {name}")
+        line = f"{name}: {value.strip(_OWS)}\r\n"
+        size += len(line)
+        if size > _MAX_STATIC:
+            raise UsageError(f"headers over {_MAX_STATIC} characters in all")
+        (bound if lower in ORIGIN_BOUND else lines).append(line)
+        names.add(lower)
+        if lower in _OWN_FIELDS:
+            skip.add(lower)
+    return StaticFields(
+        "".join(lines), "".join(bound), frozenset(skip), frozenset(names)
+    )
+
+
+def basic_credentials(user: str, password: str) -> str:
+    """The ``Authorization`` value of HTTP Basic for ``user`` and ``password`` (UTF-8, RFC 7617).
+
+    >>> basic_credentials("Aladdin", "open sesame")
+    'Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=='
+    """
+    if ":" in user:
+        raise UsageError("a user name for Basic auth cannot hold ':'")
+    for part, what in ((user, "user name"), (password, "password")):
+        if _CONTROL.search(part):
+            raise UsageError(f"control character in the {what}")
+    try:
+        raw = f"{user}:{password}".encode()
+    except UnicodeEncodeError:
+        raise UsageError("credentials are not valid UTF-8") from None
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+def split_userinfo(url: str) -> tuple[str, str | None]:
+    """``url`` without ``user:password@``, and the Basic credentials those gave.
+
+    Percent-escapes in the user and password are decoded first, as curl
+    does.  A URL without userinfo comes back unchanged, with ``None``.
+    """
+    scheme, sep, rest = url.partition("://")
+    end = len(rest)
+    for stop in "/?#":
+        at = rest.find(stop)
+        if 0 <= at < end:
+            end = at
+    authority = rest[:end]
+    if not sep or "@" not in authority:
+        return url, None
+    userinfo, _, host = authority.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    try:
+        user = unquote(user, errors="strict")
+        password = unquote(password, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidURL("credentials in the URL are not UTF-8") from None
+    try:
+        credentials = basic_credentials(user, password)
+    except UsageError as exc:
+        raise InvalidURL(f"bad credentials in URL: {exc}") from None
+    return f"{scheme}{sep}{host}{rest[end:]}", credentials
