@@ -156,6 +156,24 @@ async def test_a_fixed_authorization_wins_and_stays_at_the_first_origin() -> Non
     assert after["x-kept"] == ["k"]
 
 
+@pytest.mark.parametrize("hooks", [False, True])
+async def test_a_calls_own_credentials_stay_at_its_first_origin(hooks: bool) -> None:
+    """A per-request Authorization or Cookie (a JSON Lines item's) is not sent on."""
+    async with RecordingServer() as a, RecordingServer() as b:
+        headers = {"Authorization": "Bearer t", "Cookie": "c=1", "X-Kept": "k"}
+        async with HttpClient(hooks=[BasicAuth(None)] if hooks else []) as client:
+            url = f"{a.url}/to/{quote(b.url + '/x', safe='')}"
+            async with client.get(url, headers=headers) as resp:
+                await resp.read()
+    [to_a] = [f for path, f in a.requests if path.startswith("/to/")]
+    assert to_a["authorization"] == ["Bearer t"]
+    assert to_a["cookie"] == ["c=1"]
+    after = b.fields("/x")[0]
+    assert "authorization" not in after
+    assert "cookie" not in after
+    assert after["x-kept"] == ["k"]
+
+
 @pytest.mark.parametrize(
     "url",
     ["http://a:b:c@127.0.0.1:1/".replace("a:b:c", "u%FF:p"), "http://u%0d%0a:p@h/"],

@@ -183,8 +183,10 @@ class HttpClient:
     ) -> contextlib.AbstractAsyncContextManager[Response]:
         """GET ``url`` (following up to ``max_redirects`` redirects; 0: none).
 
-        ``headers`` are sent on every hop; they replace the client's own Host,
-        User-Agent or Accept-Encoding of the same name.  On leaving the block
+        ``headers`` are sent on every hop, but Authorization,
+        Proxy-Authorization and Cookie only to ``url``'s own origin; they
+        replace the client's own Host, User-Agent or Accept-Encoding of the
+        same name.  On leaving the block
         the connection goes back to the pool only if the whole body arrived,
         the server allows keep-alive, and no error happened.
         """
@@ -268,6 +270,8 @@ class HttpClient:
                 await self._drain(response)
                 origin, target = self._locate(url)
                 same = origin is first or origin.key == first.key
+                if not same and extra:
+                    extra = _without_bound(extra)  # and so on for later hops
                 if credentials is None and not hooks:
                     head = self._head(origin, target, extra, replaced, same)
                 else:
@@ -333,7 +337,7 @@ class HttpClient:
         static = self._static
         taken = set(static.names if same else static.names - ORIGIN_BOUND)
         if names:
-            taken |= names
+            taken |= names if same else names - ORIGIN_BOUND
         lines = []
         if credentials is not None and same and "authorization" not in taken:
             lines.append(f"Authorization: {credentials}\r\n")
@@ -439,3 +443,12 @@ class HttpClient:
         except OSError as exc:  # ssl.SSLError and the timeout's TimeoutError included
             raise translate(exc, f"cannot connect to {origin.host_field}") from exc
         return conn
+
+
+def _without_bound(extra: str) -> str:
+    """``extra`` (formatted fields) without the ones bound to the first origin."""
+    return "".join(
+        line
+        for line in extra.splitlines(keepends=True)
+        if line.partition(":")[0].strip().lower() not in ORIGIN_BOUND
+    )
