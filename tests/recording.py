@@ -6,7 +6,7 @@ percent-decoded Set-Cookie field (``/set/<SET-COOKIE>/to/<URL>``: a
 redirect that sets it), and any other path answers 200 with the path as
 body.  Each request is kept
 as ``(path, fields)``, the fields' names lowercase, each with its list of
-values.  :func:`recording_in_thread` runs servers on a loop of their own,
+values; a path in ``missing`` is answered 404.  :func:`recording_in_thread` runs servers on a loop of their own,
 for a CLI run that has its loop.
 """
 
@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
 from awaitkit.core import bind_tcp
+from tests.threaded import served_in_thread
 
 Fields = dict[str, list[str]]
 
@@ -30,6 +29,7 @@ class RecordingServer:
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
         self.requests: list[tuple[str, Fields]] = []
+        self.missing: set[str] = set()  # paths answered 404 while listed
         self.url = ""
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -75,7 +75,7 @@ class RecordingServer:
                         name, _, value = line.partition(":")
                         fields.setdefault(name.lower(), []).append(value.strip())
                 self.requests.append((path, fields))
-                writer.write(_answer(path))
+                writer.write(_MISSING if path in self.missing else _answer(path))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -83,6 +83,9 @@ class RecordingServer:
             self._tasks.discard(task)
             self._writers.discard(writer)
             writer.close()
+
+
+_MISSING = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 
 
 def _answer(path: str) -> bytes:
@@ -106,28 +109,8 @@ def _answer(path: str) -> bytes:
     )
 
 
-@contextlib.contextmanager
-def recording_in_thread(*hosts: str) -> Iterator[list[RecordingServer]]:
+def recording_in_thread(
+    *hosts: str,
+) -> contextlib.AbstractContextManager[list[RecordingServer]]:
     """One :class:`RecordingServer` per host, served by a loop in a thread."""
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    async def serve() -> None:
-        async with contextlib.AsyncExitStack() as stack:
-            box["servers"] = [
-                await stack.enter_async_context(RecordingServer(host)) for host in hosts
-            ]
-            box["loop"] = asyncio.get_running_loop()
-            box["stop"] = stop = asyncio.Event()
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(30)
-    try:
-        yield box["servers"]
-    finally:
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(30)
-        assert not thread.is_alive()
+    return served_in_thread(*(RecordingServer(host) for host in hosts))

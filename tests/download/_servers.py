@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
 from awaitkit.core import bind_tcp
 from awaitkit.flags import FlagsServer
+from tests.threaded import served_in_thread
 
 
 @contextlib.asynccontextmanager
@@ -131,31 +131,8 @@ class RangeServer:
         return True
 
 
-@contextlib.contextmanager
 def flags_servers_in_thread(
     count: int, preset: str = "LOCAL", **options: Any
-) -> Iterator[list[FlagsServer]]:
+) -> contextlib.AbstractContextManager[list[FlagsServer]]:
     """``count`` flags servers on their own loop in a thread, for a CLI's own loop."""
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    async def serve() -> None:
-        async with contextlib.AsyncExitStack() as stack:
-            box["servers"] = [
-                await stack.enter_async_context(FlagsServer(preset, **options))
-                for _ in range(count)
-            ]
-            box["loop"] = asyncio.get_running_loop()
-            box["stop"] = stop = asyncio.Event()
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(60)
-    try:
-        yield box["servers"]
-    finally:
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(30)
-        assert not thread.is_alive()
+    return served_in_thread(*(FlagsServer(preset, **options) for _ in range(count)))

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from awaitkit.download import DownloadResult, DownloadStatus, Job
 from awaitkit.download._dispatch import Dispatch, Shard
 from awaitkit.download._input import all_items, items_of, report_items
-from tests.download._servers import flags_servers_in_thread, serving_app
+from tests.download._servers import flags_servers_in_thread
+from tests.recording import RecordingServer, recording_in_thread
 
 FETCH = [sys.executable, "-m", "awaitkit", "fetch", "-q"]
 
@@ -159,50 +159,11 @@ def test_one_url_under_two_names_holds_both_names_until_its_last_copy_ends() -> 
 # -- through the CLI, against real servers ---------------------------------------
 
 
-class Recorder:
-    """An aiohttp app that answers every path and records each request's headers."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict[str, str]]] = []
-        self.fail: set[str] = set()  # paths answered 404 while listed
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.requests.append((request.path, dict(request.headers)))
-        if request.path in self.fail:
-            return web.Response(status=404)
-        return web.Response(body=request.path.encode() * 10)
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", self.handle)
-        return app
-
-
 @pytest.fixture
-def recorder() -> Iterator[tuple[Recorder, str]]:
-    """A :class:`Recorder` served on its own loop in a thread (the CLI runs in a subprocess)."""
-    import threading
-
-    rec = Recorder()
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    async def serve() -> None:
-        async with serving_app(rec.app()) as base:
-            box["base"] = base
-            box["loop"] = asyncio.get_running_loop()
-            box["stop"] = stop = asyncio.Event()
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(30)
-    try:
-        yield rec, box["base"]
-    finally:
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(30)
+def recorder() -> Iterator[tuple[RecordingServer, str]]:
+    """A recording server on its own loop (the CLI runs in a subprocess)."""
+    with recording_in_thread("127.0.0.1") as [server]:
+        yield server, server.url
 
 
 def report_of(path: Path) -> list[dict[str, Any]]:
@@ -210,11 +171,11 @@ def report_of(path: Path) -> list[dict[str, Any]]:
 
 
 def body(path: str) -> bytes:
-    return path.encode() * 10
+    return path.encode()  # what the recording server answers
 
 
 def test_json_lines_carry_names_headers_and_checksums(
-    tmp_path: Path, recorder: tuple[Recorder, str]
+    tmp_path: Path, recorder: tuple[RecordingServer, str]
 ) -> None:
     rec, base = recorder
     good = hashlib.sha256(body("/c")).hexdigest()
@@ -265,17 +226,16 @@ def test_json_lines_carry_names_headers_and_checksums(
     assert got["bad"]["status"] == "error"
     assert got["bad"]["error"].startswith("input line 5: ")
     assert got["bad"]["attempts"] == 0
-    sent = dict(rec.requests)
-    assert sent["/b"]["X-T"] == "1"
-    assert "X-T" not in sent["/a"]
+    assert rec.fields("/b")[0]["x-t"] == ["1"]
+    assert "x-t" not in rec.fields("/a")[0]
     assert len(report_of(report)) == 5  # every line accounted for, once
 
 
 def test_from_report_retries_only_what_failed_with_its_own_options(
-    tmp_path: Path, recorder: tuple[Recorder, str]
+    tmp_path: Path, recorder: tuple[RecordingServer, str]
 ) -> None:
     rec, base = recorder
-    rec.fail = {"/b", "/c"}
+    rec.missing = {"/b", "/c"}
     lines = [
         f"{base}/a",
         json.dumps({"url": f"{base}/b", "name": "bee", "headers": {"X-T": "2"}}),
@@ -292,7 +252,7 @@ def test_from_report_retries_only_what_failed_with_its_own_options(
         timeout=60,
     )
     assert run.returncode == 1, run.stderr
-    rec.fail = set()
+    rec.missing = set()
     rec.requests.clear()
     second = tmp_path / "second.jsonl"
     run = subprocess.run(
@@ -303,7 +263,7 @@ def test_from_report_retries_only_what_failed_with_its_own_options(
     )
     assert run.returncode == 0, run.stderr
     assert sorted(path for path, _ in rec.requests) == ["/b", "/c"]
-    assert dict(rec.requests)["/b"]["X-T"] == "2"
+    assert rec.fields("/b")[0]["x-t"] == ["2"]
     assert sorted(line["status"] for line in report_of(second)) == ["ok", "ok"]
     assert (out / "bee").read_bytes() == body("/b")
     assert (out / "c").read_bytes() == body("/c")
