@@ -16,12 +16,14 @@ from awaitkit._lazy import attach
 from awaitkit.core.errors import (
     AwaitkitError as AwaitkitError,
     ConnectError as ConnectError,
+    DecodingError as DecodingError,
     HTTPStatusError as HTTPStatusError,
     QueryError as QueryError,
     ResolveError as ResolveError,
     Terminated as Terminated,
     TimeoutExpired as TimeoutExpired,
     TransportError as TransportError,
+    UnsupportedEncoding as UnsupportedEncoding,
     UsageError as UsageError,
 )
 
@@ -79,6 +81,7 @@ _LAZY = {
 __all__ = [
     "AwaitkitError",
     "ConnectError",
+    "DecodingError",
     "HTTPStatusError",
     "LagMonitor",
     "LagReport",
@@ -88,6 +91,7 @@ __all__ = [
     "Terminated",
     "TimeoutExpired",
     "TransportError",
+    "UnsupportedEncoding",
     "UsageError",
     "Worker",
     "WorkerDied",

@@ -8,7 +8,9 @@ are translated at one boundary per app, with the original chained::
     ├── UsageError(ValueError)         bad arguments or config; exit_code = 2
     ├── TransportError                 network failures; the HTTP client's errors
     │   ├── ConnectError
-    │   └── TimeoutExpired(TimeoutError)
+    │   ├── TimeoutExpired(TimeoutError)
+    │   └── DecodingError              a body's Content-Encoding is corrupt or truncated
+    │       └── UnsupportedEncoding    ... or names a coding we cannot decode
     ├── ResolveError                   DNS failed for a reason other than "no such name"
     ├── HTTPStatusError                .status_code, .url; only when the caller asks
     └── QueryError(ValueError)         find: empty or invalid query
@@ -29,12 +31,14 @@ if TYPE_CHECKING:
 __all__ = [
     "AwaitkitError",
     "ConnectError",
+    "DecodingError",
     "HTTPStatusError",
     "QueryError",
     "ResolveError",
     "Terminated",
     "TimeoutExpired",
     "TransportError",
+    "UnsupportedEncoding",
     "UsageError",
 ]
 
@@ -61,6 +65,18 @@ class ConnectError(TransportError):
 
 class TimeoutExpired(TransportError, TimeoutError):
     """An operation did not finish within its timeout."""
+
+
+class DecodingError(TransportError):
+    """A response body could not be decoded from its Content-Encoding.
+
+    Corrupt or truncated data: the same bytes would fail again, so the
+    downloader does not retry it.
+    """
+
+
+class UnsupportedEncoding(DecodingError):
+    """A response's Content-Encoding names a coding that cannot be decoded."""
 
 
 class ResolveError(AwaitkitError):

@@ -21,10 +21,16 @@ from awaitkit.http._backends import (
     NetworkBackend,
 )
 from awaitkit.http._client import HttpClient
+from awaitkit.http._decode import (
+    ACCEPT_ENCODING,
+    ContentDecoder,
+    parse_content_encoding,
+)
 from awaitkit.http._errors import (
     BodyTooLarge,
     ConnectError,
     ConnectTimeout,
+    DecodingError,
     HttpClientError,
     InvalidURL,
     ProtocolError,
@@ -33,14 +39,18 @@ from awaitkit.http._errors import (
     ServerDisconnected,
     TooManyRedirects,
     TruncatedBody,
+    UnsupportedEncoding,
 )
 from awaitkit.http._response import Headers, Response
 
 __all__ = [
+    "ACCEPT_ENCODING",
     "AsyncioBackend",
     "BodyTooLarge",
     "ConnectError",
     "ConnectTimeout",
+    "ContentDecoder",
+    "DecodingError",
     "Headers",
     "HttpClient",
     "HttpClientError",
@@ -55,4 +65,6 @@ __all__ = [
     "ServerDisconnected",
     "TooManyRedirects",
     "TruncatedBody",
+    "UnsupportedEncoding",
+    "parse_content_encoding",
 ]

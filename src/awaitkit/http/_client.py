@@ -25,6 +25,7 @@ from urllib.parse import urljoin
 from awaitkit.core import UsageError
 from awaitkit.http._backends import AsyncioBackend, NetworkBackend
 from awaitkit.http._connection import Connection
+from awaitkit.http._decode import CODINGS
 from awaitkit.http._errors import (
     HttpClientError,
     InvalidURL,
@@ -100,6 +101,11 @@ class HttpClient:
     Bad arguments raise :class:`awaitkit.core.UsageError`.  ``max_head`` caps the
     response head.  ``backend`` opens the connections (default:
     :class:`AsyncioBackend`; :class:`MockBackend` replays scripted bytes).
+    ``accept_encoding`` is the ``Accept-Encoding`` sent (default
+    ``identity``: bodies come as stored); any other value, such as
+    :data:`ACCEPT_ENCODING` (``gzip, deflate, br, zstd``), may name only
+    ``gzip``, ``deflate``, ``br``, ``zstd`` and ``identity``, and bodies that come back encoded are
+    decoded (see :class:`Response`).
     Use as ``async with`` or call :meth:`aclose`.
     """
 
@@ -114,12 +120,15 @@ class HttpClient:
         ssl_context: ssl.SSLContext | None = None,
         max_head: int = 64 * 1024,
         backend: NetworkBackend | None = None,
+        accept_encoding: str | None = None,
     ) -> None:
         if limit < 1:
             raise UsageError(f"limit must be >= 1, not {limit}")
         if limit_per_host is not None and limit_per_host < 1:
             raise UsageError(f"limit_per_host must be >= 1, not {limit_per_host}")
         check_field_value(user_agent, "user_agent")
+        self._accept_encoding = _check_accept_encoding(accept_encoding)
+        self._decode = self._accept_encoding != "identity"
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._user_agent = user_agent
@@ -173,7 +182,9 @@ class HttpClient:
                 self._origins.clear()  # a batch over millions of hosts
             host, port, host_field = parse_origin(scheme, authority)
             origin = self._origins[key] = Origin(scheme, host, port, host_field)
-            origin.tail = request_tail(host_field, self._user_agent, _NO_FIELDS)
+            origin.tail = request_tail(
+                host_field, self._user_agent, _NO_FIELDS, self._accept_encoding
+            )
         return origin, target
 
     async def _open(
@@ -223,7 +234,7 @@ class HttpClient:
             declared = response.content_length
             if declared is None or declared <= _REDIRECT_BODY_LIMIT:
                 with contextlib.suppress(HttpClientError):
-                    await response.read(_REDIRECT_BODY_LIMIT)
+                    await response.read(_REDIRECT_BODY_LIMIT, decode=False)
         response._finish(failed=False)
 
     async def _exchange(
@@ -237,7 +248,9 @@ class HttpClient:
         tail = (
             origin.tail
             if not replaced
-            else request_tail(origin.host_field, self._user_agent, replaced)
+            else request_tail(
+                origin.host_field, self._user_agent, replaced, self._accept_encoding
+            )
         )
         request = f"GET {target}{tail}{extra}\r\n".encode("latin-1")
         pool = self._pool
@@ -254,7 +267,7 @@ class HttpClient:
                 raise
             exc = conn.exc
             if exc is None:
-                return Response(conn, url, pool)
+                return Response(conn, url, pool, self._decode)
             pool.discard(conn)
             if (
                 reused
@@ -301,3 +314,21 @@ class HttpClient:
         except OSError as exc:  # ssl.SSLError and the timeout's TimeoutError included
             raise translate(exc, f"cannot connect to {origin.host_field}") from exc
         return conn
+
+
+def _check_accept_encoding(value: str | None) -> str:
+    """``value`` as it will be sent ("identity" for None); refuses what cannot be decoded."""
+    if value is None:
+        return "identity"
+    check_field_value(value, "accept_encoding")
+    names = [item.split(";")[0].strip(" \t").lower() for item in value.split(",")]
+    names = [name for name in names if name]
+    if not names:
+        raise UsageError("accept_encoding is empty (use 'identity' for none)")
+    for name in names:
+        if name not in CODINGS and name not in ("identity", "x-gzip"):
+            raise UsageError(
+                f"accept_encoding: cannot decode {name!r} "
+                f"(known: {', '.join(CODINGS)}, identity)"
+            )
+    return value.strip(" \t")

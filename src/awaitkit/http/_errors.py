@@ -13,6 +13,8 @@ Every client failure derives from :class:`HttpClientError`, an
         ├── TruncatedBody
         ├── ProtocolError
         ├── BodyTooLarge
+        ├── DecodingError          (also awaitkit.core.DecodingError)
+        │   └── UnsupportedEncoding (also awaitkit.core.UnsupportedEncoding)
         ├── TooManyRedirects
         ├── RedirectError
         └── InvalidURL
@@ -36,6 +38,7 @@ __all__ = [
     "BodyTooLarge",
     "ConnectError",
     "ConnectTimeout",
+    "DecodingError",
     "HttpClientError",
     "InvalidURL",
     "ProtocolError",
@@ -44,6 +47,7 @@ __all__ = [
     "ServerDisconnected",
     "TooManyRedirects",
     "TruncatedBody",
+    "UnsupportedEncoding",
     "translate",
 ]
 
@@ -93,6 +97,14 @@ class ProtocolError(HttpClientError):
 
 class BodyTooLarge(HttpClientError):
     """The body is larger (declared or received) than the caller's limit."""
+
+
+class DecodingError(HttpClientError, _core.DecodingError):
+    """The body is not valid data of its Content-Encoding: corrupt, or cut short."""
+
+
+class UnsupportedEncoding(DecodingError, _core.UnsupportedEncoding):
+    """The Content-Encoding names a coding the client cannot decode (or too many)."""
 
 
 class TooManyRedirects(HttpClientError):
