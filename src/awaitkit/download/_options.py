@@ -62,6 +62,9 @@ class DownloadOptions:
     # file (hashed as it is written, in the file thread): what a report holds.
     hash_files: bool = False
     user_agent: str = "awaitkit"
+    # Offer gzip, deflate, br and zstd and save bodies decoded (curl's
+    # --compressed); False: ask for identity and save bodies as sent.
+    compressed: bool = True
     # Statuses worth another attempt; add 418 here to retry teapots too.
     retry_statuses: frozenset[int] = RETRYABLE_STATUSES
 
