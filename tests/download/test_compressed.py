@@ -28,7 +28,9 @@ from awaitkit.cli import main
 from awaitkit.core import bind_tcp
 from awaitkit.download import DownloadOptions, DownloadStatus
 from awaitkit.download._engine import iter_downloads
-from awaitkit.http._decode import zstd
+from awaitkit.http._decode import load_zstd
+
+zstd = load_zstd()
 
 SMALL = b"".join(b"small line %d\n" % i for i in range(2000))  # 27 KB
 # Over the in-memory limit even compressed: streamed.
@@ -106,7 +108,7 @@ class EncodingServer:
     ) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -122,7 +124,7 @@ class EncodingServer:
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass
         finally:
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
             writer.close()
 
     async def _respond(

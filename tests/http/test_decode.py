@@ -21,7 +21,9 @@ from awaitkit.http import (
     UnsupportedEncoding,
     parse_content_encoding,
 )
-from awaitkit.http._decode import MAX_CODINGS, zstd
+from awaitkit.http._decode import MAX_CODINGS, load_zstd
+
+zstd = load_zstd()
 
 BODY = b"The quick brown fox jumps over the lazy dog. " * 4 + bytes(range(40))
 
@@ -39,9 +41,9 @@ def encode(data: bytes, coding: str) -> bytes:
     if coding == "raw-deflate":
         return raw_deflate(data)
     if coding == "br":
-        return brotli.compress(data)
+        return bytes(brotli.compress(data))
     assert coding == "zstd"
-    return zstd.compress(data)
+    return bytes(zstd.compress(data))
 
 
 ENCODED = {

@@ -29,18 +29,22 @@ What counts as what:
 
 from __future__ import annotations
 
+import importlib
 import sys
 import zlib
 from collections.abc import Sequence
-
-import brotli
+from types import ModuleType
 
 from awaitkit.http._errors import DecodingError, UnsupportedEncoding
 
-if sys.version_info >= (3, 14):
-    from compression import zstd
-else:
-    from backports import zstd
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import brotli
+
+    if sys.version_info >= (3, 14):
+        from compression import zstd
+    else:
+        from backports import zstd
 
 __all__ = [
     "ACCEPT_ENCODING",
@@ -48,6 +52,8 @@ __all__ = [
     "MAX_CODINGS",
     "PIECE",
     "ContentDecoder",
+    "load_brotli",
+    "load_zstd",
     "parse_content_encoding",
 ]
 
@@ -58,6 +64,22 @@ ACCEPT_ENCODING = "gzip, deflate, br, zstd"
 MAX_CODINGS = 5  # stacked codings; more is a hostile server, not a real one
 PIECE = 256 * 1024  # most bytes one pull returns
 _ALIASES = {"x-gzip": "gzip"}  # RFC 9110 8.4.1.3
+
+
+# brotli and zstd are imported on first use: most bodies are gzip or none,
+# and every process of a bulk download would pay for the imports at start.
+def load_brotli() -> ModuleType:
+    """The ``brotli`` module (imported on first use)."""
+    return importlib.import_module("brotli")
+
+
+def load_zstd() -> ModuleType:
+    """The stdlib's ``compression.zstd`` on 3.14, else ``backports.zstd`` (imported on first use)."""
+    if sys.version_info >= (3, 14):
+        from compression import zstd
+    else:
+        from backports import zstd
+    return zstd
 
 
 def parse_content_encoding(value: str) -> tuple[str, ...]:
@@ -151,11 +173,12 @@ class _Zlib:
 class _Brotli:
     """br: one stream; nothing may follow it."""
 
-    __slots__ = ("_input", "_more", "_obj", "_touched", "name")
+    __slots__ = ("_input", "_module", "_more", "_obj", "_touched", "name")
 
     def __init__(self) -> None:
         self.name = "br"
-        self._obj = brotli.Decompressor()
+        self._module = load_brotli()
+        self._obj: brotli.Decompressor = self._module.Decompressor()
         self._input = b""
         self._more = False  # output waits inside: call again with no input
         self._touched = False
@@ -179,7 +202,7 @@ class _Brotli:
                 self._touched = True
             try:
                 out: bytes = obj.process(data, output_buffer_limit=limit)
-            except brotli.error as exc:
+            except self._module.error as exc:
                 raise DecodingError(f"corrupt br body: {exc}") from None
             # Output may wait inside even once it takes input again: ask
             # with no input until a call gives nothing.
@@ -195,11 +218,12 @@ class _Brotli:
 class _Zstd:
     """zstd: one or more frames in a row."""
 
-    __slots__ = ("_input", "_obj", "_touched", "name")
+    __slots__ = ("_input", "_module", "_obj", "_touched", "name")
 
     def __init__(self) -> None:
         self.name = "zstd"
-        self._obj = zstd.ZstdDecompressor()
+        self._module = load_zstd()
+        self._obj: zstd.ZstdDecompressor = self._module.ZstdDecompressor()
         self._input = b""
         self._touched = False
 
@@ -213,7 +237,7 @@ class _Zstd:
                 extra = obj.unused_data + self._input
                 if not extra:
                     return b""
-                obj = self._obj = zstd.ZstdDecompressor()  # the next frame
+                obj = self._obj = self._module.ZstdDecompressor()  # the next frame
                 self._input = extra
             if obj.needs_input:
                 data, self._input = self._input, b""
@@ -224,7 +248,7 @@ class _Zstd:
                 data = b""  # output waits inside; new input stays queued
             try:
                 out = obj.decompress(data, limit)
-            except zstd.ZstdError as exc:
+            except self._module.ZstdError as exc:
                 raise DecodingError(f"corrupt zstd body: {exc}") from None
             if out:
                 return out
