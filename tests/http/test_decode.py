@@ -192,6 +192,15 @@ def test_gzip_members_in_a_row() -> None:
         decode(("gzip",), [blob + b"garbage"])
 
 
+def test_gzip_zero_padding() -> None:
+    """Zero bytes after a gzip member are padding (as the gzip module allows), not a member."""
+    blob = encode(BODY, "gzip") + bytes(9)
+    for cut in range(len(blob) - 20, len(blob) + 1):
+        assert decode(("gzip",), [blob[:cut], blob[cut:]]) == BODY
+    padded = encode(b"a", "gzip") + bytes(3) + encode(b"b", "gzip")
+    assert decode(("gzip",), [padded]) == b"ab"
+
+
 def test_zstd_frames_in_a_row() -> None:
     """Several zstd frames decode to the bodies in a row."""
     blob = encode(b"first ", "zstd") + encode(b"second", "zstd")

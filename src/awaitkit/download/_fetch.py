@@ -450,7 +450,7 @@ class Fetcher:
                     # A range of the encoded body cannot continue identity bytes.
                     await self._drop_part(part, part_name)
                     raise EncodedRange
-                return await self._get_encoded(resp, part_name, name, expected)
+                return await self._get_encoded(resp, codings, part_name, name, expected)
             if resp.status == 206:
                 offset = self._check_content_range(resp, offset)
                 total = None if length is None else offset + length
@@ -488,7 +488,12 @@ class Fetcher:
             return self._saved(resp, saved, size, digest)
 
     async def _get_encoded(
-        self, resp: Response, part_name: str, name: str, expected: str | None
+        self,
+        resp: Response,
+        codings: tuple[str, ...],
+        part_name: str,
+        name: str,
+        expected: str | None,
     ) -> _Saved:
         """Save a body that came with a Content-Encoding, decoded, from zero.
 
@@ -517,7 +522,7 @@ class Fetcher:
                     self._decode_and_place,
                     self._prefix + part_name,
                     received,
-                    resp.content_encoding,
+                    codings,
                     name,
                     expected,
                 )

@@ -17,7 +17,7 @@ limit passed) stops the work there.
 What counts as what:
 
 * ``gzip`` (and its alias ``x-gzip``): one or more members in a row, as
-  ``cat a.gz b.gz`` makes; ``deflate``: the zlib format of RFC 1950, or a
+  ``cat a.gz b.gz`` makes, perhaps padded with zero bytes; ``deflate``: the zlib format of RFC 1950, or a
   raw RFC 1951 stream as some servers send it (told apart by the first two
   bytes, as browsers do); ``br``; ``zstd`` (one or more frames);
 * ``identity`` is no coding and is skipped; any other name, or more than
@@ -141,7 +141,11 @@ class _Zlib:
                 obj = self._obj = zlib.decompressobj(15 if wrapped else -15)
             if obj.eof:
                 extra = obj.unused_data + data
+                if self._gzip:
+                    # Zero bytes may pad a gzip file (as the gzip module allows).
+                    extra = extra.lstrip(b"\x00")
                 if not extra:
+                    self._input = b""
                     return b""
                 if not self._gzip:
                     raise DecodingError("data after the end of the deflate stream")

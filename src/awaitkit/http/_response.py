@@ -203,7 +203,8 @@ class Response:
         More than ``limit`` bytes, declared or received, raises
         :class:`BodyTooLarge` and closes the connection; for a decoded body
         the limit is on the decoded bytes, and decoding stops as soon as it
-        is passed.  ``decode=False``: the body as sent.
+        is passed.  ``decode=False``: the body as sent.  The first read
+        decides: a later one returns the same bytes.
         """
         body = self._body
         if body is None and decode and self._coding is not None:
