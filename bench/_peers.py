@@ -121,6 +121,7 @@ http {{
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
     types {{ image/gif gif; application/json json; application/octet-stream bin; }}
+{extra}
     server {{
         listen 127.0.0.1:{port} backlog=4096;
         root {root};
@@ -130,13 +131,18 @@ http {{
 
 
 @contextlib.contextmanager
-def serving_nginx(root: Path) -> Iterator[str]:
-    """Serve ``root`` with nginx (the bench-recipes configuration); yield its base URL."""
+def serving_nginx(root: Path, extra: str = "") -> Iterator[str]:
+    """Serve ``root`` with nginx (the bench-recipes configuration); yield its base URL.
+
+    ``extra``: more directives for the ``http`` block (``gzip on;``...).
+    """
     binary = require("nginx")
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="awaitkit-nginx-") as tmp:
         conf = Path(tmp, "nginx.conf")
-        conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, root=root.resolve()))
+        conf.write_text(
+            NGINX_CONF.format(tmp=tmp, port=port, root=root.resolve(), extra=extra)
+        )
         with serving_process(
             [binary, "-p", tmp, "-c", str(conf), "-g", "daemon off;"],
             port,

@@ -21,6 +21,7 @@ from awaitkit.download._retry import (
     BadMetadata,
     BadRange,
     BadStatus,
+    EncodedRange,
     OverLimit,
     RangeRefused,
     ShortBody,
@@ -31,6 +32,7 @@ from awaitkit.http import (
     BodyTooLarge,
     CertificateError,
     ConnectError,
+    DecodingError,
     HttpClientError,
     InvalidURL,
     ProtocolError,
@@ -39,6 +41,7 @@ from awaitkit.http import (
     TLSError,
     TooManyRedirects,
     TruncatedBody,
+    UnsupportedEncoding,
 )
 
 OPTS = DownloadOptions(retries=3, backoff_base=1.0, backoff_max=8.0)
@@ -95,6 +98,9 @@ refused = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
         (BadRange(), FINAL, "206 with a Content-Range that does not match the request"),
         (OverLimit("12 bytes is over the 10-byte limit"), FINAL, "12 bytes is over the 10-byte limit"),
         (BadMetadata("metadata too large"), FINAL, "metadata too large"),
+        (DecodingError("corrupt gzip body: bad"), FINAL, "corrupt gzip body: bad"),
+        (UnsupportedEncoding("unsupported Content-Encoding 'x'"), FINAL, "unsupported Content-Encoding 'x'"),
+        (EncodedRange(), RETRY, "206 with a Content-Encoding to a resume: starting over"),
     ],
 )  # fmt: skip
 def test_every_failure_has_its_verdict_and_text(
@@ -245,6 +251,13 @@ def test_a_refused_range_is_retried_at_once_and_keeps_its_status() -> None:
         RETRY, "range not satisfiable", 0.0, 416
     )
     assert judge(RangeRefused(), 4, OPTS).status == 416
+
+
+def test_an_encoded_206_is_retried_at_once_without_a_status() -> None:
+    """A 206 that came back encoded: the .part is dropped, the next try is now, from zero."""
+    assert judge(EncodedRange(), 1, OPTS) == Verdict(
+        RETRY, "206 with a Content-Encoding to a resume: starting over", 0.0, None
+    )
 
 
 def simulate(failures: list[BaseException], opts: DownloadOptions) -> list[Verdict]:

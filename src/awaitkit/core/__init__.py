@@ -16,6 +16,7 @@ from awaitkit._lazy import attach
 from awaitkit.core.errors import (
     AwaitkitError as AwaitkitError,
     ConnectError as ConnectError,
+    DecodingError as DecodingError,
     HTTPStatusError as HTTPStatusError,
     QueryError as QueryError,
     ResolveError as ResolveError,
@@ -23,6 +24,7 @@ from awaitkit.core.errors import (
     TimeoutExpired as TimeoutExpired,
     TLSError as TLSError,
     TransportError as TransportError,
+    UnsupportedEncoding as UnsupportedEncoding,
     UsageError as UsageError,
 )
 
@@ -80,6 +82,7 @@ _LAZY = {
 __all__ = [
     "AwaitkitError",
     "ConnectError",
+    "DecodingError",
     "HTTPStatusError",
     "LagMonitor",
     "LagReport",
@@ -90,6 +93,7 @@ __all__ = [
     "Terminated",
     "TimeoutExpired",
     "TransportError",
+    "UnsupportedEncoding",
     "UsageError",
     "Worker",
     "WorkerDied",

@@ -9,7 +9,9 @@ are translated at one boundary per app, with the original chained::
     ├── TransportError                 network failures; the HTTP client's errors
     │   ├── ConnectError
     │   │   └── TLSError               the TLS handshake failed for good (not retried)
-    │   └── TimeoutExpired(TimeoutError)
+    │   ├── TimeoutExpired(TimeoutError)
+    │   └── DecodingError              a body's Content-Encoding is corrupt or truncated
+    │       └── UnsupportedEncoding    ... or names a coding we cannot decode
     ├── ResolveError                   DNS failed for a reason other than "no such name"
     ├── HTTPStatusError                .status_code, .url; only when the caller asks
     └── QueryError(ValueError)         find: empty or invalid query
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AwaitkitError",
     "ConnectError",
+    "DecodingError",
     "HTTPStatusError",
     "QueryError",
     "ResolveError",
@@ -37,6 +40,7 @@ __all__ = [
     "Terminated",
     "TimeoutExpired",
     "TransportError",
+    "UnsupportedEncoding",
     "UsageError",
 ]
 
@@ -73,6 +77,18 @@ class TLSError(ConnectError):
 
 class TimeoutExpired(TransportError, TimeoutError):
     """An operation did not finish within its timeout."""
+
+
+class DecodingError(TransportError):
+    """A response body could not be decoded from its Content-Encoding.
+
+    Corrupt or truncated data: the same bytes would fail again, so the
+    downloader does not retry it.
+    """
+
+
+class UnsupportedEncoding(DecodingError):
+    """A response's Content-Encoding names a coding that cannot be decoded."""
 
 
 class ResolveError(AwaitkitError):

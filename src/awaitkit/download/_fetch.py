@@ -8,6 +8,12 @@ The rules that keep files honest live here:
   no file is replaced unless ``overwrite`` allows it;
 * a ``.part`` left by a failed or interrupted attempt is continued with a
   ``Range`` request (206), or started over when the server answers 200;
+* a ``.part`` holds identity bytes only, so that a resume never appends
+  raw compressed bytes to decoded ones: a ``Range`` request asks for
+  ``Accept-Encoding: identity``; a body that comes back with a
+  ``Content-Encoding`` is written decoded, its ``.part`` deleted on failure
+  (the next attempt starts from zero), and a 206 that comes back encoded
+  drops the ``.part`` and starts over;
 * every file operation runs in the batch's :class:`FileThread`, never on the
   loop, and an ``OSError`` it raises comes back as a :class:`FileError`;
 * an attempt raises what went wrong, and :meth:`Fetcher._attempts` alone asks
@@ -68,13 +74,22 @@ from awaitkit.download._retry import (
     BadRange,
     BadStatus,
     ChecksumMismatch,
+    EncodedRange,
     OverLimit,
     RangeRefused,
     ShortBody,
     Verdict,
     judge,
 )
-from awaitkit.http import BasicAuth, BodyTooLarge, HttpClient, RequestHook, Response
+from awaitkit.http import (
+    ACCEPT_ENCODING,
+    BasicAuth,
+    BodyTooLarge,
+    ContentDecoder,
+    HttpClient,
+    RequestHook,
+    Response,
+)
 
 __all__ = ["Fetcher", "open_client", "open_fetcher"]
 
@@ -109,7 +124,9 @@ class _Ended(Exception):
 def open_client(options: DownloadOptions) -> HttpClient:
     """The one :class:`HttpClient` of a batch, sized and timed by ``options``.
 
-    Bodies are saved as sent (``Accept-Encoding: identity``), and the pool's
+    With ``compressed`` it offers every coding it decodes (as ``curl
+    --compressed``) and files hold the decoded bodies; without, it asks for
+    ``Accept-Encoding: identity`` and saves bodies as sent.  The pool's
     limits are the concurrency limits, so requests in flight never exceed them.
     The request options (fields, credentials, cookies) become the client's
     fixed fields and its hooks: the client puts them on each request.
@@ -124,6 +141,7 @@ def open_client(options: DownloadOptions) -> HttpClient:
 
         hooks.append(CookieHook(options.cookie_jar))
     return HttpClient(
+        accept_encoding=ACCEPT_ENCODING if options.compressed else None,
         limit=options.concurrency,
         limit_per_host=options.per_host or None,
         connect_timeout=options.connect_timeout,
@@ -474,7 +492,12 @@ class Fetcher:
         offset = 0
         if self.options.resume and part_name in self.parts:
             offset = await self._io(_size_or_zero, part)
-        headers = {"Range": f"bytes={offset}-"} if offset else None
+        # A .part holds identity bytes: what continues it must be identity too.
+        headers = (
+            {"Range": f"bytes={offset}-", "Accept-Encoding": "identity"}
+            if offset
+            else None
+        )
         if extra is not None:
             headers = {**dict(extra), **(headers or {})}
         async with self.client.get(
@@ -486,6 +509,13 @@ class Fetcher:
                 raise RangeRefused
             self._check_status(resp)
             length = resp.content_length
+            codings = resp.content_encoding  # () unless decoded; may raise
+            if codings:
+                if resp.status == 206:
+                    # A range of the encoded body cannot continue identity bytes.
+                    await self._drop_part(part, part_name)
+                    raise EncodedRange
+                return await self._get_encoded(resp, codings, part_name, name, expected)
             if resp.status == 206:
                 offset = self._check_content_range(resp, offset)
                 total = None if length is None else offset + length
@@ -521,6 +551,83 @@ class Fetcher:
                 resp, part_name, name, offset, total, hashed, expected
             )
             return self._saved(resp, saved, size, digest)
+
+    async def _get_encoded(
+        self,
+        resp: Response,
+        codings: tuple[str, ...],
+        part_name: str,
+        name: str,
+        expected: str | None,
+    ) -> _Saved:
+        """Save a body that came with a Content-Encoding, decoded, from zero.
+
+        Its ``.part`` is never kept for a resume.  ``max_size`` limits the
+        decoded bytes, and decoding stops as soon as it is passed.
+        """
+        if self.options.content_disposition:
+            header = resp.headers.get("Content-Disposition")
+            named = header and filename_from_content_disposition(header)
+            if named:
+                name = split_relative(name)[0] + check_name(named)
+        length = resp.content_length
+        # Small, or all here already (nginx sends gzip chunked, so without a
+        # length): decoded and written in the file thread, in one hop.
+        if resp.body_received or (
+            length is not None and length <= self.options.memory_limit
+        ):
+            received = await resp.read(decode=False)
+            if length is not None and len(received) != length:
+                raise ShortBody(len(received), length)
+            if self._pacer is not None:
+                await self._pacer.take(len(received))
+            self.parts.add(part_name)
+            try:
+                saved, size, digest = await self._io(
+                    self._decode_and_place,
+                    self._prefix + part_name,
+                    received,
+                    codings,
+                    name,
+                    expected,
+                )
+            finally:
+                self.parts.discard(part_name)
+            return self._saved(resp, saved, size, digest)
+        hashed = self._manifest or expected is not None
+        saved, size, digest = await self._stream(
+            resp, part_name, name, 0, None, hashed, expected, encoded=True
+        )
+        return self._saved(resp, saved, size, digest)
+
+    def _decode_and_place(
+        self,
+        part: str,
+        received: bytes,
+        codings: tuple[str, ...],
+        name: str,
+        expected: str | None,
+    ) -> tuple[str, int, str | None]:
+        """Decode a whole encoded body into ``part`` and name it (in the file thread: one hop).
+
+        The decoder hands out bounded pieces, each written before the next
+        is made, so a small body that inflates hugely never sits in memory.
+        """
+        limit = self.options.max_size
+        handle = open_part(part, 0, hashed=self._manifest or expected is not None)
+        try:
+            decoder = ContentDecoder(codings)
+            decoder.feed(received)
+            while piece := decoder.pull():
+                if limit is not None and handle.size + len(piece) > limit:
+                    raise OverLimit(f"decoded body is over the {limit}-byte limit")
+                handle.write_all((piece,))
+            decoder.close()
+        except BaseException:
+            handle.abort(keep=False)
+            raise
+        saved, digest = self._close_and_place(handle, name, expected)
+        return saved, handle.size, digest
 
     def _saved(
         self, resp: Response, name: str, size: int, digest: str | None
@@ -583,7 +690,14 @@ class Fetcher:
         total: int | None,
         hashed: bool,
         expected: str | None,
+        *,
+        encoded: bool = False,
     ) -> tuple[str, int, str | None]:
+        """Stream ``resp`` into the ``.part`` (decoded when ``encoded``) and name it.
+
+        A decoded body's ``.part`` is never kept for a resume: it is not
+        the identity bytes a ``Range`` request would continue.
+        """
         part = self._prefix + part_name
         self.parts.add(part_name)
         # Cancelled while it opens: close it behind us, keeping a resumed
@@ -595,15 +709,21 @@ class Fetcher:
             dispose=_close_kept,
         )
         done = False
-        keep = self.options.resume
+        keep = self.options.resume and not encoded
         pending: list[bytes] = []
         buffered = 0
+        taken = 0  # raw bytes paid for (encoded: they are not the chunks' sizes)
         try:
             limit = self.options.max_size
             pacer = self._pacer
             async for chunk in resp.chunks():
                 if pacer is not None:
-                    await pacer.take(len(chunk))
+                    if encoded:
+                        raw = resp.raw_bytes
+                        await pacer.take(raw - taken)
+                        taken = raw
+                    else:
+                        await pacer.take(len(chunk))
                 pending.append(chunk)
                 buffered += len(chunk)
                 if limit is not None and handle.size + buffered > limit:

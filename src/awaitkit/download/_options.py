@@ -88,6 +88,9 @@ class DownloadOptions:
     netrc: tuple[tuple[str, tuple[str, str]], ...] = field(default=(), repr=False)
     # Cookies (-b/-c): the jar of the one downloading process.
     cookie_jar: CookieJar | None = field(default=None, repr=False, compare=False)
+    # Offer gzip, deflate, br and zstd and save bodies decoded (curl's
+    # --compressed); False: ask for identity and save bodies as sent.
+    compressed: bool = True
     # Statuses worth another attempt; add 418 here to retry teapots too.
     retry_statuses: frozenset[int] = RETRYABLE_STATUSES
 

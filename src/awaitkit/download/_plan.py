@@ -83,6 +83,7 @@ def options_from_args(
         rate_limit=rate,
         hash_files=getattr(args, "report", None) is not None,
         resume=args.resume,
+        compressed=getattr(args, "compressed", True),
         **extra,
     )
 

@@ -17,8 +17,9 @@ raised                 why                                          verdict
 :class:`BadStatus`     a response that is not 2xx                   by status
 :class:`ShortBody`     fewer body bytes than announced              retry
 :class:`RangeRefused`  416 to the ``Range`` of a leftover .part     retry now
+:class:`EncodedRange`  a 206 with a Content-Encoding (.part gone)   retry now
 :class:`BadRange`      a 206 for bytes we did not ask for           final
-:class:`OverLimit`     a body over ``max_size``                     final
+:class:`OverLimit`     a body over ``max_size`` (decoded, if so)    final
 :class:`BadMetadata`   ``metadata.json`` too large, not JSON, ...   final
 =====================  ===========================================  ============
 
@@ -26,7 +27,9 @@ Timeouts are recognised as ``TimeoutError`` (the client's own timeouts
 subclass it), a file error by :class:`~awaitkit.download._files.FileError`,
 any other ``OSError`` is the network's.  A TLS failure (a certificate
 refused either way, no TLS version in common) is final: another attempt
-would meet the same certificate.
+would meet the same certificate.  A body that cannot be decoded
+(:class:`~awaitkit.http.DecodingError`, :class:`~awaitkit.http.UnsupportedEncoding`)
+is final too: the same bytes would fail again.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from awaitkit.download._options import (
 from awaitkit.http import (
     BodyTooLarge,
     ConnectError,
+    DecodingError,
     HttpClientError,
     InvalidURL,
     RedirectError,
@@ -61,6 +65,7 @@ __all__ = [
     "BadRange",
     "BadStatus",
     "ChecksumMismatch",
+    "EncodedRange",
     "Failure",
     "OverLimit",
     "RangeRefused",
@@ -93,8 +98,23 @@ class ShortBody(Failure):
 class RangeRefused(Failure):
     """416 to the ``Range`` of a leftover ``.part``: it does not fit the server's file."""
 
+    status: int | None = 416
+
     def __init__(self) -> None:
         super().__init__("range not satisfiable")
+
+
+class EncodedRange(RangeRefused):
+    """A 206 to the ``Range`` of a leftover ``.part`` came with a Content-Encoding.
+
+    A range of the encoded body cannot continue the identity bytes a
+    ``.part`` holds: the ``.part`` is dropped and the next attempt starts over.
+    """
+
+    status = None
+
+    def __init__(self) -> None:
+        Failure.__init__(self, "206 with a Content-Encoding to a resume: starting over")
 
 
 class BadRange(Failure):
@@ -150,6 +170,7 @@ _ERRORS: tuple[tuple[type[BaseException], bool, str], ...] = (
     (RedirectError, False, "bad redirect or URL: {exc}"),
     (InvalidURL, False, "bad redirect or URL: {exc}"),
     (BodyTooLarge, False, "{exc}"),
+    (DecodingError, False, "{exc}"),  # UnsupportedEncoding too
     (TruncatedBody, True, "truncated body: {exc}"),
     (ServerDisconnected, True, "server disconnected"),
     (TimeoutError, True, "timed out"),
@@ -200,7 +221,8 @@ def judge(
     elif isinstance(failure, ShortBody):
         why = str(failure)
     elif isinstance(failure, RangeRefused):
-        why, wait, status = str(failure), 0.0, 416  # the .part is gone: at once
+        # The .part is gone: at once.
+        why, wait, status = str(failure), 0.0, failure.status
     elif isinstance(failure, Failure | UnsafeName | FileError):
         return Verdict(Action.FINAL, str(failure))
     else:

@@ -78,6 +78,15 @@ def _register_fetch(commands: Subcommands) -> None:
         "--checksum): a mismatch is an ERROR and no file is kept",
     )
     parser.add_argument(
+        "--compressed",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ask for gzip, deflate, br or zstd and save bodies decoded, as curl's "
+        "--compressed; --max-size then limits the decoded size, and a resumed "
+        ".part is continued as identity bytes (default on; --no-compressed: ask "
+        "for identity and save bodies as sent)",
+    )
+    parser.add_argument(
         "--naming",
         choices=("basename", "path", "hash"),  # _naming.NAMINGS, not imported here
         default="basename",

@@ -26,11 +26,17 @@ from awaitkit.http._backends import (
     NetworkBackend,
 )
 from awaitkit.http._client import HttpClient
+from awaitkit.http._decode import (
+    ACCEPT_ENCODING,
+    ContentDecoder,
+    parse_content_encoding,
+)
 from awaitkit.http._errors import (
     BodyTooLarge,
     CertificateError,
     ConnectError,
     ConnectTimeout,
+    DecodingError,
     HttpClientError,
     InvalidURL,
     ProtocolError,
@@ -40,6 +46,7 @@ from awaitkit.http._errors import (
     TLSError,
     TooManyRedirects,
     TruncatedBody,
+    UnsupportedEncoding,
 )
 from awaitkit.http._hooks import BasicAuth, OriginKey, RequestHook
 from awaitkit.http._response import Headers, Response
@@ -54,13 +61,16 @@ _LAZY = {"CookieHook": "awaitkit.http._cookies"}
 __getattr__, __dir__ = attach(__name__, _LAZY)
 
 __all__ = [
+    "ACCEPT_ENCODING",
     "AsyncioBackend",
     "BasicAuth",
     "BodyTooLarge",
     "CertificateError",
     "ConnectError",
     "ConnectTimeout",
+    "ContentDecoder",
     "CookieHook",
+    "DecodingError",
     "Headers",
     "HttpClient",
     "HttpClientError",
@@ -78,6 +88,8 @@ __all__ = [
     "TLSError",
     "TooManyRedirects",
     "TruncatedBody",
+    "UnsupportedEncoding",
     "check_headers",
+    "parse_content_encoding",
     "tls_context",
 ]

@@ -25,6 +25,7 @@ from urllib.parse import urljoin
 from awaitkit.core import UsageError
 from awaitkit.http._backends import AsyncioBackend, NetworkBackend
 from awaitkit.http._connection import Connection
+from awaitkit.http._decode import CODINGS
 from awaitkit.http._errors import (
     HttpClientError,
     InvalidURL,
@@ -122,6 +123,11 @@ class HttpClient:
     is final.  ``max_head`` caps the response head.  ``backend`` opens the
     connections (default: :class:`AsyncioBackend`; :class:`MockBackend`
     replays scripted bytes).
+    ``accept_encoding`` is the ``Accept-Encoding`` sent (default
+    ``identity``: bodies come as stored); any other value, such as
+    :data:`ACCEPT_ENCODING` (``gzip, deflate, br, zstd``), may name only
+    ``gzip``, ``deflate``, ``br``, ``zstd`` and ``identity``, and bodies that
+    come back encoded are decoded (see :class:`Response`).
     Use as ``async with`` or call :meth:`aclose`.
     """
 
@@ -140,12 +146,15 @@ class HttpClient:
         ssl_context: ssl.SSLContext | None = None,
         max_head: int = 64 * 1024,
         backend: NetworkBackend | None = None,
+        accept_encoding: str | None = None,
     ) -> None:
         if limit < 1:
             raise UsageError(f"limit must be >= 1, not {limit}")
         if limit_per_host is not None and limit_per_host < 1:
             raise UsageError(f"limit_per_host must be >= 1, not {limit_per_host}")
         check_field_value(user_agent, "user_agent")
+        self._accept_encoding = _check_accept_encoding(accept_encoding)
+        self._decode = self._accept_encoding != "identity"
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._user_agent = user_agent
@@ -204,7 +213,9 @@ class HttpClient:
             host, port, host_field = parse_origin(scheme, authority)
             origin = self._origins[key] = Origin(scheme, host, port, host_field)
             static = self._static
-            own = request_tail(host_field, self._user_agent, static.skip)
+            own = request_tail(
+                host_field, self._user_agent, static.skip, self._accept_encoding
+            )
             origin.cross_tail = own + static.lines
             origin.tail = own + static.lines + static.bound
         return origin, target
@@ -212,7 +223,12 @@ class HttpClient:
     def _tail(self, origin: Origin, replaced: frozenset[str], same: bool) -> str:
         """The head after the target when the call's own fields replace some of ours."""
         static = self._static
-        own = request_tail(origin.host_field, self._user_agent, replaced | static.skip)
+        own = request_tail(
+            origin.host_field,
+            self._user_agent,
+            replaced | static.skip,
+            self._accept_encoding,
+        )
         return own + static.lines + static.bound if same else own + static.lines
 
     async def _open(
@@ -380,7 +396,7 @@ class HttpClient:
             declared = response.content_length
             if declared is None or declared <= _REDIRECT_BODY_LIMIT:
                 with contextlib.suppress(HttpClientError):
-                    await response.read(_REDIRECT_BODY_LIMIT)
+                    await response.read(_REDIRECT_BODY_LIMIT, decode=False)
         response._finish(failed=False)
 
     async def _exchange(self, origin: Origin, request: bytes, url: str) -> Response:
@@ -398,7 +414,7 @@ class HttpClient:
                 raise
             exc = conn.exc
             if exc is None:
-                return Response(conn, url, pool)
+                return Response(conn, url, pool, self._decode)
             pool.discard(conn)
             if (
                 reused
@@ -452,3 +468,21 @@ def _without_bound(extra: str) -> str:
         for line in extra.splitlines(keepends=True)
         if line.partition(":")[0].strip().lower() not in ORIGIN_BOUND
     )
+
+
+def _check_accept_encoding(value: str | None) -> str:
+    """``value`` as it will be sent ("identity" for None); refuses what cannot be decoded."""
+    if value is None:
+        return "identity"
+    check_field_value(value, "accept_encoding")
+    names = [item.split(";")[0].strip(" \t").lower() for item in value.split(",")]
+    names = [name for name in names if name]
+    if not names:
+        raise UsageError("accept_encoding is empty (use 'identity' for none)")
+    for name in names:
+        if name not in CODINGS and name not in ("identity", "x-gzip"):
+            raise UsageError(
+                f"accept_encoding: cannot decode {name!r} "
+                f"(known: {', '.join(CODINGS)}, identity)"
+            )
+    return value.strip(" \t")

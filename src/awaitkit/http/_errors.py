@@ -15,6 +15,8 @@ Every client failure derives from :class:`HttpClientError`, an
         ├── TruncatedBody
         ├── ProtocolError
         ├── BodyTooLarge
+        ├── DecodingError          (also awaitkit.core.DecodingError)
+        │   └── UnsupportedEncoding (also awaitkit.core.UnsupportedEncoding)
         ├── TooManyRedirects
         ├── RedirectError
         └── InvalidURL
@@ -40,6 +42,7 @@ __all__ = [
     "CertificateError",
     "ConnectError",
     "ConnectTimeout",
+    "DecodingError",
     "HttpClientError",
     "InvalidURL",
     "ProtocolError",
@@ -49,6 +52,7 @@ __all__ = [
     "TLSError",
     "TooManyRedirects",
     "TruncatedBody",
+    "UnsupportedEncoding",
     "ssl_words",
     "translate",
 ]
@@ -111,6 +115,14 @@ class ProtocolError(HttpClientError):
 
 class BodyTooLarge(HttpClientError):
     """The body is larger (declared or received) than the caller's limit."""
+
+
+class DecodingError(HttpClientError, _core.DecodingError):
+    """The body is not valid data of its Content-Encoding: corrupt, or cut short."""
+
+
+class UnsupportedEncoding(DecodingError, _core.UnsupportedEncoding):
+    """The Content-Encoding names a coding the client cannot decode (or too many)."""
 
 
 class TooManyRedirects(HttpClientError):

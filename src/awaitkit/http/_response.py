@@ -7,6 +7,7 @@ from typing import TypeVar, overload
 
 from awaitkit.core import HTTPStatusError
 from awaitkit.http._connection import Connection
+from awaitkit.http._decode import ContentDecoder, parse_content_encoding
 from awaitkit.http._errors import (
     BodyTooLarge,
     HttpClientError,
@@ -96,10 +97,17 @@ class Response:
     ``content_length`` are known on entry; the body comes from :meth:`read`
     or :meth:`chunks`.  A body already complete when the block ends can
     still be read afterwards.
+
+    When the client asked for compression (``HttpClient(accept_encoding=...)``),
+    a body with a ``Content-Encoding`` comes out decoded (``decode=False``:
+    as sent); ``content_encoding`` names its codings and ``raw_bytes``
+    counts the bytes as received, for progress and rate limits.  Without a
+    ``Content-Encoding`` nothing is added to the path of a body.
     """
 
     __slots__ = (
         "_body",
+        "_coding",
         "_complete",
         "_conn",
         "_fields",
@@ -107,12 +115,15 @@ class Response:
         "_parser",
         "_parts",
         "_pool",
+        "_raw",
         "_reason",
         "status",
         "url",
     )
 
-    def __init__(self, conn: Connection, url: str, pool: Pool) -> None:
+    def __init__(
+        self, conn: Connection, url: str, pool: Pool, decode: bool = False
+    ) -> None:
         self._conn: Connection | None = conn
         self._pool = pool
         self._parser = parser = conn.parser
@@ -124,6 +135,14 @@ class Response:
         self._headers: Headers | None = None
         self._body: bytes | None = None
         self._complete = False
+        self._raw = 0
+        # The raw Content-Encoding, looked for only when the client decodes.
+        coding: bytes | None = None
+        if decode:
+            for name, value in self._fields:
+                if len(name) == 16 and name.lower() == b"content-encoding":
+                    coding = value if coding is None else coding + b"," + value
+        self._coding = coding
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {self.url}>"
@@ -160,8 +179,31 @@ class Response:
         return self
 
     @property
+    def content_encoding(self) -> tuple[str, ...]:
+        """The codings the body is decoded from, in the order the server applied them.
+
+        Empty when the body comes as sent: no ``Content-Encoding`` (or only
+        ``identity``), or a client that does not decode.  Raises
+        :class:`UnsupportedEncoding` for a coding it cannot decode.
+        """
+        coding = self._coding
+        if coding is None:
+            return ()
+        return parse_content_encoding(coding.decode("latin-1"))
+
+    @property
+    def body_received(self) -> bool:
+        """True once the whole body is here: :meth:`read` will not wait."""
+        return self._complete or (self._conn is not None and self._parser.state == DONE)
+
+    @property
+    def raw_bytes(self) -> int:
+        """Body bytes taken so far as they came off the wire (before decoding)."""
+        return self._raw
+
+    @property
     def content_length(self) -> int | None:
-        """The declared Content-Length, or None (absent, chunked)."""
+        """The declared Content-Length (of the body as sent, encoded), or None (absent, chunked)."""
         for name, value in self._fields:
             if len(name) == 14 and name.lower() == b"content-length":
                 text = value.strip(b" \t")
@@ -170,13 +212,20 @@ class Response:
                 return int(text)
         return None
 
-    async def read(self, limit: int | None = None) -> bytes:
-        """The whole body (what :meth:`chunks` has not taken yet).
+    async def read(self, limit: int | None = None, *, decode: bool = True) -> bytes:
+        """The whole body (what :meth:`chunks` has not taken yet), decoded.
 
         More than ``limit`` bytes, declared or received, raises
-        :class:`BodyTooLarge` and closes the connection.
+        :class:`BodyTooLarge` and closes the connection; for a decoded body
+        the limit is on the decoded bytes, and decoding stops as soon as it
+        is passed.  ``decode=False``: the body as sent.  The first read
+        decides: a later one returns the same bytes.
         """
         body = self._body
+        if body is None and decode and self._coding is not None:
+            codings = self.content_encoding
+            if codings:
+                return await self._read_decoded(ContentDecoder(codings), limit)
         conn = self._conn
         if body is None:
             parser = self._parser
@@ -201,6 +250,7 @@ class Response:
             parts = self._parts
             body = parts[0] if len(parts) == 1 else b"".join(parts)
             parts.clear()  # nothing to tell the connection: collect() never pauses
+            self._raw += len(body)
             self._body = body
         if limit is not None and len(body) > limit:
             exc = BodyTooLarge(f"body of {len(body)} bytes, over {limit}")
@@ -209,12 +259,34 @@ class Response:
             raise exc
         return body
 
-    def chunks(self) -> AsyncIterator[bytes]:
+    async def _read_decoded(self, decoder: ContentDecoder, limit: int | None) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        async for piece in _Decoded(self, decoder):
+            size += len(piece)
+            if limit is not None and size > limit:
+                exc = BodyTooLarge(f"decoded body larger than {limit} bytes")
+                if self._conn is not None:
+                    self._conn.fail(exc)
+                raise exc
+            parts.append(piece)
+        body = parts[0] if len(parts) == 1 else b"".join(parts)
+        self._body = body
+        return body
+
+    def chunks(self, *, decode: bool = True) -> AsyncIterator[bytes]:
         """The body in pieces as they arrive (pieces waiting are joined into one).
 
         Reading pauses while more than 1 MiB is buffered unread and resumes
-        below 256 KiB, so a slow consumer holds memory bounded.
+        below 256 KiB, so a slow consumer holds memory bounded.  A decoded
+        body comes in pieces of at most 256 KiB however well it compressed
+        (``decode=False``: as sent); a corrupt or truncated one raises
+        :class:`DecodingError`.
         """
+        if decode and self._coding is not None:
+            codings = self.content_encoding
+            if codings:
+                return _Decoded(self, ContentDecoder(codings))
         return _Pieces(self)
 
     def _finish(self, failed: bool) -> None:
@@ -257,8 +329,10 @@ class _Pieces:
             if parts:
                 piece = parts[0] if len(parts) == 1 else b"".join(parts)
                 parts.clear()
+                size = len(piece)
+                response._raw += size
                 if conn is not None:
-                    conn.consumed(len(piece))
+                    conn.consumed(size)
                 return piece
             if response._body is not None or response._complete:
                 raise StopAsyncIteration
@@ -271,3 +345,33 @@ class _Pieces:
             if response._parser.state == DONE:
                 raise StopAsyncIteration
             await conn.wait(True)
+
+
+class _Decoded:
+    """Async iterator over the decoded pieces of one response."""
+
+    __slots__ = ("_decoder", "_ended", "_raw")
+
+    def __init__(self, response: Response, decoder: ContentDecoder) -> None:
+        self._raw = _Pieces(response)
+        self._decoder = decoder
+        self._ended = False
+
+    def __aiter__(self) -> _Decoded:
+        return self
+
+    async def __anext__(self) -> bytes:
+        decoder = self._decoder
+        while True:
+            piece = decoder.pull()
+            if piece:
+                return piece
+            if self._ended:
+                raise StopAsyncIteration
+            try:
+                data = await self._raw.__anext__()
+            except StopAsyncIteration:
+                self._ended = True
+                decoder.close()  # a stream cut short raises here
+                raise
+            decoder.feed(data)

@@ -180,7 +180,12 @@ def _quote(target: str) -> str:
     return "".join(out)
 
 
-def request_tail(host_field: str, user_agent: str, skip: frozenset[str]) -> str:
+def request_tail(
+    host_field: str,
+    user_agent: str,
+    skip: frozenset[str],
+    accept_encoding: str = "identity",
+) -> str:
     """The request head after the target: version, Host, User-Agent, Accept-Encoding.
 
     ``skip`` names (lowercase) fields the caller sends instead.
@@ -191,8 +196,7 @@ def request_tail(host_field: str, user_agent: str, skip: frozenset[str]) -> str:
     if "user-agent" not in skip:
         parts.append(f"User-Agent: {user_agent}\r\n")
     if "accept-encoding" not in skip:
-        # Bodies are saved as sent: ask for no content coding at all.
-        parts.append("Accept-Encoding: identity\r\n")
+        parts.append(f"Accept-Encoding: {accept_encoding}\r\n")
     return "".join(parts)
 
 
