@@ -11,8 +11,9 @@ Example use::
 Every error it raises derives from :class:`HttpClientError`, itself an
 :class:`awaitkit.core.TransportError`.  :func:`tls_context` builds the
 ``ssl_context`` for one's own CA certificates, ``verify=False`` or a client
-certificate.  :class:`BasicAuth` and :class:`CookieHook` are
-:class:`RequestHook` s (``HttpClient(hooks=[...])``); :class:`CookieHook` is
+certificate.  :func:`proxy_settings` builds the ``proxies`` of curl's ``-x``,
+``--noproxy`` and proxy environment variables.  :class:`BasicAuth` and
+:class:`CookieHook` are :class:`RequestHook` s (``HttpClient(hooks=[...])``); :class:`CookieHook` is
 imported on first use (:mod:`http.cookiejar` is slow to import).
 """
 
@@ -34,6 +35,7 @@ from awaitkit.http._errors import (
     HttpClientError,
     InvalidURL,
     ProtocolError,
+    ProxyError,
     ReadTimeout,
     RedirectError,
     ServerDisconnected,
@@ -42,6 +44,7 @@ from awaitkit.http._errors import (
     TruncatedBody,
 )
 from awaitkit.http._hooks import BasicAuth, OriginKey, RequestHook
+from awaitkit.http._proxy import Proxy, ProxySettings, proxy_settings
 from awaitkit.http._response import Headers, Response
 from awaitkit.http._tls import tls_context
 from awaitkit.http._url import static_fields as check_headers
@@ -70,6 +73,9 @@ __all__ = [
     "NetworkBackend",
     "OriginKey",
     "ProtocolError",
+    "Proxy",
+    "ProxyError",
+    "ProxySettings",
     "ReadTimeout",
     "RedirectError",
     "RequestHook",
@@ -79,5 +85,6 @@ __all__ = [
     "TooManyRedirects",
     "TruncatedBody",
     "check_headers",
+    "proxy_settings",
     "tls_context",
 ]

@@ -11,10 +11,14 @@ import base64
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from awaitkit.core import UsageError
 from awaitkit.http._errors import InvalidURL
+
+if TYPE_CHECKING:
+    from awaitkit.http._proxy import Proxy
 
 __all__ = [
     "ORIGIN_BOUND",
@@ -62,7 +66,19 @@ _MAX_STATIC = 32 * 1024  # characters of extra fields per request, all together
 class Origin:
     """One (scheme, host, port): where to connect, and the Host field."""
 
-    __slots__ = ("cross_tail", "host", "host_field", "key", "port", "tail", "tls")
+    __slots__ = (
+        "cross_tail",
+        "host",
+        "host_field",
+        "key",
+        "port",
+        "proxy",
+        "proxy_line",
+        "route",
+        "start",
+        "tail",
+        "tls",
+    )
 
     def __init__(self, scheme: str, host: str, port: int, host_field: str) -> None:
         self.key = (scheme, host, port)
@@ -70,6 +86,14 @@ class Origin:
         self.host = host  # for connect(): IDNA-encoded, IPv6 without brackets
         self.port = port
         self.host_field = host_field
+        # Set by the client when a proxy applies: the proxy, what pools the
+        # connections (the key; the proxy for http://, key + proxy for a
+        # tunnel), the request line's start (the absolute form for http://
+        # through a proxy) and the Proxy-Authorization line of its head.
+        self.proxy: Proxy | None = None
+        self.route: tuple[object, ...] = self.key
+        self.start = "GET "
+        self.proxy_line = ""
         # Set by the client: " HTTP/1.1\r\nHost: ...\r\n" + its own fields +
         # the caller's fixed ones; cross_tail leaves out the ORIGIN_BOUND ones,
         # for a redirect here from another origin.
