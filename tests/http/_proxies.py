@@ -15,7 +15,7 @@ import http.server
 import socket
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tests.conftest import find_binary
@@ -138,7 +138,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(piece)
             self.wfile.flush()
             origin.streaming.set()
-            if not origin.go_on.wait(20):
+            if origin.on_streaming is not None:
+                origin.on_streaming()  # then the rest, into whatever is left
+            elif not origin.go_on.wait(20):
                 return
             for _ in range(BIG // len(piece) - 1):
                 self.wfile.write(piece)
@@ -162,14 +164,15 @@ class Origin:
     """A threaded HTTP/1.1 server on 127.0.0.1; ``heads`` gets (request line, fields).
 
     Any path answers ``PATH VIA`` (the Via field it got, ``-`` for none);
-    ``/big`` sends a quarter MiB of its 4 MiB, sets ``streaming`` and waits
-    for ``go_on`` before the rest.
+    ``/big`` sends a quarter MiB of its 4 MiB, sets ``streaming`` and calls
+    ``on_streaming`` if set (or else waits for ``go_on``) before the rest.
     """
 
     def __init__(self) -> None:
         self.heads: list[tuple[str, dict[str, str]]] = []
         self.streaming = threading.Event()
         self.go_on = threading.Event()
+        self.on_streaming: Callable[[], None] | None = None
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.origin = self
         self.port = self._server.server_address[1]

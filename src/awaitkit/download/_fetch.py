@@ -132,6 +132,7 @@ def open_client(options: DownloadOptions) -> HttpClient:
         ssl_context=options.ssl_context,
         headers=options.headers,
         hooks=hooks,
+        proxies=options.proxies,
     )
 
 

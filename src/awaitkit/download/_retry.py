@@ -26,7 +26,11 @@ Timeouts are recognised as ``TimeoutError`` (the client's own timeouts
 subclass it), a file error by :class:`~awaitkit.download._files.FileError`,
 any other ``OSError`` is the network's.  A TLS failure (a certificate
 refused either way, no TLS version in common) is final: another attempt
-would meet the same certificate.
+would meet the same certificate.  A proxy's refusal of CONNECT
+(:class:`~awaitkit.http.ProxyError`) is final too (403: port not allowed,
+407: credentials wanted or wrong, an answer that is not HTTP), except 502,
+503 and 504: the proxy could not reach the origin this time, and another
+attempt may.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from awaitkit.http import (
     ConnectError,
     HttpClientError,
     InvalidURL,
+    ProxyError,
     RedirectError,
     ServerDisconnected,
     TLSError,
@@ -141,6 +146,9 @@ class Verdict:
     status: int | None = None  # the HTTP status behind it, if any
 
 
+# A proxy's answers to CONNECT that another attempt may change.
+_PROXY_RETRYABLE = frozenset({502, 503, 504})
+
 # Errors from below, most specific first: (class, retryable, report text).
 # The text formats {exc} (the message), {name} (the class) and {reason}
 # (what a ConnectError wraps).  Timeouts come before ConnectError: a
@@ -203,6 +211,10 @@ def judge(
         why, wait, status = str(failure), 0.0, 416  # the .part is gone: at once
     elif isinstance(failure, Failure | UnsafeName | FileError):
         return Verdict(Action.FINAL, str(failure))
+    elif isinstance(failure, ProxyError):
+        why = str(failure)
+        if failure.status not in _PROXY_RETRYABLE:
+            return Verdict(Action.FINAL, why)
     else:
         rule = next((r for r in _ERRORS if isinstance(failure, r[0])), None)
         if rule is None:
