@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,13 +47,13 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 
 @pytest.fixture
-def origin() -> Origin:  # type: ignore[misc]
+def origin() -> Iterator[Origin]:
     with Origin() as server:
         yield server
 
 
 @pytest.fixture
-def proxy(tmp_path: Path) -> TinyProxy:  # type: ignore[misc]
+def proxy(tmp_path: Path) -> Iterator[TinyProxy]:
     with TinyProxy(tmp_path) as running:
         yield running
 

@@ -22,11 +22,13 @@ from awaitkit.http import (
     ConnectTimeout,
     HttpClient,
     MockBackend,
+    Proxy,
     ProxyError,
     ProxySettings,
     proxy_settings,
     tls_context,
 )
+from awaitkit.http._proxy import parse_proxy
 from tests.flags.loops import both_loops
 from tests.http._proxies import FakeProxy, Origin, TinyProxy
 from tests.http._tls import Pki, TlsServer, make_pki
@@ -107,6 +109,38 @@ async def test_no_proxy_hosts_and_no_settings_go_direct() -> None:
     assert (proxied.host, proxied.port) == ("proxy.example", 3128)
     assert proxied.written.startswith(b"GET http://other.example/b HTTP/1.1\r\n")
     assert (plain.host, plain.written[:7]) == ("other.example", b"GET /c ")
+
+
+async def test_the_proxy_is_not_held_to_one_hosts_limit() -> None:
+    # Two hosts at once through one proxy with limit_per_host=1: two
+    # connections to the proxy, not one request waiting for the other.
+    backend = MockBackend([[OK], [OK]])
+    proxies = proxy_settings("proxy.example:3128")
+    client = HttpClient(backend=backend, proxies=proxies, limit_per_host=1)
+    async with client, client.get("http://a.example/") as first:
+        async with asyncio.timeout(2), client.get("http://b.example/") as second:
+            assert await second.read() == b"hi"
+        assert await first.read() == b"hi"
+    assert [conn.host for conn in backend.connections] == ["proxy.example"] * 2
+
+
+ASKED: list[str] = []
+
+
+class CountingSettings(ProxySettings):
+    def proxy_for(self, scheme: str, host: str) -> Proxy | None:
+        ASKED.append(host)
+        return super().proxy_for(scheme, host)
+
+
+async def test_the_proxy_is_chosen_once_per_origin() -> None:
+    backend = MockBackend([[OK, MockBackend.NEXT, OK, MockBackend.NEXT, OK]])
+    ASKED.clear()
+    proxies = CountingSettings(http=parse_proxy("proxy.example:3128"))
+    async with HttpClient(backend=backend, proxies=proxies) as client:
+        for path in ("/1", "/2", "/3"):
+            await body(client, f"http://a.example{path}")
+    assert ASKED == ["a.example"]
 
 
 async def test_an_unreachable_proxy_is_named() -> None:
@@ -229,10 +263,11 @@ async def test_a_port_the_proxy_does_not_allow(tmp_path: Path, pki: Pki) -> None
 # -- hostile proxies ----------------------------------------------------------
 
 
-async def connect_error(fake: FakeProxy, **options: float) -> ConnectError:
+async def connect_error(fake: FakeProxy) -> ConnectError:
+    """What a GET through ``fake`` fails with: one line, no connection left."""
     async with fake:
         proxies = proxy_settings(fake.url)
-        async with HttpClient(proxies=proxies, **options) as client:  # type: ignore[arg-type]
+        async with HttpClient(proxies=proxies) as client:
             with pytest.raises(ConnectError) as info:
                 await body(client, "https://origin.example:8443/")
             assert client._pool.total == 0

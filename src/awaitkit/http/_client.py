@@ -175,6 +175,8 @@ class HttpClient:
         # "scheme://authority" as written -> its Origin: parsed once.
         self._origins: dict[str, Origin] = {}
         self._proxies = proxies if proxies else None
+        # No hooks, no proxies: a request's head is "GET " + target + the origin's tail.
+        self._plain = not self._hooks and self._proxies is None
 
     async def __aenter__(self) -> HttpClient:
         return self
@@ -256,11 +258,21 @@ class HttpClient:
         if "@" in url:  # rare: a test in C, then the parse
             url, credentials = split_userinfo(url)
         origin, target = self._locate(url)
-        if credentials is None and not self._hooks:
+        if credentials is None and self._plain:
             # The common case: nothing depends on the hop but the origin's tail.
             tail = origin.tail if not replaced else self._tail(origin, replaced, True)
-            request = f"{origin.start}{target}{tail}{extra}\r\n".encode("latin-1")
+            request = f"GET {target}{tail}{extra}\r\n".encode("latin-1")
             response = await self._exchange(origin, request, url)
+            if response.status not in _REDIRECTS:
+                return response
+            return await self._follow(
+                response, url, max_redirects, origin, extra, replaced
+            )
+        if credentials is None and not self._hooks:
+            # The same through a proxy: the request line starts as the origin says.
+            tail = origin.tail if not replaced else self._tail(origin, replaced, True)
+            head = f"{origin.start}{target}{tail}{extra}\r\n".encode("latin-1")
+            response = await self._exchange(origin, head, url)
             if response.status not in _REDIRECTS:
                 return response
             return await self._follow(
@@ -511,17 +523,20 @@ class HttpClient:
                     transport.write(f"{lines}\r\n".encode("latin-1"))
                     connect_status(await setup.answer, target)
                     where = origin.host_field
+                    # TLS with the origin over the same transport: SNI and
+                    # the certificate check are the origin's.
                     tls = await loop.start_tls(
                         transport, conn, context, server_hostname=origin.host
                     )
+                    if tls is None:  # closed as the handshake ended
+                        raise ConnectionResetError("closed during the TLS handshake")
                 except BaseException:
                     setup.answer.cancel()  # its loss is nobody's news now
                     transport.abort()
                     raise
         except OSError as exc:  # ssl.SSLError and the timeout's TimeoutError included
             raise translate(exc, f"cannot connect to {where}") from exc
-        if tls is None:  # the connection closed during the handshake
-            raise ConnectError(f"cannot connect to {origin.host_field}: closed")
+        # start_tls does not call connection_made: the protocol is told here.
         conn.connection_made(tls)
         return conn
 
