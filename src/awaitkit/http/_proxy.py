@@ -26,12 +26,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import unquote
 
 from awaitkit.core import UsageError
 from awaitkit.http._errors import InvalidURL, ProxyError
-from awaitkit.http._url import basic_credentials, parse_origin
+from awaitkit.http._url import Proxy, basic_credentials, parse_origin
 
 __all__ = [
     "CONNECT_HEAD_LIMIT",
@@ -57,19 +57,6 @@ _UNSUPPORTED = {
 CONNECT_HEAD_LIMIT = 16 * 1024
 """Bytes of a proxy's answer to CONNECT (its head) the client reads at most."""
 _STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([0-9]{3})(?: ([^\r\n]*))?")
-
-
-@dataclass(frozen=True, slots=True)
-class Proxy:
-    """An HTTP proxy: where it listens, and the ``Proxy-Authorization`` value, if any."""
-
-    host: str  # for connect(): IDNA-encoded, IPv6 without brackets
-    port: int
-    host_field: str  # host:port as written in a URL (IPv6 in brackets)
-    authorization: str | None = field(default=None, repr=False)
-
-    def __str__(self) -> str:
-        return f"http://{self.host_field}"
 
 
 def parse_proxy(text: str, what: str = "proxy") -> Proxy:

@@ -11,18 +11,16 @@ import base64
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from awaitkit.core import UsageError
 from awaitkit.http._errors import InvalidURL
 
-if TYPE_CHECKING:
-    from awaitkit.http._proxy import Proxy
-
 __all__ = [
     "ORIGIN_BOUND",
     "Origin",
+    "Proxy",
     "StaticFields",
     "basic_credentials",
     "check_field_value",
@@ -61,6 +59,19 @@ ORIGIN_BOUND = frozenset({"authorization", "proxy-authorization", "cookie"})
 """Fields that carry credentials: sent to the request's first origin only, never
 to another one after a redirect (curl's rule since CVE-2018-1000007)."""
 _MAX_STATIC = 32 * 1024  # characters of extra fields per request, all together
+
+
+@dataclass(frozen=True, slots=True)
+class Proxy:
+    """An HTTP proxy: where it listens, and the ``Proxy-Authorization`` value, if any."""
+
+    host: str  # for connect(): IDNA-encoded, IPv6 without brackets
+    port: int
+    host_field: str  # host:port as written in a URL (IPv6 in brackets)
+    authorization: str | None = field(default=None, repr=False)
+
+    def __str__(self) -> str:
+        return f"http://{self.host_field}"
 
 
 class Origin:
