@@ -45,7 +45,7 @@ from awaitkit.download._plan import options_from_args, processes_for, shares
 from awaitkit.download._request import request_options, save_cookies
 from awaitkit.download._result import DownloadResult, DownloadStatus
 from awaitkit.download._spread import download_spread, fork_downloaders
-from awaitkit.http import tls_context
+from awaitkit.http import proxy_settings, tls_context
 
 __all__ = ["run_fetch", "tls_from_args"]
 
@@ -124,6 +124,8 @@ def run_fetch(args: argparse.Namespace) -> int:
             return usage(args, "awaitkit fetch: --checksum checks one URL: give one")
         checked = Job(args.urls[0], sha256=parse_checksum(args.checksum))
     ssl_context = tls_from_args(args)
+    # curl's rules; parsed here, so a bad proxy is a usage error before any start.
+    proxies = proxy_settings(args.proxy, args.noproxy, os.environ) or None
     stream: TextIO | None = None
     if source == "-":
         # As a file given with -i: a bad byte is one bad item, not the end.
@@ -147,6 +149,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         content_disposition=args.content_disposition,
         naming=args.naming,
         ssl_context=ssl_context,
+        proxies=proxies,
         **request_options(args),
     )
     processes = 1 if checked else processes_for(args.processes, args.urls, stream)

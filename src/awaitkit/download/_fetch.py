@@ -150,6 +150,7 @@ def open_client(options: DownloadOptions) -> HttpClient:
         ssl_context=options.ssl_context,
         headers=options.headers,
         hooks=hooks,
+        proxies=options.proxies,
     )
 
 

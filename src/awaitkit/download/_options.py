@@ -16,6 +16,8 @@ if TYPE_CHECKING:  # ssl and http.cookiejar cost start-up time; only types are n
     import ssl
     from http.cookiejar import CookieJar
 
+    from awaitkit.http import ProxySettings
+
 __all__ = [
     "DEFAULT_USER_AGENT",
     "RETRYABLE_STATUSES",
@@ -78,6 +80,9 @@ class DownloadOptions:
     # For https:// (awaitkit.http.tls_context builds one from --cacert, -k,
     # --cert...); None: the system's CA certificates, loaded in a thread.
     ssl_context: ssl.SSLContext | None = None
+    # Proxies (-x, --noproxy, http_proxy...): None, or what awaitkit.http.proxy_settings
+    # made of them before the loop started.
+    proxies: ProxySettings | None = None
     # Fields on every request (-H, --referer): (name, value) pairs; a None
     # value removes the client's own field (curl's -H 'Name:').
     headers: tuple[tuple[str, str | None], ...] = ()

@@ -29,7 +29,11 @@ any other ``OSError`` is the network's.  A TLS failure (a certificate
 refused either way, no TLS version in common) is final: another attempt
 would meet the same certificate.  A body that cannot be decoded
 (:class:`~awaitkit.http.DecodingError`, :class:`~awaitkit.http.UnsupportedEncoding`)
-is final too: the same bytes would fail again.
+is final too: the same bytes would fail again.  So is a proxy's refusal of
+CONNECT (:class:`~awaitkit.http.ProxyError`: 403, port not allowed; 407,
+credentials wanted or wrong; an answer that is not HTTP), except 502, 503
+and 504: the proxy could not reach the origin this time, and another
+attempt may.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from awaitkit.http import (
     DecodingError,
     HttpClientError,
     InvalidURL,
+    ProxyError,
     RedirectError,
     ServerDisconnected,
     TLSError,
@@ -161,6 +166,9 @@ class Verdict:
     status: int | None = None  # the HTTP status behind it, if any
 
 
+# A proxy's answers to CONNECT that another attempt may change.
+_PROXY_RETRYABLE = frozenset({502, 503, 504})
+
 # Errors from below, most specific first: (class, retryable, report text).
 # The text formats {exc} (the message), {name} (the class) and {reason}
 # (what a ConnectError wraps).  Timeouts come before ConnectError: a
@@ -225,6 +233,10 @@ def judge(
         why, wait, status = str(failure), 0.0, failure.status
     elif isinstance(failure, Failure | UnsafeName | FileError):
         return Verdict(Action.FINAL, str(failure))
+    elif isinstance(failure, ProxyError):
+        why = str(failure)
+        if failure.status not in _PROXY_RETRYABLE:
+            return Verdict(Action.FINAL, why)
     else:
         rule = next((r for r in _ERRORS if isinstance(failure, r[0])), None)
         if rule is None:

@@ -103,6 +103,7 @@ def _register_fetch(commands: Subcommands) -> None:
         "(at most 4) for an input file of 128 KiB or more, else 1 (default auto)",
     )
     _add_tls_arguments(parser)
+    _add_proxy_arguments(parser)
     add_common_arguments(parser)
     _add_request_arguments(parser)
     parser.set_defaults(handler=_run_fetch, print_usage=parser.print_usage)
@@ -141,6 +142,36 @@ def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:
         "--key",
         metavar="FILE",
         help="the client certificate's private key (PEM, not encrypted)",
+    )
+
+
+def _add_proxy_arguments(parser: argparse.ArgumentParser) -> None:
+    """curl's proxy options; the environment is read as curl reads it."""
+    group = parser.add_argument_group(
+        "proxies (curl's names)",
+        "Without -x, http:// URLs use $http_proxy (lower case only, not "
+        "HTTP_PROXY), https:// URLs $https_proxy or $HTTPS_PROXY, either one "
+        "$all_proxy or $ALL_PROXY; hosts in $no_proxy or $NO_PROXY go direct. "
+        "http:// goes to the proxy as GET http://host/path; https:// through a "
+        "CONNECT tunnel, with TLS and certificate checks to the origin. A "
+        "refused CONNECT (403, 407...) is an ERROR, not retried (502, 503, 504 "
+        "are). Only http:// proxies: https:// and SOCKS proxies are refused.",
+    )
+    group.add_argument(
+        "-x",
+        "--proxy",
+        metavar="URL",
+        help="use the HTTP proxy at [http://][USER:PASS@]HOST[:PORT] for every "
+        "URL (port 1080 if none given; "
+        "USER:PASS percent-decoded, sent as Proxy-Authorization Basic); it "
+        "overrides the environment; -x '' uses no proxy",
+    )
+    group.add_argument(
+        "--noproxy",
+        metavar="LIST",
+        help="hosts reached directly, replacing $no_proxy: comma-separated "
+        "names (each matches its subdomains too; a leading dot is the same), IP "
+        "addresses, CIDR ranges such as 10.0.0.0/8, or * for all; '' for none",
     )
 
 

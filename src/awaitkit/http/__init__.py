@@ -11,8 +11,9 @@ Example use::
 Every error it raises derives from :class:`HttpClientError`, itself an
 :class:`awaitkit.core.TransportError`.  :func:`tls_context` builds the
 ``ssl_context`` for one's own CA certificates, ``verify=False`` or a client
-certificate.  :class:`BasicAuth` and :class:`CookieHook` are
-:class:`RequestHook` s (``HttpClient(hooks=[...])``); :class:`CookieHook` is
+certificate.  :func:`proxy_settings` builds the ``proxies`` of curl's ``-x``,
+``--noproxy`` and proxy environment variables.  :class:`BasicAuth` and
+:class:`CookieHook` are :class:`RequestHook` s (``HttpClient(hooks=[...])``); :class:`CookieHook` is
 imported on first use (:mod:`http.cookiejar` is slow to import).
 """
 
@@ -40,6 +41,7 @@ from awaitkit.http._errors import (
     HttpClientError,
     InvalidURL,
     ProtocolError,
+    ProxyError,
     ReadTimeout,
     RedirectError,
     ServerDisconnected,
@@ -49,6 +51,7 @@ from awaitkit.http._errors import (
     UnsupportedEncoding,
 )
 from awaitkit.http._hooks import BasicAuth, OriginKey, RequestHook
+from awaitkit.http._proxy import Proxy, ProxySettings, proxy_settings
 from awaitkit.http._response import Headers, Response
 from awaitkit.http._tls import tls_context
 from awaitkit.http._url import static_fields as check_headers
@@ -80,6 +83,9 @@ __all__ = [
     "NetworkBackend",
     "OriginKey",
     "ProtocolError",
+    "Proxy",
+    "ProxyError",
+    "ProxySettings",
     "ReadTimeout",
     "RedirectError",
     "RequestHook",
@@ -91,5 +97,6 @@ __all__ = [
     "UnsupportedEncoding",
     "check_headers",
     "parse_content_encoding",
+    "proxy_settings",
     "tls_context",
 ]

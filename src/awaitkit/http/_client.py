@@ -20,6 +20,7 @@ import contextlib
 import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
+from typing import cast
 from urllib.parse import urljoin
 
 from awaitkit.core import UsageError
@@ -27,8 +28,10 @@ from awaitkit.http._backends import AsyncioBackend, NetworkBackend
 from awaitkit.http._connection import Connection
 from awaitkit.http._decode import CODINGS
 from awaitkit.http._errors import (
+    ConnectError,
     HttpClientError,
     InvalidURL,
+    ProxyError,
     RedirectError,
     ServerDisconnected,
     TooManyRedirects,
@@ -36,7 +39,13 @@ from awaitkit.http._errors import (
 )
 from awaitkit.http._hooks import RequestHook
 from awaitkit.http._parser import DONE
-from awaitkit.http._pool import Pool
+from awaitkit.http._pool import VIA, Pool
+from awaitkit.http._proxy import (
+    CONNECT_HEAD_LIMIT,
+    Proxy,
+    ProxySettings,
+    connect_status,
+)
 from awaitkit.http._response import Response
 from awaitkit.http._tls import tls_context
 from awaitkit.http._url import (
@@ -128,6 +137,12 @@ class HttpClient:
     :data:`ACCEPT_ENCODING` (``gzip, deflate, br, zstd``), may name only
     ``gzip``, ``deflate``, ``br``, ``zstd`` and ``identity``, and bodies that
     come back encoded are decoded (see :class:`Response`).
+    ``proxies`` (:func:`proxy_settings`: curl's ``-x``, ``--noproxy`` and
+    environment) sends http:// requests to an HTTP proxy in absolute form,
+    over keep-alive connections shared by every host, and opens a CONNECT
+    tunnel per https:// origin, with TLS to the origin through it; a
+    refused CONNECT raises :class:`ProxyError`.  Without it (the default)
+    every connection is direct and the environment is not read.
     Use as ``async with`` or call :meth:`aclose`.
     """
 
@@ -147,6 +162,7 @@ class HttpClient:
         max_head: int = 64 * 1024,
         backend: NetworkBackend | None = None,
         accept_encoding: str | None = None,
+        proxies: ProxySettings | None = None,
     ) -> None:
         if limit < 1:
             raise UsageError(f"limit must be >= 1, not {limit}")
@@ -167,6 +183,9 @@ class HttpClient:
         self._pool = Pool(limit, limit_per_host, self._connect)
         # "scheme://authority" as written -> its Origin: parsed once.
         self._origins: dict[str, Origin] = {}
+        self._proxies = proxies if proxies else None
+        # No hooks, no proxies: a request's head is "GET " + target + the origin's tail.
+        self._plain = not self._hooks and self._proxies is None
 
     async def __aenter__(self) -> HttpClient:
         return self
@@ -212,13 +231,30 @@ class HttpClient:
                 self._origins.clear()  # a batch over millions of hosts
             host, port, host_field = parse_origin(scheme, authority)
             origin = self._origins[key] = Origin(scheme, host, port, host_field)
+            if self._proxies is not None:
+                self._route(origin)
             static = self._static
             own = request_tail(
                 host_field, self._user_agent, static.skip, self._accept_encoding
             )
+            own += origin.proxy_line
             origin.cross_tail = own + static.lines
             origin.tail = own + static.lines + static.bound
         return origin, target
+
+    def _route(self, origin: Origin) -> None:
+        """Decide once whether ``origin`` goes through a proxy, and how."""
+        proxy = cast(ProxySettings, self._proxies).proxy_for(origin.key[0], origin.host)
+        if proxy is None:
+            return
+        origin.proxy = proxy
+        if origin.tls:  # a tunnel per origin
+            origin.route = (*origin.key, proxy)
+            return
+        origin.route = (VIA, proxy)
+        origin.start = f"GET http://{origin.host_field}"
+        if proxy.authorization and "proxy-authorization" not in self._static.names:
+            origin.proxy_line = f"Proxy-Authorization: {proxy.authorization}\r\n"
 
     def _tail(self, origin: Origin, replaced: frozenset[str], same: bool) -> str:
         """The head after the target when the call's own fields replace some of ours."""
@@ -229,6 +265,7 @@ class HttpClient:
             replaced | static.skip,
             self._accept_encoding,
         )
+        own += origin.proxy_line
         return own + static.lines + static.bound if same else own + static.lines
 
     async def _open(
@@ -239,11 +276,21 @@ class HttpClient:
         if "@" in url:  # rare: a test in C, then the parse
             url, credentials = split_userinfo(url)
         origin, target = self._locate(url)
-        if credentials is None and not self._hooks:
+        if credentials is None and self._plain:
             # The common case: nothing depends on the hop but the origin's tail.
             tail = origin.tail if not replaced else self._tail(origin, replaced, True)
             request = f"GET {target}{tail}{extra}\r\n".encode("latin-1")
             response = await self._exchange(origin, request, url)
+            if response.status not in _REDIRECTS:
+                return response
+            return await self._follow(
+                response, url, max_redirects, origin, extra, replaced
+            )
+        if credentials is None and not self._hooks:
+            # The same through a proxy: the request line starts as the origin says.
+            tail = origin.tail if not replaced else self._tail(origin, replaced, True)
+            head = f"{origin.start}{target}{tail}{extra}\r\n".encode("latin-1")
+            response = await self._exchange(origin, head, url)
             if response.status not in _REDIRECTS:
                 return response
             return await self._follow(
@@ -338,7 +385,7 @@ class HttpClient:
             tail = origin.tail if same else origin.cross_tail
         if first is not None:
             extra += self._hop_fields(origin, url, first, credentials, names, same)
-        return f"GET {target}{tail}{extra}\r\n".encode("latin-1")
+        return f"{origin.start}{target}{tail}{extra}\r\n".encode("latin-1")
 
     def _hop_fields(
         self,
@@ -442,6 +489,8 @@ class HttpClient:
         return context
 
     async def _connect(self, origin: Origin) -> Connection:
+        if origin.proxy is not None:
+            return await self._connect_proxied(origin)
         loop = asyncio.get_running_loop()
         conn = Connection(
             loop,
@@ -459,6 +508,104 @@ class HttpClient:
         except OSError as exc:  # ssl.SSLError and the timeout's TimeoutError included
             raise translate(exc, f"cannot connect to {origin.host_field}") from exc
         return conn
+
+    async def _connect_proxied(self, origin: Origin) -> Connection:
+        """A connection to the proxy (http://) or a tunnel through it with TLS (https://)."""
+        proxy = cast(Proxy, origin.proxy)
+        loop = asyncio.get_running_loop()
+        conn = Connection(
+            loop,
+            origin,
+            read_timeout=self._read_timeout,
+            max_head=self._max_head,
+            on_lost=self._pool.connection_closed,
+        )
+        if not origin.tls:
+            try:
+                async with asyncio.timeout(self._connect_timeout):
+                    await self._backend.connect(conn, proxy.host, proxy.port, None)
+            except OSError as exc:
+                raise translate(exc, f"cannot connect to proxy {proxy}") from exc
+            return conn
+        context = self._ssl_context or await self._default_context()
+        # CONNECT's authority form always has the port.
+        target = origin.host_field if origin.port != 443 else f"{origin.host_field}:443"
+        setup = _TunnelSetup(loop)
+        where = f"proxy {proxy}"
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                await self._backend.connect(setup, proxy.host, proxy.port, None)
+                transport = cast(asyncio.Transport, setup.transport)
+                try:
+                    lines = f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n"
+                    if proxy.authorization:
+                        lines += f"Proxy-Authorization: {proxy.authorization}\r\n"
+                    transport.write(f"{lines}\r\n".encode("latin-1"))
+                    connect_status(await setup.answer, target)
+                    where = origin.host_field
+                    # TLS with the origin over the same transport: SNI and
+                    # the certificate check are the origin's.
+                    tls = await loop.start_tls(
+                        transport, conn, context, server_hostname=origin.host
+                    )
+                    if tls is None:  # closed as the handshake ended
+                        raise ConnectionResetError("closed during the TLS handshake")
+                except BaseException:
+                    setup.answer.cancel()  # its loss is nobody's news now
+                    transport.abort()
+                    raise
+        except OSError as exc:  # ssl.SSLError and the timeout's TimeoutError included
+            raise translate(exc, f"cannot connect to {where}") from exc
+        # start_tls does not call connection_made: the protocol is told here.
+        conn.connection_made(tls)
+        return conn
+
+
+class _TunnelSetup(asyncio.Protocol):
+    """Reads the proxy's answer to CONNECT: its head, up to the blank line, within limits."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport: asyncio.BaseTransport | None = None
+        self.answer: asyncio.Future[bytes] = loop.create_future()
+        self._buffer = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.answer.done():
+            return
+        buffer = self._buffer
+        start = max(0, len(buffer) - 3)  # the blank line may span two reads
+        buffer += data
+        end = buffer.find(b"\r\n\r\n", start)
+        if end < 0 and len(buffer) <= CONNECT_HEAD_LIMIT:
+            return
+        if end < 0 or end + 4 > CONNECT_HEAD_LIMIT:
+            self._fail(
+                ProxyError(f"proxy's answer to CONNECT over {CONNECT_HEAD_LIMIT} bytes")
+            )
+        elif end + 4 < len(buffer) and _connect_ok(buffer):
+            # The origin speaks only after our TLS hello: this is not it.
+            self._fail(ProxyError("proxy sent data after its answer to CONNECT"))
+        else:
+            cast(asyncio.Transport, self.transport).pause_reading()
+            self.answer.set_result(bytes(buffer[: end + 2]))
+
+    def _fail(self, exc: BaseException) -> None:
+        self.answer.set_exception(exc)
+        cast(asyncio.Transport, self.transport).abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(
+                ConnectError("the proxy closed the connection before answering CONNECT")
+            )
+
+
+def _connect_ok(head: bytes | bytearray) -> bool:
+    """True when ``head`` starts with a 2xx status line (the tunnel would be open)."""
+    return head[:9] in (b"HTTP/1.1 ", b"HTTP/1.0 ") and head[9:10] == b"2"
 
 
 def _without_bound(extra: str) -> str:

@@ -7,8 +7,9 @@ Every client failure derives from :class:`HttpClientError`, an
     awaitkit.core.TransportError
     └── HttpClientError
         ├── ConnectError           (also awaitkit.core.ConnectError)
-        │   └── TLSError           (also awaitkit.core.TLSError): final, not retried
-        │       └── CertificateError   the server's certificate was not accepted
+        │   ├── TLSError           (also awaitkit.core.TLSError): final, not retried
+        │   │   └── CertificateError   the server's certificate was not accepted
+        │   └── ProxyError         the proxy refused CONNECT or answered nonsense
         ├── ConnectTimeout         (also awaitkit.core.TimeoutExpired, TimeoutError)
         ├── ReadTimeout            (also awaitkit.core.TimeoutExpired, TimeoutError)
         ├── ServerDisconnected
@@ -46,6 +47,7 @@ __all__ = [
     "HttpClientError",
     "InvalidURL",
     "ProtocolError",
+    "ProxyError",
     "ReadTimeout",
     "RedirectError",
     "ServerDisconnected",
@@ -91,6 +93,19 @@ class TLSError(ConnectError, _core.TLSError):
 
 class CertificateError(TLSError):
     """The server's certificate was not accepted: unknown CA, wrong name, expired..."""
+
+
+class ProxyError(ConnectError):
+    """The proxy would not open a tunnel (CONNECT): a non-2xx answer, or not HTTP at all.
+
+    ``status`` is the proxy's status (407: it wants credentials, 403: the
+    port is not allowed, 502: it could not reach the origin...), None when
+    the answer was not a valid HTTP head (too large, no status line).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ConnectTimeout(HttpClientError, _core.TimeoutExpired):

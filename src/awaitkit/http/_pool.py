@@ -36,9 +36,11 @@ from awaitkit.http._connection import Connection
 from awaitkit.http._errors import HttpClientError
 from awaitkit.http._url import Origin
 
-__all__ = ["Pool"]
+__all__ = ["VIA", "Pool"]
 
-_Key = tuple[str, str, int]
+# An origin's route: its (scheme, host, port), or a proxy's (see Origin.route).
+_Key = tuple[object, ...]
+VIA = "via"  # the route of http:// through a proxy: one for many hosts
 
 
 class _Host:
@@ -93,7 +95,7 @@ class Pool:
 
     def take_idle(self, origin: Origin) -> Connection | None:
         """The most recently used idle connection to ``origin``, if any still works."""
-        host = self._hosts.get(origin.key)
+        host = self._hosts.get(origin.route)
         if host is None:
             return None
         idle = host.idle
@@ -114,14 +116,14 @@ class Pool:
             conn = self.take_idle(origin)
             if conn is not None:
                 return conn
-        if not self._reserve(origin.key):
+        if not self._reserve(origin.route):
             handed = await self._wait(origin, fresh)
             if handed is not None:
                 return handed
         try:
             conn = await self._connect(origin)
         except BaseException:
-            self._unreserve(origin.key)
+            self._unreserve(origin.route)
             raise
         self._slotted.add(conn)
         if self.closed:
@@ -135,7 +137,7 @@ class Pool:
         if self.closed or not conn.is_available():
             self.discard(conn)
             return
-        host = self._hosts[conn.origin.key]
+        host = self._hosts[conn.origin.route]
         host.idle[conn] = None
         self._idle_of[conn] = host
         self.idle_total += 1
@@ -156,9 +158,9 @@ class Pool:
         if conn in self._slotted:
             self._slotted.remove(conn)
             if to_waiters:
-                self._unreserve(conn.origin.key)
+                self._unreserve(conn.origin.route)
             else:
-                self._uncount(conn.origin.key)
+                self._uncount(conn.origin.route)
 
     def connection_closed(self, conn: Connection) -> None:
         """A connection's loss callback: forget it; an idle one frees its slot now."""
@@ -188,7 +190,8 @@ class Pool:
 
     def _reserve(self, key: _Key) -> bool:
         """Count one more connection to ``key`` if the limits allow, evicting idle ones."""
-        per_host = self.limit_per_host
+        # A proxy carrying http:// for many hosts is not held to one host's limit.
+        per_host = self.limit_per_host if key[0] != VIA else None
         host = self._hosts.get(key)
         while True:
             count = 0 if host is None else host.count
@@ -242,7 +245,7 @@ class Pool:
                 # Served, then cancelled before it could run: give it back.
                 handed = future.result()
                 if handed is None:
-                    self._unreserve(origin.key)
+                    self._unreserve(origin.route)
                 else:
                     self.release(handed)
             elif waiter in self._waiters:
@@ -276,6 +279,6 @@ class Pool:
             if handed is not None:
                 self._waiters.remove(waiter)
                 future.set_result(handed)
-            elif self._reserve(waiter.origin.key):
+            elif self._reserve(waiter.origin.route):
                 self._waiters.remove(waiter)
                 future.set_result(None)

@@ -11,6 +11,7 @@ import base64
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from awaitkit.core import UsageError
@@ -19,6 +20,7 @@ from awaitkit.http._errors import InvalidURL
 __all__ = [
     "ORIGIN_BOUND",
     "Origin",
+    "Proxy",
     "StaticFields",
     "basic_credentials",
     "check_field_value",
@@ -59,10 +61,35 @@ to another one after a redirect (curl's rule since CVE-2018-1000007)."""
 _MAX_STATIC = 32 * 1024  # characters of extra fields per request, all together
 
 
+@dataclass(frozen=True, slots=True)
+class Proxy:
+    """An HTTP proxy: where it listens, and the ``Proxy-Authorization`` value, if any."""
+
+    host: str  # for connect(): IDNA-encoded, IPv6 without brackets
+    port: int
+    host_field: str  # host:port as written in a URL (IPv6 in brackets)
+    authorization: str | None = field(default=None, repr=False)
+
+    def __str__(self) -> str:
+        return f"http://{self.host_field}"
+
+
 class Origin:
     """One (scheme, host, port): where to connect, and the Host field."""
 
-    __slots__ = ("cross_tail", "host", "host_field", "key", "port", "tail", "tls")
+    __slots__ = (
+        "cross_tail",
+        "host",
+        "host_field",
+        "key",
+        "port",
+        "proxy",
+        "proxy_line",
+        "route",
+        "start",
+        "tail",
+        "tls",
+    )
 
     def __init__(self, scheme: str, host: str, port: int, host_field: str) -> None:
         self.key = (scheme, host, port)
@@ -70,6 +97,14 @@ class Origin:
         self.host = host  # for connect(): IDNA-encoded, IPv6 without brackets
         self.port = port
         self.host_field = host_field
+        # Set by the client when a proxy applies: the proxy, what pools the
+        # connections (the key; the proxy for http://, key + proxy for a
+        # tunnel), the request line's start (the absolute form for http://
+        # through a proxy) and the Proxy-Authorization line of its head.
+        self.proxy: Proxy | None = None
+        self.route: tuple[object, ...] = self.key
+        self.start = "GET "
+        self.proxy_line = ""
         # Set by the client: " HTTP/1.1\r\nHost: ...\r\n" + its own fields +
         # the caller's fixed ones; cross_tail leaves out the ORIGIN_BOUND ones,
         # for a redirect here from another origin.
