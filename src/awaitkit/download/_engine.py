@@ -80,21 +80,25 @@ class _Source:
         self._buffer: collections.deque[Item] = collections.deque()
         self._exhausted = False
 
-    async def next_job(self, workers: int = 1) -> Item | None:
-        """The next item (a URL or a :class:`Job`); ``None`` once the input is exhausted.
+    @property
+    def polite(self) -> bool:
+        """Whether :meth:`next_polite` must be asked rather than :meth:`next_job`."""
+        polite = self._polite
+        return polite is not None and bool(polite.gates or self._parked)
 
-        While some host has a gate (it asked to slow down), an item of a
-        host with no room now is set aside and the next one taken; set
-        aside items come back first, as soon as their host has room.
+    async def next_polite(self, workers: int) -> Item | None:
+        """:meth:`next_job` while some host has a gate (it asked to slow down).
+
+        An item of a host with no room now is set aside and the next one
+        taken; set aside items come back first, as soon as their host has room.
         """
         polite = self._polite
-        if polite is None or not (polite.gates or self._parked):
-            return await self._next_input()
+        assert polite is not None
         item = self._unparked(polite)
         if item is not None:
             return item
         while self._parked_count < _PARKED_PER_WORKER * workers:
-            item = await self._next_input()
+            item = await self.next_job()
             if item is None:
                 break
             gate = polite.gate_for(_url_of(item)) if polite.gates else None
@@ -117,7 +121,8 @@ class _Source:
                 return item
         return None
 
-    async def _next_input(self) -> Item | None:
+    async def next_job(self) -> Item | None:
+        """The next input item (a URL or a :class:`Job`); ``None`` once the input is exhausted."""
         if self._sync is not None:
             item = next(self._sync, None)
         elif self._batches is not None:
@@ -206,7 +211,14 @@ async def _run_workers(
     workers: int,
 ) -> None:
     async def work() -> None:
-        while (job := await source.next_job(workers)) is not None:
+        while True:
+            # Straight from the input, unless a host asked to slow down.
+            if source.polite:
+                job = await source.next_polite(workers)
+            else:
+                job = await source.next_job()
+            if job is None:
+                return
             await deliver(await fetcher.fetch(job))
 
     try:

@@ -232,6 +232,7 @@ class Fetcher:
         self._pacer = None if options.rate_limit is None else Pacer(options.rate_limit)
         # Hosts that answered 429 or 503 get paused and slowed (_polite).
         self.polite = Politeness(options.per_host or options.concurrency)
+        self._untimed = options.max_time is None and options.deadline is None
         # The report's record of what each file was made from.
         self._manifest = options.hash_files
 
@@ -274,6 +275,8 @@ class Fetcher:
         recorded in its result (``item``).
         """
         if type(job) is str:
+            if self._untimed:  # the common case: one coroutine, not three
+                return await self._fetch(job)
             return await self._timed(job)
         assert isinstance(job, Job)
         result = await self._timed(job)
