@@ -45,7 +45,9 @@ def serving_nginx_tls(root: Path, work: Path) -> Iterator[tuple[str, Path]]:
             out.write(blob.bytes())
     binary = require("nginx")
     port = free_port()
-    conf_text = NGINX_CONF.format(tmp=work, port=port, root=root.resolve()).replace(
+    conf_text = NGINX_CONF.format(
+        tmp=work, port=port, root=root.resolve(), extra=""
+    ).replace(
         f"listen 127.0.0.1:{port} backlog=4096;",
         f"listen 127.0.0.1:{port} ssl backlog=4096;\n"
         "        ssl_protocols TLSv1.3;\n"
