@@ -27,11 +27,11 @@ import functools
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from awaitkit.download._job import Item, Job
+from awaitkit.download._job import Item, Job, url_of
 from awaitkit.download._names import filename_from_url, sanitize_filename
 from awaitkit.download._naming import Naming, name_for
 
-__all__ = ["BLOCK", "Dispatch", "Shard", "key", "url_of"]
+__all__ = ["BLOCK", "Dispatch", "Shard", "key"]
 
 BLOCK = 64  # URLs per frame to a child; results per frame back
 
@@ -213,14 +213,6 @@ class Dispatch:
         for url in held:
             self.done(shard, url)
         return never_sent
-
-
-def url_of(item: Item) -> str:
-    """The URL of an input item."""
-    if type(item) is str:
-        return item
-    assert isinstance(item, Job)
-    return item.url
 
 
 def key(url: str, naming: Naming = "basename") -> str:

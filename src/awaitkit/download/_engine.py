@@ -32,7 +32,7 @@ from pathlib import Path
 
 from awaitkit.core import first_error
 from awaitkit.download._fetch import Fetcher, open_fetcher
-from awaitkit.download._job import Batched, Item, Source
+from awaitkit.download._job import Batched, Item, Source, url_of
 from awaitkit.download._options import DownloadOptions
 from awaitkit.download._polite import Politeness, host_of
 from awaitkit.download._result import DownloadResult, DownloadStatus
@@ -44,10 +44,6 @@ __all__ = ["Batched", "Item", "Source", "download_many", "iter_downloads"]
 
 
 _PARKED_PER_WORKER = 4
-
-
-def _url_of(item: Item) -> str:
-    return item if type(item) is str else item.url  # type: ignore[union-attr]
 
 
 class _Source:
@@ -101,10 +97,10 @@ class _Source:
             item = await self.next_job()
             if item is None:
                 break
-            gate = polite.gate_for(_url_of(item)) if polite.gates else None
+            host = host_of(url_of(item))
+            gate = polite.gate_of(host) if polite.gates else None
             if gate is None or gate.has_room:
                 return item
-            host = host_of(_url_of(item))
             self._parked.setdefault(host, collections.deque()).append(item)
             self._parked_count += 1
         # Nothing else to do (or enough set aside): the oldest waits its turn.

@@ -53,7 +53,7 @@ from awaitkit.download._files import (
     write_whole,
 )
 from awaitkit.download._filethread import FileThread
-from awaitkit.download._job import Item, Job
+from awaitkit.download._job import Item, Job, url_of
 from awaitkit.download._names import (
     UnsafeName,
     check_name,
@@ -286,7 +286,7 @@ class Fetcher:
 
     async def _timed(self, job: Item) -> DownloadResult:
         options = self.options
-        if options.max_time is None and options.deadline is None:
+        if self._untimed:
             return await self._fetch(job)
         start = time.perf_counter()
         now = time.monotonic()
@@ -306,7 +306,7 @@ class Fetcher:
             why = "stopped at the run's --deadline"
         else:
             why = f"over --max-time ({options.max_time:g} s)"
-        url = job if type(job) is str else job.url  # type: ignore[union-attr]
+        url = url_of(job)
         return DownloadResult(
             url, DownloadStatus.ERROR, None, 0, 0, why, time.perf_counter() - start
         )
@@ -529,11 +529,7 @@ class Fetcher:
             limit = self.options.max_size
             if limit is not None and total is not None and total > limit:
                 raise OverLimit(f"{total} bytes is over the {limit}-byte limit")
-            if self.options.content_disposition:
-                header = resp.headers.get("Content-Disposition")
-                named = header and filename_from_content_disposition(header)
-                if named:
-                    name = folder + check_name(named)
+            name = self._disposed(resp, name)
             if (
                 not offset
                 and length is not None
@@ -569,11 +565,7 @@ class Fetcher:
         Its ``.part`` is never kept for a resume.  ``max_size`` limits the
         decoded bytes, and decoding stops as soon as it is passed.
         """
-        if self.options.content_disposition:
-            header = resp.headers.get("Content-Disposition")
-            named = header and filename_from_content_disposition(header)
-            if named:
-                name = split_relative(name)[0] + check_name(named)
+        name = self._disposed(resp, name)
         length = resp.content_length
         # Small, or all here already (nginx sends gzip chunked, so without a
         # length): decoded and written in the file thread, in one hop.
@@ -603,6 +595,15 @@ class Fetcher:
             resp, part_name, name, 0, None, hashed, expected, encoded=True
         )
         return self._saved(resp, saved, size, digest)
+
+    def _disposed(self, resp: Response, name: str) -> str:
+        """``name``, or with ``content_disposition`` the header's file name in its folder."""
+        if self.options.content_disposition:
+            header = resp.headers.get("Content-Disposition")
+            named = header and filename_from_content_disposition(header)
+            if named:
+                return split_relative(name)[0] + check_name(named)
+        return name
 
     def _decode_and_place(
         self,

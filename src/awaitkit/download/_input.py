@@ -57,16 +57,8 @@ def items_of(lines: list[str], number: int = 1) -> list[Item]:
             continue
         try:
             items.append(Job.from_json(json.loads(text)))
-        except ValueError as exc:  # JSONDecodeError is one
-            items.append(
-                Job(text[:200], refused=f"input line {number + offset}: {exc}")
-            )
-        except RecursionError:
-            items.append(
-                Job(
-                    text[:200], refused=f"input line {number + offset}: nested too deep"
-                )
-            )
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+            items.append(_refused(text, f"input line {number + offset}", exc))
     return items
 
 
@@ -97,15 +89,18 @@ def report_items(lines: list[str], number: int = 1) -> list[Item]:
         try:
             result = DownloadResult.from_json(json.loads(text))
         except (ValueError, RecursionError) as exc:
-            why = "nested too deep" if isinstance(exc, RecursionError) else exc
-            items.append(
-                Job(text[:200], refused=f"report line {number + offset}: {why}")
-            )
+            items.append(_refused(text, f"report line {number + offset}", exc))
             continue
         if result.status in _FINISHED:
             continue
         items.append(result.url if result.item is None else Job.from_json(result.item))
     return items
+
+
+def _refused(text: str, where: str, exc: Exception) -> Job:
+    """A line that is not an item, as one the batch reports as ERROR (its first 200 characters)."""
+    why = "nested too deep" if isinstance(exc, RecursionError) else exc
+    return Job(text[:200], refused=f"{where}: {why}")
 
 
 _FINISHED = (DownloadStatus.OK, DownloadStatus.SKIPPED)

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Batched", "Item", "Job", "Source"]
+__all__ = ["Batched", "Item", "Job", "Source", "url_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +131,14 @@ def _checked_headers(
 
 Item = str | Job
 """One input: a URL, or a :class:`Job` naming its file or its metadata."""
+
+
+def url_of(item: Item) -> str:
+    """The URL of an input item."""
+    if type(item) is str:
+        return item
+    assert isinstance(item, Job)
+    return item.url
 
 
 class Batched:

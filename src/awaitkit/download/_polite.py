@@ -137,7 +137,10 @@ class Politeness:
 
     def gate_for(self, url: str) -> HostGate | None:
         """The gate of ``url``'s host, if it has one (call only while ``gates``)."""
-        host = host_of(url)
+        return self.gate_of(host_of(url))
+
+    def gate_of(self, host: str) -> HostGate | None:
+        """The gate of ``host`` (a :func:`host_of`), if it has one; a settled one goes."""
         gate = self.gates.get(host)
         if gate is not None and gate.settled:
             del self.gates[host]

@@ -42,9 +42,9 @@ from awaitkit.core import (
     fork_workers,
     read_frames,
 )
-from awaitkit.download._dispatch import BLOCK, Dispatch, Shard, url_of
+from awaitkit.download._dispatch import BLOCK, Dispatch, Shard
 from awaitkit.download._engine import Batched, download_many
-from awaitkit.download._job import Item, Job
+from awaitkit.download._job import Item, Job, url_of
 from awaitkit.download._options import DownloadOptions
 from awaitkit.download._result import DownloadResult, DownloadStatus
 
