@@ -166,6 +166,13 @@ def recorder() -> Iterator[tuple[RecordingServer, str]]:
         yield server, server.url
 
 
+def fetch(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``awaitkit fetch -q ARGS`` in a fresh process, its output kept as text."""
+    return subprocess.run(
+        [*FETCH, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 def report_of(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -189,19 +196,8 @@ def test_json_lines_carry_names_headers_and_checksums(
     (tmp_path / "in.txt").write_text("\n".join(lines) + "\n")
     report = tmp_path / "r.jsonl"
     out = tmp_path / "out"
-    run = subprocess.run(
-        [
-            *FETCH,
-            "-i",
-            str(tmp_path / "in.txt"),
-            "--dest",
-            str(out),
-            "--report",
-            str(report),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    run = fetch(
+        "-i", str(tmp_path / "in.txt"), "--dest", str(out), "--report", str(report)
     )
     assert run.returncode == 1, run.stderr
     got = {
@@ -245,22 +241,12 @@ def test_from_report_retries_only_what_failed_with_its_own_options(
     out = tmp_path / "out"
     first = tmp_path / "first.jsonl"
     args = ["--dest", str(out), "--retries", "0"]
-    run = subprocess.run(
-        [*FETCH, "-i", str(tmp_path / "in.txt"), "--report", str(first), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = fetch("-i", str(tmp_path / "in.txt"), "--report", str(first), *args)
     assert run.returncode == 1, run.stderr
     rec.missing = set()
     rec.requests.clear()
     second = tmp_path / "second.jsonl"
-    run = subprocess.run(
-        [*FETCH, "--from-report", str(first), "--report", str(second), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = fetch("--from-report", str(first), "--report", str(second), *args)
     assert run.returncode == 0, run.stderr
     assert sorted(path for path, _ in rec.requests) == ["/b", "/c"]
     assert rec.fields("/b")[0]["x-t"] == ["2"]
@@ -273,12 +259,7 @@ def test_from_report_retries_only_what_failed_with_its_own_options(
 def test_the_report_may_not_be_the_input(tmp_path: Path, option: str) -> None:
     report = tmp_path / "r.jsonl"
     report.write_text("http://127.0.0.1:9/a\n")
-    run = subprocess.run(
-        [*FETCH, option, str(report), "--report", str(report)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = fetch(option, str(report), "--report", str(report))
     assert run.returncode == 2
     assert "would overwrite the input" in run.stderr
     assert report.read_text() == "http://127.0.0.1:9/a\n"
@@ -286,23 +267,13 @@ def test_the_report_may_not_be_the_input(tmp_path: Path, option: str) -> None:
 
 def test_input_and_from_report_are_one_or_the_other(tmp_path: Path) -> None:
     (tmp_path / "a").write_text("")
-    run = subprocess.run(
-        [*FETCH, "-i", str(tmp_path / "a"), "--from-report", str(tmp_path / "a")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = fetch("-i", str(tmp_path / "a"), "--from-report", str(tmp_path / "a"))
     assert run.returncode == 2
     assert "not both" in run.stderr
 
 
 def test_from_report_of_a_file_not_there_is_a_usage_error(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [*FETCH, "--from-report", str(tmp_path / "none.jsonl")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = fetch("--from-report", str(tmp_path / "none.jsonl"))
     assert run.returncode == 2
     assert "cannot read" in run.stderr
 
@@ -320,20 +291,15 @@ def test_json_lines_over_several_processes(tmp_path: Path) -> None:
         (tmp_path / "in.txt").write_text(text)
         report = tmp_path / "r.jsonl"
         out = tmp_path / "out"
-        run = subprocess.run(
-            [
-                *FETCH,
-                "-i",
-                str(tmp_path / "in.txt"),
-                "--processes",
-                "2",
-                "--dest",
-                str(out),
-                "--report",
-                str(report),
-            ],
-            capture_output=True,
-            text=True,
+        run = fetch(
+            "-i",
+            str(tmp_path / "in.txt"),
+            "--processes",
+            "2",
+            "--dest",
+            str(out),
+            "--report",
+            str(report),
             timeout=120,
         )
     assert run.returncode == 0, run.stderr
