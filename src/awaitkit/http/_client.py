@@ -488,17 +488,23 @@ class HttpClient:
         self._ssl_context = context
         return context
 
-    async def _connect(self, origin: Origin) -> Connection:
-        if origin.proxy is not None:
-            return await self._connect_proxied(origin)
-        loop = asyncio.get_running_loop()
-        conn = Connection(
+    def _connection(
+        self, loop: asyncio.AbstractEventLoop, origin: Origin
+    ) -> Connection:
+        """A connection to ``origin``, not yet connected, reporting its loss to the pool."""
+        return Connection(
             loop,
             origin,
             read_timeout=self._read_timeout,
             max_head=self._max_head,
             on_lost=self._pool.connection_closed,
         )
+
+    async def _connect(self, origin: Origin) -> Connection:
+        if origin.proxy is not None:
+            return await self._connect_proxied(origin)
+        loop = asyncio.get_running_loop()
+        conn = self._connection(loop, origin)
         context = None
         if origin.tls:
             context = self._ssl_context or await self._default_context()
@@ -513,13 +519,7 @@ class HttpClient:
         """A connection to the proxy (http://) or a tunnel through it with TLS (https://)."""
         proxy = cast(Proxy, origin.proxy)
         loop = asyncio.get_running_loop()
-        conn = Connection(
-            loop,
-            origin,
-            read_timeout=self._read_timeout,
-            max_head=self._max_head,
-            on_lost=self._pool.connection_closed,
-        )
+        conn = self._connection(loop, origin)
         if not origin.tls:
             try:
                 async with asyncio.timeout(self._connect_timeout):
