@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import signal
@@ -12,7 +14,7 @@ import sys
 import pytest
 
 from awaitkit.cli import main
-from awaitkit.core import UsageError
+from awaitkit.core import AwaitkitError, UsageError
 from awaitkit.probe._output import OutputFile, parse_output_line, read_resume
 
 PROBE_HOLDS_THE_LOOP = pytest.mark.blocks_loop  # see test_cli.py
@@ -232,8 +234,10 @@ def test_output_usage_errors_exit_2(argv, message, tmp_path, capsys) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.txt"]
 
 
-def test_ctrl_c_leaves_the_atomic_target_untouched(tmp_path) -> None:
-    """SIGINT mid-run: the old FILE is as it was, results so far in FILE.partial."""
+@pytest.mark.parametrize("stream", [False, True], ids=["atomic", "stream"])
+def test_ctrl_c_keeps_every_result_and_never_half_a_target(tmp_path, stream) -> None:
+    """SIGINT mid-run.  Atomic: the old FILE is as it was and every result
+    so far is in FILE.partial; streaming: they are in FILE itself."""
     out = tmp_path / "out.txt"
     out.write_text("previous run\n")
     names = tmp_path / "names.txt"
@@ -244,7 +248,13 @@ def test_ctrl_c_leaves_the_atomic_target_untouched(tmp_path) -> None:
         argv = ["probe", "-i", str(names), "--nameserver", f"127.0.0.1:{port}"]
         argv += ["--timeout", "0.05", "--retries", "0", "-c", "100", "-o", str(out)]
         with subprocess.Popen(
-            [sys.executable, "-m", "awaitkit", *argv],
+            [
+                sys.executable,
+                "-m",
+                "awaitkit",
+                *argv,
+                *(["--stream"] if stream else []),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -255,15 +265,52 @@ def test_ctrl_c_leaves_the_atomic_target_untouched(tmp_path) -> None:
             proc.send_signal(signal.SIGINT)
             _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert out.read_text() == "previous run\n"
     partial = tmp_path / "out.txt.partial"
-    assert f"results so far are in {partial}" in err
-    lines = partial.read_text().splitlines()
+    if stream:
+        assert not partial.exists()
+        lines = out.read_text().splitlines()
+    else:
+        assert out.read_text() == "previous run\n"
+        assert f"results so far are in {partial}" in err
+        lines = partial.read_text().splitlines()
     assert lines[:2] == HEADER.splitlines()
-    assert len(lines) >= 2001  # the first block: the header and 1,999 names
+    # 2,900 queries sent 100 at a time: at least 2,800 had ended, all but
+    # at most 100 (the prober's result queue) reached the writer, and the
+    # block not yet written when the signal came is written too.
+    assert len(lines) - 2 >= 2700
+    assert len(set(lines)) == len(lines)
     assert all(line.endswith(" (TIMEOUT)") for line in lines[2:])
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "names.txt",
-        "out.txt",
-        "out.txt.partial",
-    ]
+    assert len(list(tmp_path.iterdir())) == (2 if stream else 3)
+
+
+class _FullDisk(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_write_error_is_one_clean_error_and_the_target_is_kept(tmp_path) -> None:
+    target = tmp_path / "out.txt"
+    target.write_text("old\n")
+    output = OutputFile(str(target))
+    output.open()
+    real, output._file = output._file, _FullDisk()  # the disk fills up
+    assert real is not None
+    real.close()
+    with pytest.raises(AwaitkitError, match=r"cannot write .*No space left on device"):
+        output.write("x\n")
+    assert output.abort(keep=True) is not None
+    assert target.read_text() == "old\n"
+
+
+@PROBE_HOLDS_THE_LOOP
+def test_cli_write_error_exits_1(nsd_port, tmp_path, monkeypatch, capsys) -> None:
+    def full(self: OutputFile, text: str) -> None:
+        raise AwaitkitError(f"cannot write {self.path}: No space left on device")
+
+    monkeypatch.setattr(OutputFile, "write", full)
+    out = tmp_path / "out.txt"
+    argv = ["probe", "test", "--nameserver", f"127.0.0.1:{nsd_port}", "-o", str(out)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"awaitkit: error: cannot write {out}: No space left on device" in err
+    assert not out.exists()

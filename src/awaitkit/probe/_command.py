@@ -247,7 +247,16 @@ def run_command(args: argparse.Namespace) -> int:
             if resumed is not None:
                 names = _unsettled(names, resumed.settled)
         counts = run(
-            _probe_all(args, resolver, names, concurrency, total, write, header),
+            _probe_all(
+                args,
+                resolver,
+                names,
+                concurrency,
+                total,
+                write,
+                header,
+                salvage=None if output is None else output.write,
+            ),
             stop_on_sigterm=True,
         )
     except BaseException as exc:
@@ -264,6 +273,7 @@ def run_command(args: argparse.Namespace) -> int:
             stream.close()
     if output is not None:
         output.commit()
+        sys.stderr.write(f"awaitkit probe: results written to {args.output}\n")
     return 1 if any(counts[s] for s in FAILURES) else 0
 
 
@@ -318,6 +328,8 @@ async def _probe_all(
     total: int | None,
     write: Callable[[str], None],
     header: bool,
+    *,
+    salvage: Callable[[str], None] | None = None,
 ) -> Counter[Status]:
     counts: Counter[Status] = Counter()
     lines: list[str] = []
@@ -350,6 +362,14 @@ async def _probe_all(
                     if len(lines) >= _FLUSH_LINES:
                         await flush()
             await flush()
+        except BaseException:
+            # Stopped (Ctrl-C, SIGTERM, an error): the results of the block
+            # not yet written are as true as the rest.  ``salvage`` writes
+            # them at once, on the loop (it is winding down; the file's lock
+            # waits for a block still being written by a thread).
+            if salvage is not None and lines:
+                salvage("\n".join(lines) + "\n")
+            raise
         finally:
             if progress is not None:
                 progress.close()

@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,7 @@ class OutputFile:
         self.stream = stream
         self._file: IO[str] | None = None
         self._temp: Path | None = None  # not yet renamed to its final name
+        self._lock = threading.Lock()  # one block at a time, whole
 
     def __repr__(self) -> str:
         mode = "stream" if self.stream else "atomic"
@@ -95,17 +97,19 @@ class OutputFile:
 
     def write(self, text: str) -> None:
         """Append ``text``; flushed at once when streaming.  Blocking: call in a thread."""
-        assert self._file is not None, "open() first"
         try:
-            self._file.write(text)
-            if self.stream and self._temp is None:  # started: flush each block
-                self._file.flush()
+            with self._lock:
+                assert self._file is not None, "open() first"
+                self._file.write(text)
+                if self.stream and self._temp is None:  # started: flush each block
+                    self._file.flush()
         except OSError as exc:
             raise AwaitkitError(f"cannot write {self.path}: {exc.strerror}") from exc
 
     def commit(self) -> None:
         """Finish: flush, sync and (atomic mode) rename over the target."""
-        file, self._file = self._file, None
+        with self._lock:
+            file, self._file = self._file, None
         if file is None:
             return
         try:
@@ -126,7 +130,8 @@ class OutputFile:
         streaming, else renamed to ``FILE.partial`` (returned).  Without it,
         the temporary file is removed.
         """
-        file, self._file = self._file, None
+        with self._lock:
+            file, self._file = self._file, None
         if file is not None:
             with contextlib.suppress(OSError):
                 file.close()

@@ -35,8 +35,8 @@ names OLD settled (FOUND, NXDOMAIN, NODATA; failures are probed again) and
 starts the output with those lines, so it holds old and new results.
 
 exit status: 0 every name got a definite answer (FOUND, NXDOMAIN, NODATA,
-INVALID); 1 some got SERVFAIL, TIMEOUT or REFUSED; 2 usage error; 130
-interrupted (Ctrl-C); 143 stopped by SIGTERM.
+INVALID); 1 some got SERVFAIL, TIMEOUT or REFUSED (or -o FILE could not be
+written); 2 usage error; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM.
 """
 
 
