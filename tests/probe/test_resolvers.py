@@ -141,6 +141,16 @@ def test_resolv_conf_without_options_and_bounds(tmp_path) -> None:
     assert (empty.nameservers, empty.timeout, empty.attempts) == ([], None, None)
 
 
+def test_res_options_come_after_the_file(tmp_path) -> None:
+    """RES_OPTIONS, as glibc reads it: applied after the file's options."""
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("nameserver 192.0.2.53\noptions timeout:3 attempts:4\n")
+    parsed = read_resolv_conf(conf, env_options="attempts:2 rotate bogus:1")
+    assert (parsed.timeout, parsed.attempts, parsed.rotate) == (3.0, 2, True)
+    missing = read_resolv_conf(tmp_path / "missing", env_options="timeout:7")
+    assert (missing.nameservers, missing.timeout) == ([], 7.0)
+
+
 def _args(*argv: str):
     return build_parser().parse_args(["probe", "test", *argv])
 
@@ -155,6 +165,7 @@ def test_resolv_conf_options_apply_unless_given(tmp_path, monkeypatch) -> None:
         "nameserver bogus\noptions timeout:4 attempts:3\n"
     )
     monkeypatch.setattr(_command, "RESOLV_CONF", conf)
+    monkeypatch.delenv("RES_OPTIONS", raising=False)
     servers, timeout, retries, rotate = _command._direct_settings(_args())
     assert servers == ["192.0.2.53:53", "192.0.2.54:53"]
     assert (timeout, retries, rotate) == (4.0, 5, False)
@@ -162,6 +173,9 @@ def test_resolv_conf_options_apply_unless_given(tmp_path, monkeypatch) -> None:
     assert _command._direct_settings(given)[1:] == (0.5, 0, False)
     conf.write_text("nameserver 192.0.2.53\noptions rotate\n")
     assert _command._direct_settings(_args())[1:] == (2.0, 2, True)
+    monkeypatch.setenv("RES_OPTIONS", "timeout:1 attempts:2")
+    assert _command._direct_settings(_args())[1:] == (1.0, 1, True)
+    monkeypatch.delenv("RES_OPTIONS")
     # Nameservers given on the command line: resolv.conf is not read at all.
     conf.write_text("nameserver 192.0.2.53\noptions timeout:9 attempts:5\n")
     ns = _args("--nameserver", "127.0.0.1:5300")

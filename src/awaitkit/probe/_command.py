@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -163,7 +164,7 @@ def _direct_settings(
     retries = _DEFAULT_RETRIES if args.retries is None else args.retries
     if servers:
         return [format_server(s) for s in servers], timeout, retries, True
-    conf = read_resolv_conf(RESOLV_CONF)
+    conf = read_resolv_conf(RESOLV_CONF, env_options=os.environ.get("RES_OPTIONS"))
     for spec in conf.nameservers:
         if (server := parse_resolver(spec)) is not None:
             servers[server] = None

@@ -172,20 +172,23 @@ def _option_number(value: str, limit: int) -> int | None:
     return max(1, min(int(value[:6]), limit))
 
 
-def read_resolv_conf(path: Path = Path("/etc/resolv.conf")) -> ResolvConf:
+def read_resolv_conf(
+    path: Path = Path("/etc/resolv.conf"), *, env_options: str | None = None
+) -> ResolvConf:
     """The ``nameserver`` lines and ``options timeout: attempts: rotate`` of resolv.conf.
 
     glibc's reading: ``#`` and ``;`` start comment lines, options
-    accumulate over several ``options`` lines (the last value wins),
+    accumulate over several ``options`` lines (the last value wins), and
+    ``env_options`` (the ``RES_OPTIONS`` environment variable) comes last;
     ``timeout`` is capped at 30 s and ``attempts`` at 5, unknown options and
-    bad values are ignored.  A missing or unreadable file gives an empty
-    :class:`ResolvConf`.
+    bad values are ignored.  A missing or unreadable file gives no
+    nameservers (``env_options`` still apply).
     """
     conf = ResolvConf()
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return conf
+        text = ""
     for line in text.splitlines():
         fields = line.split()
         if len(fields) < 2 or fields[0].startswith(("#", ";")):
@@ -193,17 +196,23 @@ def read_resolv_conf(path: Path = Path("/etc/resolv.conf")) -> ResolvConf:
         if fields[0] == "nameserver":
             conf.nameservers.append(fields[1].split("%")[0])
         elif fields[0] == "options":
-            for option in fields[1:]:
-                name, _, value = option.partition(":")
-                if name == "timeout":
-                    number = _option_number(value, _MAX_TIMEOUT)
-                    conf.timeout = conf.timeout if number is None else float(number)
-                elif name == "attempts":
-                    number = _option_number(value, _MAX_ATTEMPTS)
-                    conf.attempts = conf.attempts if number is None else number
-                elif option == "rotate":
-                    conf.rotate = True
+            _apply_options(conf, fields[1:])
+    if env_options:
+        _apply_options(conf, env_options.split())
     return conf
+
+
+def _apply_options(conf: ResolvConf, options: list[str]) -> None:
+    for option in options:
+        name, _, value = option.partition(":")
+        if name == "timeout":
+            number = _option_number(value, _MAX_TIMEOUT)
+            conf.timeout = conf.timeout if number is None else float(number)
+        elif name == "attempts":
+            number = _option_number(value, _MAX_ATTEMPTS)
+            conf.attempts = conf.attempts if number is None else number
+        elif option == "rotate":
+            conf.rotate = True
 
 
 @dataclass(slots=True)
