@@ -19,6 +19,7 @@ Three things live here, none of them doing network I/O:
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,10 @@ __all__ = [
 MAX_RESOLVERS = 100_000
 _MAX_LINE = 512  # bytes; a longer line is junk (an IPv6 address is <= 47 chars)
 
+# The characters an IP[:PORT] line can hold: junk fails this cheap test
+# before ipaddress raises twice (v4, then v6) over it.
+_ADDRESS_CHARS = re.compile(r"[0-9A-Fa-f.:\[\]]+")
+
 # glibc's limits (resolv.h): RES_MAXRETRANS and RES_MAXRETRY.
 _MAX_TIMEOUT = 30
 _MAX_ATTEMPTS = 5
@@ -59,6 +64,8 @@ def parse_resolver(text: str) -> tuple[str, int] | None:
         >>> parse_resolver("dns.google") is None
         True
     """
+    if not _ADDRESS_CHARS.fullmatch(text):
+        return None
     host, port_text = text, "53"
     if text.startswith("["):
         host, sep, rest = text[1:].partition("]")
