@@ -333,12 +333,28 @@ def test_resolver_usage_errors_exit_2(argv, message, tmp_path, capsys) -> None:
 
 
 def test_many_resolvers_are_not_listed_without_stats(capsys) -> None:
+    """Past 16 resolvers: a count, and the five that failed most (by share)."""
     from awaitkit.probe._command import _server_summary
 
-    stats = {("192.0.2.1", 1000 + i): ServerStats() for i in range(17)}
+    stats = {
+        ("192.0.2.1", 1000 + i): ServerStats(sent=10, answered=10) for i in range(17)
+    }
     _server_summary(stats, every=False)
     assert capsys.readouterr().err == (
         "awaitkit probe: 17 resolvers (--stats lists each one's counts)\n"
     )
+    for i in range(7):
+        stats["192.0.2.1", 1000 + i].timeouts = i + 1
+    stats["192.0.2.1", 1016] = ServerStats(sent=1, refused=1)
+    _server_summary(stats, every=False)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith("; failing most:")
+    assert [line.split()[0] for line in lines[1:]] == [
+        "192.0.2.1:1016",
+        "192.0.2.1:1006",
+        "192.0.2.1:1005",
+        "192.0.2.1:1004",
+        "192.0.2.1:1003",
+    ]
     _server_summary(stats, every=True)
     assert len(capsys.readouterr().err.splitlines()) == 18

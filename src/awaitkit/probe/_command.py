@@ -45,6 +45,7 @@ HEADER = "FOUND\t\tNOT FOUND\tFAILED\n=====\t\t=========\t======"
 _NOT_FOUND = frozenset({Status.NXDOMAIN, Status.NODATA})
 _FLUSH_LINES = 2000
 _LIST_SERVERS = 16  # per-resolver lines in the summary up to this many, or --stats
+_WORST_SERVERS = 5  # past that, the resolvers that failed most
 RESOLV_CONF = Path("/etc/resolv.conf")
 _DEFAULT_TIMEOUT = 2.0
 _DEFAULT_RETRIES = 2
@@ -406,13 +407,29 @@ def _summary(counts: Counter[Status], elapsed: float) -> None:
 def _server_summary(
     stats: Mapping[tuple[str, int], ServerStats], *, every: bool
 ) -> None:
-    """Per-resolver counts: listed for 2-16 resolvers, or for all with --stats."""
-    if not every and (len(stats) < 2 or len(stats) > _LIST_SERVERS):
-        if len(stats) > _LIST_SERVERS:
-            sys.stderr.write(
-                f"awaitkit probe: {len(stats)} resolvers (--stats lists each one's counts)\n"
-            )
+    """Per-resolver counts: listed for 2-16 resolvers, or for all with --stats.
+
+    Past 16 without --stats, only the few that failed most are listed: with
+    a public resolver list, those are the ones worth dropping.
+    """
+    if every or 2 <= len(stats) <= _LIST_SERVERS:
+        lines = format_server_stats(stats)
+        sys.stderr.write("awaitkit probe: per resolver:\n" + "\n".join(lines) + "\n")
         return
+    if len(stats) <= _LIST_SERVERS:
+        return
+    worst = sorted(
+        ((server, counts) for server, counts in stats.items() if _failed(counts)),
+        key=lambda item: _failed(item[1]) / item[1].sent,
+        reverse=True,
+    )[:_WORST_SERVERS]
     sys.stderr.write(
-        "awaitkit probe: per resolver:\n" + "\n".join(format_server_stats(stats)) + "\n"
+        f"awaitkit probe: {len(stats)} resolvers (--stats lists each one's counts)"
+        + ("; failing most:\n" if worst else "\n")
     )
+    if worst:
+        sys.stderr.write("\n".join(format_server_stats(dict(worst))) + "\n")
+
+
+def _failed(counts: ServerStats) -> int:
+    return counts.timeouts + counts.servfail + counts.refused

@@ -22,7 +22,8 @@ With no --nameserver/-r, resolv.conf's "options timeout:N attempts:N rotate"
 apply (glibc's meaning: attempts = tries per nameserver, rotate = start each
 name on the next one) unless --timeout/--retries are given.  The summary
 counts, per resolver, queries sent, answered, timed out, SERVFAIL, REFUSED
-(listed when there are 2-16 resolvers, or always with --stats).
+(listed when there are 2-16 resolvers, or always with --stats; past 16, the
+five that failed most).
 
 brute force: -d example.test -w words.txt probes WORD.example.test for every
 word (-d repeatable: several roots); a domain with FUZZ is a pattern instead
