@@ -358,3 +358,31 @@ def test_many_resolvers_are_not_listed_without_stats(capsys) -> None:
     ]
     _server_summary(stats, every=True)
     assert len(capsys.readouterr().err.splitlines()) == 18
+
+
+@PROBE_HOLDS_THE_LOOP
+def test_cli_resolv_conf_options_end_to_end(nsd_port, tmp_path, monkeypatch, capsys):
+    """resolv.conf with a dead first nameserver, timeout:1 attempts:1, no rotate:
+    every name tries the dead one first (1 s), then nsd (attempts x 2 servers)."""
+    from awaitkit.probe import _command
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        dead = silent.getsockname()[1]
+        conf = tmp_path / "resolv.conf"
+        # A port after the address is our extension (glibc has none): the
+        # test's servers cannot listen on 53.
+        conf.write_text(
+            f"nameserver 127.0.0.1:{dead}\nnameserver 127.0.0.1:{nsd_port}\n"
+            "options timeout:1 attempts:1\n"
+        )
+        monkeypatch.setattr(_command, "RESOLV_CONF", conf)
+        monkeypatch.delenv("RES_OPTIONS", raising=False)
+        start = time.perf_counter()
+        status = main(["probe", "test", "--resolver", "direct"])
+        elapsed = time.perf_counter() - start
+    err = capsys.readouterr().err
+    assert status == 0, err
+    assert 0.9 <= elapsed < 10
+    assert f"127.0.0.1:{dead}  sent 18, answered 0, timeouts 18" in err
+    assert f"127.0.0.1:{nsd_port}  sent 18, answered 18, timeouts 0" in err
