@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         multi_probe as multi_probe,
         probe as probe,
     )
+    from awaitkit.probe._resolvers import ServerStats as ServerStats
     from awaitkit.probe._result import (
         Answer as Answer,
         Result as Result,
@@ -43,6 +44,7 @@ _LAZY = {
     "DirectResolver": "awaitkit.probe._direct",
     "Resolver": "awaitkit.probe._probe",
     "Result": "awaitkit.probe._result",
+    "ServerStats": "awaitkit.probe._resolvers",
     "Stats": "awaitkit.probe._udp",
     "Status": "awaitkit.probe._result",
     "SystemResolver": "awaitkit.probe._system",

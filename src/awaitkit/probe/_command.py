@@ -2,7 +2,9 @@
 
 Output is written in batches by a thread (``asyncio.to_thread``): a slow
 reader on stdout must stall only the printing, never the event loop, or
-queries in flight would time out and be misreported.
+queries in flight would time out and be misreported.  Files the run needs
+whole (the resolver list, resolv.conf, a ``--resume`` file) are read
+before the event loop starts; names and words are streamed in chunks.
 """
 
 from __future__ import annotations
@@ -11,25 +13,42 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
 from awaitkit.core import UsageError, run
-from awaitkit.probe._direct import DirectResolver
+from awaitkit.probe._direct import DirectResolver, parse_nameserver
 from awaitkit.probe._names import candidate_names, to_ascii
+from awaitkit.probe._output import OutputFile, Resumed, read_resume
 from awaitkit.probe._probe import Resolver, multi_probe
+from awaitkit.probe._resolvers import (
+    ServerStats,
+    format_server,
+    format_server_stats,
+    parse_resolver,
+    read_resolv_conf,
+    read_resolver_file,
+)
 from awaitkit.probe._result import FAILURES, Result, Status
 from awaitkit.probe._system import SystemResolver
+from awaitkit.probe._wordlist import FUZZ, brute_names, brute_patterns, read_lines
 
 __all__ = ["format_line", "read_names", "run_command", "system_nameservers"]
 
 HEADER = "FOUND\t\tNOT FOUND\tFAILED\n=====\t\t=========\t======"
 _NOT_FOUND = frozenset({Status.NXDOMAIN, Status.NODATA})
 _FLUSH_LINES = 2000
+_LIST_SERVERS = 16  # per-resolver lines in the summary up to this many, or --stats
+_WORST_SERVERS = 5  # past that, the resolvers that failed most
+RESOLV_CONF = Path("/etc/resolv.conf")
+_DEFAULT_TIMEOUT = 2.0
+_DEFAULT_RETRIES = 2
 
 
 def format_line(result: Result, *, as_json: bool) -> str:
@@ -53,13 +72,7 @@ def _wanted(result: Result, only: str | None) -> bool:
 
 def system_nameservers(path: Path = Path("/etc/resolv.conf")) -> list[str]:
     """The ``nameserver`` entries of resolv.conf (zone ids dropped)."""
-    servers = []
-    with contextlib.suppress(OSError):
-        for line in path.read_text(errors="replace").splitlines():
-            fields = line.split()
-            if len(fields) >= 2 and fields[0] == "nameserver":
-                servers.append(fields[1].split("%")[0])
-    return servers
+    return read_resolv_conf(path).nameservers
 
 
 async def read_names(stream: IO[bytes]) -> AsyncIterator[str]:
@@ -79,88 +92,250 @@ async def read_names(stream: IO[bytes]) -> AsyncIterator[str]:
 
 
 def _make_resolver(args: argparse.Namespace) -> tuple[Resolver, int]:
-    kind = args.resolver or ("direct" if args.nameserver else "system")
+    kind = args.resolver or (
+        "direct" if args.nameserver or args.resolvers else "system"
+    )
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be positive")
     if args.retries is not None and args.retries < 0:
         raise UsageError("--retries must be >= 0")
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
+    if args.rate is not None and args.rate <= 0:
+        raise UsageError("--rate must be positive")
+    if args.rate_per_resolver is not None and args.rate_per_resolver <= 0:
+        raise UsageError("--rate-per-resolver must be positive")
     if kind == "system":
         given = [
             opt
-            for opt, v in (("--nameserver", args.nameserver), ("--rate", args.rate))
+            for opt, v in (
+                ("--nameserver", args.nameserver),
+                ("--resolvers", args.resolvers),
+                ("--rate", args.rate),
+                ("--rate-per-resolver", args.rate_per_resolver),
+                ("--stats", args.stats),
+            )
             if v
         ]
         if given:
             verb = "needs" if len(given) == 1 else "need"
             raise UsageError(f"{' and '.join(given)} {verb} --resolver direct")
-        system = SystemResolver(types=args.types or "both", timeout=args.timeout)
+        timeout = args.timeout or _DEFAULT_TIMEOUT
+        system = SystemResolver(types=args.types or "both", timeout=timeout)
         return system, args.concurrency or 100
-    nameservers = args.nameserver or system_nameservers()
-    if not nameservers:
-        raise UsageError("no nameserver: give --nameserver IP[:PORT]")
+    nameservers, timeout, retries, rotate = _direct_settings(args)
     direct = DirectResolver(
         nameservers,
         types=args.types or "A",
-        timeout=args.timeout,
-        retries=args.retries,
+        timeout=timeout,
+        retries=retries,
         rate=args.rate,
+        rate_per_server=args.rate_per_resolver,
+        rotate=rotate,
         max_in_flight=max(1000, 2 * (args.concurrency or 0)),
     )
     return direct, args.concurrency or 1000
 
 
-def _open_source(args: argparse.Namespace) -> tuple[IO[bytes] | None, int | None]:
-    """The input stream (``None`` for a TLD run) and the total when known."""
+def _direct_settings(
+    args: argparse.Namespace,
+) -> tuple[list[str], float, int, bool]:
+    """Nameservers, timeout, retries and rotation for the direct resolver.
+
+    ``--nameserver`` and ``-r`` add up (duplicates dropped, order kept) and
+    rotate as massdns does; only without either does resolv.conf speak,
+    with its options where ``--timeout``/``--retries`` are not given.
+    """
+    servers: dict[tuple[str, int], None] = {}
+    for spec in args.nameserver or ():
+        servers[parse_nameserver(spec)] = None
+    if args.resolvers is not None:
+        listed = read_resolver_file(args.resolvers)
+        for number, text in listed.skipped:
+            sys.stderr.write(
+                f"awaitkit probe: {args.resolvers}:{number}: {text!r} is not "
+                "a valid resolver (IP[:PORT]); skipped\n"
+            )
+        if (more := listed.skipped_count - len(listed.skipped)) > 0:
+            sys.stderr.write(
+                f"awaitkit probe: {args.resolvers}: {more} more invalid lines skipped\n"
+            )
+        servers.update(dict.fromkeys(listed.servers))
+    timeout = args.timeout or _DEFAULT_TIMEOUT
+    retries = _DEFAULT_RETRIES if args.retries is None else args.retries
+    if servers:
+        return [format_server(s) for s in servers], timeout, retries, True
+    conf = read_resolv_conf(RESOLV_CONF, env_options=os.environ.get("RES_OPTIONS"))
+    for spec in conf.nameservers:
+        if (server := parse_resolver(spec)) is not None:
+            servers[server] = None
+    if not servers:
+        raise UsageError("no nameserver: give --nameserver IP[:PORT] or -r FILE")
+    if args.timeout is None and conf.timeout is not None:
+        timeout = conf.timeout
+    if args.retries is None and conf.attempts is not None:
+        # glibc: each of the servers is tried ``attempts`` times in all.
+        retries = conf.attempts * len(servers) - 1
+    return [format_server(s) for s in servers], timeout, retries, conf.rotate
+
+
+def _open_source(
+    args: argparse.Namespace,
+) -> tuple[IO[bytes] | None, list[str] | None]:
+    """The input stream (``None`` for a TLD run) and, for -w, the name patterns."""
+    if args.wordlist is not None:
+        if args.input is not None:
+            raise UsageError("give -i FILE or -w FILE, not both")
+        domains = [*(args.domains or ()), *([args.tld] if args.tld else [])]
+        if not domains:
+            raise UsageError("-w needs -d DOMAIN or a FUZZ pattern (e.g. FUZZ.dev)")
+        patterns = brute_patterns(domains)  # before opening: it may raise
+        return _open_input(args.wordlist, "-w"), patterns
+    if args.domains:
+        raise UsageError("-d/--domain needs -w/--wordlist FILE")
     if args.tld is not None and args.input is not None:
         raise UsageError("give a TLD or -i FILE, not both")
     if args.tld is None and args.input is None:
         raise UsageError("give a TLD (e.g. 'awaitkit probe dev') or -i FILE|-")
     if args.tld is not None:
+        if FUZZ in args.tld:
+            raise UsageError(f"a {FUZZ} pattern needs -w/--wordlist FILE")
         if to_ascii(f"x.{args.tld.strip('.')}") is None:
             raise UsageError(f"invalid TLD {args.tld!r}")
         return None, None
-    if args.input == "-":
-        return sys.stdin.buffer, None
+    return _open_input(args.input, "-i"), None
+
+
+def _open_input(path: str, option: str) -> IO[bytes]:
+    if path == "-":
+        return sys.stdin.buffer
     try:
-        return open(args.input, "rb"), None
+        return open(path, "rb")
     except OSError as exc:
-        raise UsageError(f"cannot read {args.input}: {exc.strerror}") from exc
+        raise UsageError(f"cannot read {option} {path}: {exc.strerror}") from exc
 
 
 def run_command(args: argparse.Namespace) -> int:
     """Run ``awaitkit probe``; returns the exit status (see the command's epilog)."""
+    if args.stream and args.output is None:
+        raise UsageError("--stream needs -o/--output FILE")
     resolver, concurrency = _make_resolver(args)
-    stream, _ = _open_source(args)
+    output = OutputFile(args.output, stream=args.stream) if args.output else None
+    stream, patterns = _open_source(args)
     try:
-        names: Iterable[str] | AsyncIterator[str]
+        if output is not None:
+            output.open()
+        write = output.write if output is not None else partial(_write, sys.stdout)
+        header = not args.json
+        resumed: Resumed | None = None
+        if args.resume is not None:
+            resumed = _resume(args, write)
+            header = False
+        if output is not None:
+            output.start()
+        names: Iterable[str] | AsyncIterable[str]
+        total: int | None = None
         if stream is None:
             names = list(candidate_names(args.tld))
-            total: int | None = len(names)
+            if resumed is not None:
+                names = [n for n in names if n not in resumed.settled]
+            total = len(names)
         else:
-            names = read_names(stream)
-            total = None
+            names = (
+                read_names(stream)
+                if patterns is None
+                else brute_names(read_lines(stream), patterns)
+            )
+            if resumed is not None:
+                names = _unsettled(names, resumed.settled)
         counts = run(
-            _probe_all(args, resolver, names, concurrency, total), stop_on_sigterm=True
+            _probe_all(
+                args,
+                resolver,
+                names,
+                concurrency,
+                total,
+                write,
+                header,
+                salvage=None if output is None else output.write,
+            ),
+            stop_on_sigterm=True,
         )
+    except BaseException as exc:
+        if output is not None:
+            kept = output.abort(keep=not isinstance(exc, UsageError))
+            if kept is not None:
+                sys.stderr.write(
+                    f"awaitkit probe: stopped; results so far are in {kept} "
+                    f"({args.output} untouched)\n"
+                )
+        raise
     finally:
         if stream is not None and stream is not sys.stdin.buffer:
             stream.close()
+    if output is not None:
+        output.commit()
+        sys.stderr.write(f"awaitkit probe: results written to {args.output}\n")
     return 1 if any(counts[s] for s in FAILURES) else 0
+
+
+def _resume(args: argparse.Namespace, write: Callable[[str], None]) -> Resumed:
+    """Copy the settled lines of ``--resume`` (header first) to the output."""
+    block: list[str] = [HEADER + "\n"] if not args.json else []
+
+    def keep(status: str) -> bool:
+        if args.only == "found":
+            return status == "FOUND"
+        if args.only == "missing":
+            return status != "FOUND"
+        return True
+
+    def add(line: str) -> None:
+        block.append(line)
+        if len(block) >= _FLUSH_LINES:
+            write("".join(block))
+            block.clear()
+
+    resumed = read_resume(args.resume, as_json=args.json, keep=keep, write=add)
+    if block:
+        write("".join(block))
+    sys.stderr.write(
+        f"awaitkit probe: --resume {args.resume}: {len(resumed.settled)} settled "
+        f"name{'' if len(resumed.settled) == 1 else 's'} skipped "
+        f"({resumed.kept} kept in the output)"
+        + (
+            f", {resumed.unreadable} unreadable line"
+            f"{'' if resumed.unreadable == 1 else 's'} ignored"
+            if resumed.unreadable
+            else ""
+        )
+        + "\n"
+    )
+    return resumed
+
+
+async def _unsettled(
+    names: AsyncIterable[str], settled: set[str]
+) -> AsyncIterator[str]:
+    async for name in names:
+        if name not in settled:
+            yield name
 
 
 async def _probe_all(
     args: argparse.Namespace,
     resolver: Resolver,
-    names: Iterable[str] | AsyncIterator[str],
+    names: Iterable[str] | AsyncIterable[str],
     concurrency: int,
     total: int | None,
+    write: Callable[[str], None],
+    header: bool,
+    *,
+    salvage: Callable[[str], None] | None = None,
 ) -> Counter[Status]:
     counts: Counter[Status] = Counter()
-    out = sys.stdout
     lines: list[str] = []
-    if not args.json:
+    if header:
         lines.append(HEADER)
     progress = _progress(total)
     start = time.perf_counter()
@@ -169,7 +344,7 @@ async def _probe_all(
         if lines:
             text = "\n".join(lines) + "\n"
             lines.clear()
-            await asyncio.to_thread(_write, out, text)
+            await asyncio.to_thread(write, text)
 
     async with contextlib.AsyncExitStack() as stack:
         if isinstance(resolver, DirectResolver):
@@ -189,10 +364,20 @@ async def _probe_all(
                     if len(lines) >= _FLUSH_LINES:
                         await flush()
             await flush()
+        except BaseException:
+            # Stopped (Ctrl-C, SIGTERM, an error): the results of the block
+            # not yet written are as true as the rest.  ``salvage`` writes
+            # them at once, on the loop (it is winding down; the file's lock
+            # waits for a block still being written by a thread).
+            if salvage is not None and lines:
+                salvage("\n".join(lines) + "\n")
+            raise
         finally:
             if progress is not None:
                 progress.close()
     _summary(counts, time.perf_counter() - start)
+    if isinstance(resolver, DirectResolver):
+        _server_summary(resolver.server_stats, every=args.stats)
     return counts
 
 
@@ -217,3 +402,34 @@ def _summary(counts: Counter[Status], elapsed: float) -> None:
         f"awaitkit probe: {probed} name{'' if probed == 1 else 's'} in {elapsed:.2f} s ({rate:,.0f}/s): "
         f"{parts or 'nothing probed'}\n"
     )
+
+
+def _server_summary(
+    stats: Mapping[tuple[str, int], ServerStats], *, every: bool
+) -> None:
+    """Per-resolver counts: listed for 2-16 resolvers, or for all with --stats.
+
+    Past 16 without --stats, only the few that failed most are listed: with
+    a public resolver list, those are the ones worth dropping.
+    """
+    if every or 2 <= len(stats) <= _LIST_SERVERS:
+        lines = format_server_stats(stats)
+        sys.stderr.write("awaitkit probe: per resolver:\n" + "\n".join(lines) + "\n")
+        return
+    if len(stats) <= _LIST_SERVERS:
+        return
+    worst = sorted(
+        ((server, counts) for server, counts in stats.items() if _failed(counts)),
+        key=lambda item: _failed(item[1]) / item[1].sent,
+        reverse=True,
+    )[:_WORST_SERVERS]
+    sys.stderr.write(
+        f"awaitkit probe: {len(stats)} resolvers (--stats lists each one's counts)"
+        + ("; failing most:\n" if worst else "\n")
+    )
+    if worst:
+        sys.stderr.write("\n".join(format_server_stats(dict(worst))) + "\n")
+
+
+def _failed(counts: ServerStats) -> int:
+    return counts.timeouts + counts.servfail + counts.refused

@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Literal
 
 from awaitkit.core import UsageError
+from awaitkit.probe._resolvers import ServerStats
 from awaitkit.probe._result import FAILURES, Answer, Status
 from awaitkit.probe._udp import QueryProtocol, RateLimiter, Stats, open_udp
 from awaitkit.probe._wire import (
@@ -73,6 +74,8 @@ def parse_nameserver(spec: str) -> tuple[str, int]:
         raise UsageError(f"bad nameserver {spec!r}: expected IP or IP:PORT") from None
     if not 0 < port < 65536:
         raise UsageError(f"bad nameserver {spec!r}: port out of range")
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # replies come from the IPv4 form
     return str(address), port
 
 
@@ -120,7 +123,12 @@ class DirectResolver:
     up to 50 ms late); a try that times out, or gets SERVFAIL or REFUSED, is
     retried ``retries`` times, each on the next nameserver.
     ``max_in_flight`` bounds queries awaiting an answer on each socket (one
-    per address family in use); ``rate`` (queries/s) paces sending.  ``types`` picks A, AAAA or both (queried together, FOUND
+    per address family in use); ``rate`` (queries/s) paces sending, in all,
+    and ``rate_per_server`` paces each nameserver on its own.  ``rotate``
+    (the default) starts each name on the next nameserver in turn; without
+    it every name starts on the first (glibc without ``options rotate``).
+    ``server_stats`` counts, per nameserver, queries sent, answered, timed
+    out, SERVFAIL and REFUSED.  ``types`` picks A, AAAA or both (queried together, FOUND
     if either has an address).  The socket opens on first use or on
     ``async with``; :meth:`aclose` closes it.
     """
@@ -134,6 +142,8 @@ class DirectResolver:
         retries: int = 2,
         max_in_flight: int = 1000,
         rate: float | None = None,
+        rate_per_server: float | None = None,
+        rotate: bool = True,
     ) -> None:
         if not nameservers:
             raise UsageError("at least one nameserver is needed")
@@ -143,6 +153,8 @@ class DirectResolver:
             raise UsageError("timeout and max_in_flight must be positive, retries >= 0")
         if rate is not None and rate <= 0:
             raise UsageError("rate must be positive")
+        if rate_per_server is not None and rate_per_server <= 0:
+            raise UsageError("rate_per_server must be positive")
         self.nameservers = [parse_nameserver(ns) for ns in nameservers]
         self.types: QueryTypes = types
         self.timeout = timeout
@@ -156,6 +168,21 @@ class DirectResolver:
         self._tcp_slots: asyncio.Semaphore | None = None
         self._limiter = RateLimiter(rate) if rate else None
         self._next_server = 0
+        self.rotate = rotate
+        self.rate_per_server = rate_per_server
+        # Per-server state in lists parallel to ``nameservers`` (the hot path
+        # indexes them); a server listed twice shares one entry.
+        by_server: dict[tuple[str, int], ServerStats] = {}
+        self._server_stats = [
+            by_server.setdefault(server, ServerStats()) for server in self.nameservers
+        ]
+        self._server_limiters: list[RateLimiter] | None = None
+        if rate_per_server:
+            limiters: dict[tuple[str, int], RateLimiter] = {}
+            self._server_limiters = [
+                limiters.setdefault(server, RateLimiter(rate_per_server))
+                for server in self.nameservers
+            ]
 
     def __repr__(self) -> str:
         servers = ",".join(
@@ -164,6 +191,11 @@ class DirectResolver:
         in_flight = sum(len(p.pending) for p in self._protocols.values())
         state = "open" if self._protocols else "closed"
         return f"<DirectResolver {servers} {state} in_flight={in_flight} {self.stats}>"
+
+    @property
+    def server_stats(self) -> dict[tuple[str, int], ServerStats]:
+        """Counts per nameserver, ``(ip, port)`` -> :class:`ServerStats`, in list order."""
+        return dict(zip(self.nameservers, self._server_stats, strict=True))
 
     async def __aenter__(self) -> DirectResolver:
         await self.open()
@@ -226,21 +258,32 @@ class DirectResolver:
             return Answer(Status.INVALID)
         servers = self.nameservers
         start = self._next_server
-        self._next_server = (start + 1) % len(servers)
+        if self.rotate:
+            self._next_server = (start + 1) % len(servers)
         last = Status.TIMEOUT
         stats = self.stats
+        limiters = self._server_limiters
         for attempt in range(self.retries + 1):
-            server = servers[(start + attempt) % len(servers)]
+            index = (start + attempt) % len(servers)
+            server = servers[index]
+            counts = self._server_stats[index]
             if attempt:
                 stats.retries += 1
             if self._limiter is not None:
                 await self._limiter.wait()
+            if limiters is not None:
+                await limiters[index].wait()
             protocol = self._protocols.get(
                 socket.AF_INET6 if ":" in server[0] else socket.AF_INET
             )
             if protocol is None:
                 return Answer(last)  # closed under us
+            counts.sent += 1
             reply = await protocol.ask(server, wire, name, self.timeout)
+            if reply is None:
+                counts.timeouts += 1
+            else:
+                counts.answered += 1
             if reply is not None and reply.truncated:
                 stats.truncated += 1
                 reply = await self._ask_tcp(server, wire, name)
@@ -252,6 +295,10 @@ class DirectResolver:
                 continue
             status = _status_of(reply)
             if status in FAILURES:
+                if status is Status.SERVFAIL:
+                    counts.servfail += 1
+                elif status is Status.REFUSED:
+                    counts.refused += 1
                 last = status
                 continue
             return Answer(status, reply.addresses)

@@ -15,11 +15,29 @@ object per line instead.  A summary of counts by status goes to stderr.
 resolvers: "system" is getaddrinfo in a thread pool (honours /etc/hosts; at
 most ~6-32 lookups in flight); "direct" sends UDP queries straight to the
 nameservers given (or those of /etc/resolv.conf) and is the default when
---nameserver is given.
+--nameserver or -r is given.  -r FILE is massdns' resolver list: IP, IP:PORT,
+[IPv6]:PORT or bare IPv6 a line, '#' comments; junk lines are skipped with a
+warning naming them (as massdns does), a file with no resolver is an error.
+With no --nameserver/-r, resolv.conf's "options timeout:N attempts:N rotate"
+apply (glibc's meaning: attempts = tries per nameserver, rotate = start each
+name on the next one) unless --timeout/--retries are given.  The summary
+counts, per resolver, queries sent, answered, timed out, SERVFAIL, REFUSED
+(listed when there are 2-16 resolvers, or always with --stats; past 16, the
+five that failed most).
+
+brute force: -d example.test -w words.txt probes WORD.example.test for every
+word (-d repeatable: several roots); a domain with FUZZ is a pattern instead
+(-w words.txt FUZZ.dev).  The word list is streamed; bad words are INVALID.
+
+files: -o FILE writes into a temporary file renamed over FILE at the end (an
+interrupted run leaves FILE untouched and its results in FILE.partial);
+--stream writes FILE as it goes, flushed per block.  --resume OLD skips the
+names OLD settled (FOUND, NXDOMAIN, NODATA; failures are probed again) and
+starts the output with those lines, so it holds old and new results.
 
 exit status: 0 every name got a definite answer (FOUND, NXDOMAIN, NODATA,
-INVALID); 1 some got SERVFAIL, TIMEOUT or REFUSED; 2 usage error; 130
-interrupted (Ctrl-C); 143 stopped by SIGTERM.
+INVALID); 1 some got SERVFAIL, TIMEOUT or REFUSED (or -o FILE could not be
+written); 2 usage error; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM.
 """
 
 
@@ -30,11 +48,17 @@ def register(commands: Subcommands) -> None:
         help="probe DNS names: which exist? (the book's domaincheck)",
         description="Probe DNS names. With a TLD, probe the book's domaincheck\n"
         "names (Python keywords of up to 4 letters + .TLD); with -i, names\n"
-        "from a file or stdin, one per line.",
+        "from a file or stdin, one per line; with -w, every word of a list\n"
+        "under each -d DOMAIN.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("tld", nargs="?", metavar="TLD", help="e.g. dev or com.br")
+    parser.add_argument(
+        "tld",
+        nargs="?",
+        metavar="TLD",
+        help="e.g. dev or com.br; with -w, a DOMAIN or FUZZ pattern",
+    )
     parser.add_argument(
         "-i",
         "--input",
@@ -42,10 +66,33 @@ def register(commands: Subcommands) -> None:
         help="read names from FILE ('-' for stdin), one per line; '#' starts a comment",
     )
     parser.add_argument(
+        "-d",
+        "--domain",
+        dest="domains",
+        action="append",
+        metavar="DOMAIN",
+        help="with -w: probe WORD.DOMAIN (repeatable); a DOMAIN holding FUZZ is "
+        "a pattern (FUZZ.dev); the TLD argument counts as one too",
+    )
+    parser.add_argument(
+        "-w",
+        "--wordlist",
+        metavar="FILE",
+        help="brute force: words from FILE ('-' for stdin), one per line, "
+        "each probed under every -d DOMAIN",
+    )
+    parser.add_argument(
         "--nameserver",
         action="append",
         metavar="IP[:PORT]",
         help="nameserver to query directly (repeatable; implies --resolver direct)",
+    )
+    parser.add_argument(
+        "-r",
+        "--resolvers",
+        metavar="FILE",
+        help="massdns-style resolver list, IP[:PORT] a line (adds to "
+        "--nameserver; implies --resolver direct)",
     )
     parser.add_argument(
         "--resolver",
@@ -63,23 +110,34 @@ def register(commands: Subcommands) -> None:
     parser.add_argument(
         "--timeout",
         type=float,
-        default=2.0,
         metavar="SECONDS",
-        help="per try (direct) or per lookup (system); default 2",
+        help="per try (direct) or per lookup (system); default 2, or "
+        "resolv.conf's timeout:N when it gives the nameservers",
     )
     parser.add_argument(
         "--retries",
         type=int,
-        default=2,
         metavar="N",
         help="direct: retries after a timeout, SERVFAIL or REFUSED, each on "
-        "the next nameserver (default 2)",
+        "the next nameserver (default 2, or attempts:N x nameservers - 1 "
+        "from resolv.conf)",
     )
     parser.add_argument(
         "--rate",
         type=float,
         metavar="QPS",
-        help="direct: send at most QPS queries per second",
+        help="direct: send at most QPS queries per second in all",
+    )
+    parser.add_argument(
+        "--rate-per-resolver",
+        type=float,
+        metavar="QPS",
+        help="direct: send at most QPS queries per second to each resolver",
+    )
+    parser.add_argument(
+        "--stats",
+        action="store_true",
+        help="direct: list every resolver's counts in the summary",
     )
     parser.add_argument(
         "--type",
@@ -95,6 +153,23 @@ def register(commands: Subcommands) -> None:
         "--only",
         choices=("found", "missing"),
         help="print only FOUND names, or only NOT FOUND ones (NXDOMAIN/NODATA)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write results to FILE instead of stdout, atomically at the end",
+    )
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="with -o: write FILE as results come, flushed per block",
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="FILE",
+        help="skip names FILE (a previous output, same format) settled; "
+        "probe its failures again",
     )
     parser.set_defaults(handler=_run)
 
