@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import sys
 import time
@@ -29,13 +30,18 @@ __all__ = ["format_line", "read_names", "run_command", "system_nameservers"]
 
 HEADER = "FOUND\t\tNOT FOUND\tFAILED\n=====\t\t=========\t======"
 _NOT_FOUND = frozenset({Status.NXDOMAIN, Status.NODATA})
-_FLUSH_LINES = 2000
+_FLUSH_LINES = 4096
+_READ_BLOCK = 1 << 16
+_PROGRESS_EVERY = 64  # tqdm's update() costs more than probing a name
+# One encoder for every line: json.dumps with any option builds a new
+# JSONEncoder per call, which cost as much as the encoding itself.
+_encode_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def format_line(result: Result, *, as_json: bool) -> str:
     """One output line: the book's columns (FOUND at 0, NOT FOUND at 2 tabs) or JSON."""
     if as_json:
-        return json.dumps(result.to_dict(), ensure_ascii=False)
+        return _encode_json(result.to_dict())
     if result.found:
         return result.domain
     if result.status in _NOT_FOUND:
@@ -68,14 +74,42 @@ async def read_names(stream: IO[bytes]) -> AsyncIterator[str]:
     Blank lines and ``#`` comments are skipped; undecodable bytes become
     U+FFFD, which makes the name INVALID rather than stopping the run.
     """
-    while True:
-        lines = await asyncio.to_thread(stream.readlines, 1 << 16)
-        if not lines:
-            return
-        for raw in lines:
-            name = raw.decode("utf-8", "replace").split("#", 1)[0].strip()
-            if name:
-                yield name
+    rest: bytes | None = b""
+    while rest is not None:
+        names, rest = await asyncio.to_thread(_read_block, stream, rest)
+        for name in names:
+            yield name
+
+
+def _read_block(stream: IO[bytes], rest: bytes) -> tuple[list[str], bytes | None]:
+    """The names of the next whole lines of ``stream``, and the partial line left.
+
+    ``None`` for what is left means the end of the stream.
+
+    A block is decoded at once (lines are cut at newline bytes, never part of
+    a multi-byte character, so a bad byte still spoils only its line); at
+    the end of the stream the partial line is the last line.  ``read1``
+    returns what one read gives: names piped in slowly are probed as they
+    come, not once 64 KiB have arrived.
+    """
+    read = stream.read1 if isinstance(stream, io.BufferedIOBase) else stream.read
+    block = read(_READ_BLOCK)
+    tail: bytes | None
+    if not block:
+        data, tail = rest, None
+    else:
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            # A line this long is no name (INVALID all the same): keep its
+            # start, so that a hostile input cannot make this quadratic.
+            return [], (rest + block)[:_READ_BLOCK]
+        data, tail = rest + block[: cut + 1], block[cut + 1 :]
+    text = data.decode("utf-8", "replace")
+    if "#" in text:
+        lines = [line.split("#", 1)[0].strip() for line in text.split("\n")]
+    else:
+        lines = [line.strip() for line in text.split("\n")]
+    return [name for name in lines if name], tail
 
 
 def _make_resolver(args: argparse.Namespace) -> tuple[Resolver, int]:
@@ -163,14 +197,24 @@ async def _probe_all(
     if not args.json:
         lines.append(HEADER)
     progress = _progress(total)
+    unshown = 0  # results not yet added to the progress bar
     start = time.perf_counter()
+    # One block is written while the next one fills: the write (in a thread,
+    # so a slow reader stalls only the printing) overlaps the probing.
+    writing: asyncio.Future[None] | None = None
 
     async def flush() -> None:
+        nonlocal writing
+        if writing is not None:
+            await writing
+            writing = None
         if lines:
             text = "\n".join(lines) + "\n"
             lines.clear()
-            await asyncio.to_thread(_write, out, text)
+            writing = asyncio.ensure_future(asyncio.to_thread(_write, out, text))
 
+    as_json = args.json
+    only = args.only
     async with contextlib.AsyncExitStack() as stack:
         if isinstance(resolver, DirectResolver):
             await stack.enter_async_context(resolver)
@@ -183,14 +227,27 @@ async def _probe_all(
             async for result in results:
                 counts[result.status] += 1
                 if progress is not None:
-                    progress.update()
-                if _wanted(result, args.only):
-                    lines.append(format_line(result, as_json=args.json))
+                    unshown += 1
+                    if unshown >= _PROGRESS_EVERY:
+                        progress.update(unshown)
+                        unshown = 0
+                if only is None or _wanted(result, only):
+                    lines.append(format_line(result, as_json=as_json))
                     if len(lines) >= _FLUSH_LINES:
                         await flush()
             await flush()
+            await flush()  # waits for the last block
         finally:
+            if writing is not None:
+                # Only on the way out with an error: a thread cannot be
+                # cancelled, so let its write end (nothing may be printed
+                # after the summary); the error on its way out is the one
+                # reported.
+                await asyncio.wait([writing])
+                if not writing.cancelled():
+                    writing.exception()  # retrieved: it must not be logged
             if progress is not None:
+                progress.update(unshown)
                 progress.close()
     _summary(counts, time.perf_counter() - start)
     return counts

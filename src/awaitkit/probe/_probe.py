@@ -11,6 +11,7 @@ names cost.
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -103,21 +104,68 @@ async def multi_probe(
     lookup = chosen.lookup
     from_answer = Result.from_answer
 
-    async def resolve(domain: str) -> Result:
-        name = to_ascii(domain)
-        if name is None:
-            return Result(domain, False, status=Status.INVALID)
-        return from_answer(domain, await lookup(name))
+    # An async source is read by one feeder into ``ready``; idle workers
+    # wait in ``idle`` and get a name handed straight to them.  Cheaper per
+    # name than an asyncio.Queue (a deque operation and a flag test), and
+    # the source is never read more than ``concurrency`` names ahead.
+    ready: collections.deque[str] = collections.deque()
+    idle: collections.deque[asyncio.Future[str | None]] = collections.deque()
+    room: list[asyncio.Future[None]] = []  # the feeder, waiting for room
+    source_ended = False
 
-    async def work_queue(names: asyncio.Queue[str | None]) -> None:
-        while (domain := await names.get()) is not None:
-            await results.put(await resolve(domain))
-        await results.put(None)
+    async def work_buffer() -> None:
+        # Runs once per name: the hand-over is inlined, no helper coroutine.
+        loop = asyncio.get_running_loop()
+        put = results.put
+        while True:
+            if room and len(ready) <= concurrency // 2:
+                waiter = room.pop()
+                if not waiter.done():
+                    waiter.set_result(None)
+            if ready:
+                domain = ready.popleft()
+            elif source_ended:
+                break
+            else:
+                handed: asyncio.Future[str | None] = loop.create_future()
+                idle.append(handed)
+                if (given := await handed) is None:
+                    break
+                domain = given
+            name = to_ascii(domain)
+            if name is None:
+                await put(Result(domain, False, status=Status.INVALID))
+            else:
+                await put(from_answer(domain, await lookup(name)))
+        await put(None)
+
+    async def feed(source: AsyncIterable[str]) -> None:
+        nonlocal source_ended
+        loop = asyncio.get_running_loop()
+        try:
+            async for domain in source:
+                while idle:
+                    waiter = idle.popleft()
+                    if not waiter.done():  # not cancelled
+                        waiter.set_result(domain)
+                        break
+                else:
+                    ready.append(domain)
+                    if len(ready) >= concurrency:
+                        wanted: asyncio.Future[None] = loop.create_future()
+                        room.append(wanted)
+                        await wanted
+        finally:
+            source_ended = True
+            while idle:
+                waiter = idle.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
 
     async def work_iter(names: Iterator[str]) -> None:
         # Workers share one iterator: next() never awaits, so no two workers
-        # can be inside it at once.  The body is resolve() inlined: this
-        # loop runs once per name.
+        # can be inside it at once.  The body is inlined: this loop runs
+        # once per name.
         put = results.put
         for domain in names:
             name = to_ascii(domain)
@@ -127,23 +175,14 @@ async def multi_probe(
                 await put(from_answer(domain, await lookup(name)))
         await put(None)
 
-    async def feed(
-        names: asyncio.Queue[str | None], source: AsyncIterable[str]
-    ) -> None:
-        async for domain in source:
-            await names.put(domain)
-        for _ in range(concurrency):
-            await names.put(None)
-
     try:
         async with asyncio.TaskGroup() as tg:
             tasks: list[asyncio.Task[None]] = []
             if isinstance(domains, AsyncIterable):
                 # An async iterator cannot be advanced by two tasks at once, so
-                # one feeder reads it into a small queue the workers drain.
-                names: asyncio.Queue[str | None] = asyncio.Queue(maxsize=concurrency)
-                tasks.append(tg.create_task(feed(names, domains)))
-                tasks += [tg.create_task(work_queue(names)) for _ in range(concurrency)]
+                # one feeder reads it ahead for the workers.
+                tasks.append(tg.create_task(feed(domains)))
+                tasks += [tg.create_task(work_buffer()) for _ in range(concurrency)]
             else:
                 iterator = iter(domains)
                 tasks += [
