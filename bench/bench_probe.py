@@ -25,6 +25,7 @@ import json
 import os
 import random
 import re
+import resource
 import shlex
 import subprocess
 import sys
@@ -126,11 +127,13 @@ def run_cli(directory: Path, port: int, *, as_json: bool) -> dict[str, float]:
     cmd = [PYTHON, "-c", CLI_WITH_LAG, "probe", "-i", str(directory / "names.txt")]
     cmd += ["--nameserver", f"127.0.0.1:{port}", *(["--json"] if as_json else [])]
     with out_path.open("wb") as out:
+        cpu = _children_cpu()
         start = time.perf_counter()
         proc = subprocess.run(
             cmd, stdout=out, stderr=subprocess.PIPE, text=True, timeout=900
         )
         elapsed = time.perf_counter() - start
+        cpu = _children_cpu() - cpu
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"awaitkit probe failed ({proc.returncode}):{proc.stderr}")
     lag = json.loads(proc.stderr.strip().splitlines()[-1])["lag_p99"]
@@ -158,6 +161,7 @@ def run_cli(directory: Path, port: int, *, as_json: bool) -> dict[str, float]:
         "found": _expected_found(found),
         "definite": definite,
         "lag_p99": lag,
+        "cpu_us": cpu / total * 1e6,
     }
 
 
@@ -172,9 +176,11 @@ def run_massdns(directory: Path, port: int, massdns: str) -> dict[str, float]:
         *(["--root"] if os.geteuid() == 0 else []),
         *("-q", "-w", str(out_path), str(directory / "names.txt")),
     ]
+    cpu = _children_cpu()
     start = time.perf_counter()
     subprocess.run(cmd, capture_output=True, check=True, timeout=900)
     elapsed = time.perf_counter() - start
+    cpu = _children_cpu() - cpu
     found: set[str] = set()
     definite = 0
     with out_path.open(encoding="utf-8") as lines:
@@ -190,7 +196,14 @@ def run_massdns(directory: Path, port: int, massdns: str) -> dict[str, float]:
         "rate": total / elapsed,
         "found": _expected_found(found),
         "definite": definite,
+        "cpu_us": cpu / total * 1e6,
     }
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of the children waited for so far (nsd is not)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _expected_found(found: set[str]) -> int:
@@ -378,7 +391,8 @@ def cli_rows(
                 "names/s",
                 higher_is_better=True,
                 goal=0.9,
-                note=f"{verdict(runs)}; rounds {rounds}",
+                note=f"{verdict(runs)}; rounds {rounds}; CPU "
+                f"{median([r['cpu_us'] for r in runs]):.1f} us/name",
                 round_ratios=per_round_ratios(
                     ours, results["ours"], higher_is_better=True
                 ),
@@ -398,7 +412,8 @@ def cli_rows(
                     note="massdns "
                     + verdict(massdns_runs)
                     + "; rounds "
-                    + ", ".join(f"{r:,.0f}" for r in results["massdns"]),
+                    + ", ".join(f"{r:,.0f}" for r in results["massdns"])
+                    + f"; CPU {median([r['cpu_us'] for r in massdns_runs]):.1f} us/name",
                     round_ratios=per_round_ratios(
                         ours, results["massdns"], higher_is_better=True
                     ),

@@ -97,9 +97,37 @@ async def multi_probe(
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     chosen = _resolver_or_default(resolver)
-    # Workers hand results over through a bounded queue: a slow consumer
-    # stalls the workers instead of piling up results.  None = a worker quit.
-    results: asyncio.Queue[Result | None] = asyncio.Queue(maxsize=concurrency)
+    loop = asyncio.get_running_loop()
+    # Workers hand results to the consumer through ``done``; past
+    # ``concurrency`` results waiting there, a worker waits in ``blocked``:
+    # a slow consumer stalls the workers instead of piling up results.  A
+    # deque and two lists of futures, not an asyncio.Queue, whose put and
+    # get cost more than the rest of a name's way out.
+    done: collections.deque[Result] = collections.deque()
+    consumer: list[asyncio.Future[None]] = []  # the consumer, waiting
+    blocked: list[asyncio.Future[None]] = []
+    workers_left = concurrency
+
+    def hand_over(result: Result) -> asyncio.Future[None] | None:
+        """Pass ``result`` on; a future to await before the next if ``done`` is full."""
+        done.append(result)
+        if consumer:
+            waiter = consumer.pop()
+            if not waiter.done():
+                waiter.set_result(None)
+        if len(done) < concurrency:
+            return None
+        full: asyncio.Future[None] = loop.create_future()
+        blocked.append(full)
+        return full
+
+    def worker_done() -> None:
+        nonlocal workers_left
+        workers_left -= 1
+        if consumer:
+            waiter = consumer.pop()
+            if not waiter.done():
+                waiter.set_result(None)
 
     lookup = chosen.lookup
     from_answer = Result.from_answer
@@ -115,8 +143,6 @@ async def multi_probe(
 
     async def work_buffer() -> None:
         # Runs once per name: the hand-over is inlined, no helper coroutine.
-        loop = asyncio.get_running_loop()
-        put = results.put
         while True:
             if room and len(ready) <= concurrency // 2:
                 waiter = room.pop()
@@ -134,14 +160,15 @@ async def multi_probe(
                 domain = given
             name = to_ascii(domain)
             if name is None:
-                await put(Result(domain, False, status=Status.INVALID))
+                full = hand_over(Result(domain, False, status=Status.INVALID))
             else:
-                await put(from_answer(domain, await lookup(name)))
-        await put(None)
+                full = hand_over(from_answer(domain, await lookup(name)))
+            if full is not None:
+                await full
+        worker_done()
 
     async def feed(source: AsyncIterable[str]) -> None:
         nonlocal source_ended
-        loop = asyncio.get_running_loop()
         try:
             async for domain in source:
                 while idle:
@@ -166,14 +193,15 @@ async def multi_probe(
         # Workers share one iterator: next() never awaits, so no two workers
         # can be inside it at once.  The body is inlined: this loop runs
         # once per name.
-        put = results.put
         for domain in names:
             name = to_ascii(domain)
             if name is None:
-                await put(Result(domain, False, status=Status.INVALID))
+                full = hand_over(Result(domain, False, status=Status.INVALID))
             else:
-                await put(from_answer(domain, await lookup(name)))
-        await put(None)
+                full = hand_over(from_answer(domain, await lookup(name)))
+            if full is not None:
+                await full
+        worker_done()
 
     try:
         async with asyncio.TaskGroup() as tg:
@@ -188,12 +216,20 @@ async def multi_probe(
                 tasks += [
                     tg.create_task(work_iter(iterator)) for _ in range(concurrency)
                 ]
-            finished = 0
-            while finished < concurrency:
-                item = await results.get()
-                if item is None:
-                    finished += 1
+            while True:
+                if not done:
+                    if not workers_left:
+                        break
+                    waiter: asyncio.Future[None] = loop.create_future()
+                    consumer.append(waiter)
+                    await waiter
                     continue
+                item = done.popleft()
+                if blocked and len(done) <= concurrency // 2:
+                    for full in blocked:
+                        if not full.done():  # not cancelled
+                            full.set_result(None)
+                    blocked.clear()
                 try:
                     yield item
                 except GeneratorExit:
