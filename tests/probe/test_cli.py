@@ -296,3 +296,37 @@ def test_a_group_with_a_bug_in_it_is_not_hidden(monkeypatch) -> None:
     with pytest.raises(ExceptionGroup) as info:
         main(["probe", "test"])
     assert info.group_contains(RuntimeError)
+
+
+def test_json_lines_match_one_encoding_per_record() -> None:
+    """A block of records encoded at once reads exactly as one line per record,
+    however hostile the strings inside (boundaries, quotes, newlines, nesting)."""
+    from awaitkit.probe._command import format_line, json_lines
+    from awaitkit.probe._result import Result, Status
+
+    hostile = [
+        'a}, {"domain": "b',
+        "}, {",
+        'x"\n}, {"domain": y',
+        "bücher.\u2028de",
+        "\\",
+    ]
+    results = [Result(name, False, status=Status.INVALID) for name in hostile] + [
+        Result("e1.test", True, status=Status.FOUND, addresses=("10.0.0.1",))
+    ]
+    expected = "".join(format_line(r, as_json=True) + "\n" for r in results)
+    assert json_lines([r.to_dict() for r in results]) == expected
+    nested: list[dict[str, object]] = [
+        {"domain": "a", "answers": [{"domain": "x"}, {"domain": "y"}]},
+        {"domain": "b", "answers": []},
+        {"status": "FOUND", "domain": "c"},
+    ]
+    assert json_lines(nested) == "".join(
+        json.dumps(r, ensure_ascii=False) + "\n" for r in nested
+    )
+    assert json_lines(nested[:2]) == "".join(
+        json.dumps(r, ensure_ascii=False) + "\n" for r in nested[:2]
+    )
+    assert json_lines([]) == ""
+    for line, record in zip(json_lines(nested).splitlines(), nested, strict=True):
+        assert json.loads(line) == record

@@ -26,11 +26,20 @@ from awaitkit.probe._probe import Resolver, multi_probe
 from awaitkit.probe._result import FAILURES, Result, Status
 from awaitkit.probe._system import SystemResolver
 
-__all__ = ["format_line", "read_names", "run_command", "system_nameservers"]
+__all__ = [
+    "format_line",
+    "json_lines",
+    "read_names",
+    "run_command",
+    "system_nameservers",
+]
 
 HEADER = "FOUND\t\tNOT FOUND\tFAILED\n=====\t\t=========\t======"
 _NOT_FOUND = frozenset({Status.NXDOMAIN, Status.NODATA})
 _FLUSH_LINES = 4096
+# JSON is encoded a block at a time on the loop: 1,024 records take ~1.5 ms
+# (4,096 took 6 ms, most of the 10 ms loop-lag budget).
+_FLUSH_RECORDS = 1024
 _READ_BLOCK = 1 << 16
 _PROGRESS_EVERY = 64  # tqdm's update() costs more than probing a name
 # One encoder for every line: json.dumps with any option builds a new
@@ -47,6 +56,27 @@ def format_line(result: Result, *, as_json: bool) -> str:
     if result.status in _NOT_FOUND:
         return f"\t\t{result.domain}"
     return f"\t\t\t\t{result.domain} ({result.status.value})"
+
+
+def json_lines(records: list[dict[str, object]]) -> str:
+    """``records`` as JSON lines, each exactly as ``format_line`` writes it.
+
+    One encoder call for the whole block (a call per line cost twice as
+    much), cut back into lines at the record boundaries: ``}, {`` and the
+    first key, which no JSON string can hold (its quotes would be escaped).
+    A nested object with that key in that place would make the count
+    disagree; then each record is encoded alone.
+    """
+    if not records:
+        return ""
+    first = next(iter(records[0]), None)
+    if first is not None and all(next(iter(r), None) == first for r in records):
+        key = _encode_json(first)
+        text = _encode_json(records)[1:-1]
+        boundary = "}, {" + key + ": "
+        if text.count(boundary) == len(records) - 1:
+            return text.replace(boundary, "}\n{" + key + ": ") + "\n"
+    return "".join(_encode_json(r) + "\n" for r in records)
 
 
 def _wanted(result: Result, only: str | None) -> bool:
@@ -194,6 +224,7 @@ async def _probe_all(
     counts: Counter[Status] = Counter()
     out = sys.stdout
     lines: list[str] = []
+    records: list[dict[str, object]] = []  # --json: encoded a block at a time
     if not args.json:
         lines.append(HEADER)
     progress = _progress(total)
@@ -208,9 +239,10 @@ async def _probe_all(
         if writing is not None:
             await writing
             writing = None
-        if lines:
-            text = "\n".join(lines) + "\n"
+        if lines or records:
+            text = "\n".join(lines) + "\n" if lines else json_lines(records)
             lines.clear()
+            records.clear()
             writing = asyncio.ensure_future(asyncio.to_thread(_write, out, text))
 
     as_json = args.json
@@ -232,9 +264,14 @@ async def _probe_all(
                         progress.update(unshown)
                         unshown = 0
                 if only is None or _wanted(result, only):
-                    lines.append(format_line(result, as_json=as_json))
-                    if len(lines) >= _FLUSH_LINES:
-                        await flush()
+                    if as_json:
+                        records.append(result.to_dict())
+                        if len(records) >= _FLUSH_RECORDS:
+                            await flush()
+                    else:
+                        lines.append(format_line(result, as_json=False))
+                        if len(lines) >= _FLUSH_LINES:
+                            await flush()
             await flush()
             await flush()  # waits for the last block
         finally:
