@@ -5,6 +5,12 @@
 
 * ours: ``multi_probe`` + ``DirectResolver``, 1,000 in flight, on uvloop;
 * dnsperf: the ceiling (``-c 2 -T 1 -b 4096``; fewer clients report false losses);
+* ours as users run it: ``awaitkit probe -i names.txt --nameserver
+  127.0.0.1:PORT`` with ``--json`` and with the book's columns, stdout to a
+  file, timed from start to exit (interpreter start included);
+* massdns (``-s 1000``, 8 MiB buffers, ndjson to a file), the CLI we race,
+  from ``$MASSDNS`` (a binary built outside the repository: blechschmidt/massdns,
+  ``make``); the row is skipped with a note when it is not set;
 * the book's domainlib (``baselines/book_probe.py``, ``getaddrinfo`` in
   asyncio's default pool).  glibc only asks the server in /etc/resolv.conf on
   port 53, so it runs in a private mount + network namespace (``unshare -m
@@ -16,8 +22,10 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import resource
 import shlex
 import subprocess
 import sys
@@ -34,6 +42,35 @@ from awaitkit.probe.testing import nsd_config, serving_nsd
 DEFAULT_ROUNDS = 3
 ZONE = "bench.test"
 CONCURRENCY = 1000
+PYTHON = sys.executable
+# The CLI in a process of its own, as the console script runs it, with a
+# LagMonitor around the command's coroutine: loop lag is sampled in the
+# process that does the work.  The p99 goes to stderr as the last line.
+CLI_WITH_LAG = """
+import json, sys
+from awaitkit import cli
+from awaitkit.core import LagMonitor
+from awaitkit.probe import _command
+
+plain_run = _command.run
+lag_p99 = []
+
+def run(coro, **kwargs):
+    async def sampled():
+        async with LagMonitor() as lag:
+            try:
+                return await coro
+            finally:
+                lag_p99.append(lag.report().p99_ms)
+    return plain_run(sampled(), **kwargs)
+
+_command.run = run
+sys.argv = ["awaitkit", *sys.argv[1:]]
+try:
+    cli.entry()
+finally:
+    sys.stderr.write(json.dumps({"lag_p99": max(lag_p99, default=float("nan"))}) + "\\n")
+"""
 
 
 def make_inputs(directory: Path, total: int) -> tuple[str, list[str], int]:
@@ -82,6 +119,98 @@ def run_ours(names: list[str], port: int) -> dict[str, float]:
         }
 
     return run(main())
+
+
+def run_cli(directory: Path, port: int, *, as_json: bool) -> dict[str, float]:
+    """``awaitkit probe`` in its own process; names/s from start to exit."""
+    out_path = directory / ("cli.ndjson" if as_json else "cli.txt")
+    cmd = [PYTHON, "-c", CLI_WITH_LAG, "probe", "-i", str(directory / "names.txt")]
+    cmd += ["--nameserver", f"127.0.0.1:{port}", *(["--json"] if as_json else [])]
+    with out_path.open("wb") as out:
+        cpu = _children_cpu()
+        start = time.perf_counter()
+        proc = subprocess.run(
+            cmd, stdout=out, stderr=subprocess.PIPE, text=True, timeout=900
+        )
+        elapsed = time.perf_counter() - start
+        cpu = _children_cpu() - cpu
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"awaitkit probe failed ({proc.returncode}):{proc.stderr}")
+    lag = json.loads(proc.stderr.strip().splitlines()[-1])["lag_p99"]
+    found: set[str] = set()
+    definite = 0
+    with out_path.open(encoding="utf-8") as lines:
+        if as_json:
+            for line in lines:
+                record = json.loads(line)
+                if record["status"] == "FOUND":
+                    found.add(record["domain"])
+                definite += record["status"] in ("FOUND", "NXDOMAIN")
+        else:
+            for line in lines:
+                if line.startswith(("FOUND", "=====")):
+                    continue  # the header
+                if not line.startswith("\t"):
+                    found.add(line.rstrip("\n"))
+                    definite += 1
+                elif not line.startswith("\t\t\t\t"):
+                    definite += 1
+    total = sum(1 for _ in (directory / "names.txt").open())
+    return {
+        "rate": total / elapsed,
+        "found": _expected_found(found),
+        "definite": definite,
+        "lag_p99": lag,
+        "cpu_us": cpu / total * 1e6,
+    }
+
+
+def run_massdns(directory: Path, port: int, massdns: str) -> dict[str, float]:
+    """massdns as its README runs it, ndjson to a file; names/s from start to exit."""
+    (directory / "resolvers.txt").write_text(f"127.0.0.1:{port}\n")
+    out_path = directory / "massdns.ndjson"
+    cmd = [
+        massdns,
+        *("-r", str(directory / "resolvers.txt"), "-t", "A", "-o", "J"),
+        *("-s", "1000", "--rcvbuf", "8388608", "--sndbuf", "8388608"),
+        *(["--root"] if os.geteuid() == 0 else []),
+        *("-q", "-w", str(out_path), str(directory / "names.txt")),
+    ]
+    cpu = _children_cpu()
+    start = time.perf_counter()
+    subprocess.run(cmd, capture_output=True, check=True, timeout=900)
+    elapsed = time.perf_counter() - start
+    cpu = _children_cpu() - cpu
+    found: set[str] = set()
+    definite = 0
+    with out_path.open(encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            name = record["name"].rstrip(".")
+            answers = record.get("data", {}).get("answers", [])
+            if record["status"] == "NOERROR" and any(a["type"] == "A" for a in answers):
+                found.add(name)
+            definite += record["status"] in ("NOERROR", "NXDOMAIN")
+    total = sum(1 for _ in (directory / "names.txt").open())
+    return {
+        "rate": total / elapsed,
+        "found": _expected_found(found),
+        "definite": definite,
+        "cpu_us": cpu / total * 1e6,
+    }
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of the children waited for so far (nsd is not)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _expected_found(found: set[str]) -> int:
+    """How many names were found, or -1 if any of them should not have been."""
+    if any(not name.startswith("e") for name in found):
+        return -1
+    return len(found)
 
 
 def run_dnsperf(directory: Path, port: int, seconds: int) -> float:
@@ -143,6 +272,9 @@ def run(rounds: int, quick: bool) -> list[Row]:
         zone_text, names, existing = make_inputs(directory, total)
         ours_runs: list[dict[str, float]] = []
         book_runs: list[dict[str, float] | None] = []
+        cli_runs: dict[str, list[dict[str, float]]] = {"json": [], "columns": []}
+        massdns_runs: list[dict[str, float]] = []
+        massdns = os.environ.get("MASSDNS")
         with serving_nsd(
             ZONE,
             zone_text,
@@ -151,14 +283,22 @@ def run(rounds: int, quick: bool) -> list[Row]:
             verbosity=0,
             timeout=60,
         ) as port:
-            results = interleave(
-                {
-                    "ours": lambda: _record(ours_runs, run_ours(names, port)),
-                    "dnsperf": lambda: run_dnsperf(directory, port, seconds),
-                    "book": lambda: _record_book(book_runs, run_book(directory)),
-                },
-                rounds,
-            )
+            cases = {
+                "ours": lambda: _record(ours_runs, run_ours(names, port)),
+                "cli json": lambda: _record(
+                    cli_runs["json"], run_cli(directory, port, as_json=True)
+                ),
+                "cli columns": lambda: _record(
+                    cli_runs["columns"], run_cli(directory, port, as_json=False)
+                ),
+                "dnsperf": lambda: run_dnsperf(directory, port, seconds),
+                "book": lambda: _record_book(book_runs, run_book(directory)),
+            }
+            if massdns:
+                cases["massdns"] = lambda: _record(
+                    massdns_runs, run_massdns(directory, port, massdns)
+                )
+            results = interleave(cases, rounds)
     ours = results["ours"]
     correct = all(r["found"] == existing and r["definite"] == total for r in ours_runs)
     note = f"{total:,} names, {CONCURRENCY} in flight; " + (
@@ -201,6 +341,7 @@ def run(rounds: int, quick: bool) -> list[Row]:
             goal=1.0,
         ),
     ]
+    rows += cli_rows(results, cli_runs, massdns_runs, total, existing)
     book_ok = [r for r in book_runs if r is not None]
     if len(book_ok) == len(book_runs):
         book_rates = [r["rate"] for r in book_ok]
@@ -217,6 +358,83 @@ def run(rounds: int, quick: bool) -> list[Row]:
                 note=f"book found {sorted(book_found)} of {existing:,} (private netns)",
                 round_ratios=per_round_ratios(ours, book_rates, higher_is_better=True),
             )
+        )
+    return rows
+
+
+def cli_rows(
+    results: dict[str, list[float]],
+    cli_runs: dict[str, list[dict[str, float]]],
+    massdns_runs: list[dict[str, float]],
+    total: int,
+    existing: int,
+) -> list[Row]:
+    """The CLI against massdns (CLI against CLI) and against the library."""
+
+    def verdict(runs: list[dict[str, float]]) -> str:
+        if all(r["found"] == existing and r["definite"] == total for r in runs):
+            return "100% correct"
+        return "WRONG: " + str([(r["found"], r["definite"]) for r in runs])
+
+    rows = []
+    for style in ("json", "columns"):
+        ours = results[f"cli {style}"]
+        runs = cli_runs[style]
+        rounds = ", ".join(f"{r:,.0f}" for r in ours)
+        rows.append(
+            Row(
+                "probe",
+                f"CLI {style} vs library",
+                median(ours),
+                "multi_probe",
+                median(results["ours"]),
+                "names/s",
+                higher_is_better=True,
+                goal=0.9,
+                note=f"{verdict(runs)}; rounds {rounds}; CPU "
+                f"{median([r['cpu_us'] for r in runs]):.1f} us/name",
+                round_ratios=per_round_ratios(
+                    ours, results["ours"], higher_is_better=True
+                ),
+            )
+        )
+        if massdns_runs:
+            rows.append(
+                Row(
+                    "probe",
+                    f"CLI {style} vs massdns",
+                    median(ours),
+                    "massdns -s 1000",
+                    median(results["massdns"]),
+                    "names/s",
+                    higher_is_better=True,
+                    goal=0.5,
+                    note="massdns "
+                    + verdict(massdns_runs)
+                    + "; rounds "
+                    + ", ".join(f"{r:,.0f}" for r in results["massdns"])
+                    + f"; CPU {median([r['cpu_us'] for r in massdns_runs]):.1f} us/name",
+                    round_ratios=per_round_ratios(
+                        ours, results["massdns"], higher_is_better=True
+                    ),
+                )
+            )
+        rows.append(
+            Row(
+                "probe",
+                f"CLI {style} loop lag p99",
+                median([r["lag_p99"] for r in runs]),
+                "goal",
+                10.0,
+                "ms",
+                goal=1.0,
+            )
+        )
+    if not massdns_runs:
+        print(
+            "probe: massdns row skipped: set MASSDNS to a massdns binary "
+            "(blechschmidt/massdns, built with make outside the repository)",
+            file=sys.stderr,
         )
     return rows
 

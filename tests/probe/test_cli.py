@@ -296,3 +296,99 @@ def test_a_group_with_a_bug_in_it_is_not_hidden(monkeypatch) -> None:
     with pytest.raises(ExceptionGroup) as info:
         main(["probe", "test"])
     assert info.group_contains(RuntimeError)
+
+
+def test_json_lines_match_one_encoding_per_record() -> None:
+    """A block of records encoded at once reads exactly as one line per record,
+    however hostile the strings inside (boundaries, quotes, newlines, nesting)."""
+    from awaitkit.probe._command import format_line, json_lines
+    from awaitkit.probe._result import Result, Status
+
+    hostile = [
+        'a}, {"domain": "b',
+        "}, {",
+        'x"\n}, {"domain": y',
+        "bücher.\u2028de",
+        "\\",
+    ]
+    results = [Result(name, False, status=Status.INVALID) for name in hostile] + [
+        Result("e1.test", True, status=Status.FOUND, addresses=("10.0.0.1",))
+    ]
+    expected = "".join(format_line(r, as_json=True) + "\n" for r in results)
+    assert json_lines([r.to_dict() for r in results]) == expected
+    nested: list[dict[str, object]] = [
+        {"domain": "a", "answers": [{"domain": "x"}, {"domain": "y"}]},
+        {"domain": "b", "answers": []},
+        {"status": "FOUND", "domain": "c"},
+    ]
+    assert json_lines(nested) == "".join(
+        json.dumps(r, ensure_ascii=False) + "\n" for r in nested
+    )
+    assert json_lines(nested[:2]) == "".join(
+        json.dumps(r, ensure_ascii=False) + "\n" for r in nested[:2]
+    )
+    assert json_lines([]) == ""
+    for line, record in zip(json_lines(nested).splitlines(), nested, strict=True):
+        assert json.loads(line) == record
+
+
+class _Trickle(io.RawIOBase):
+    """A raw stream that gives at most ``size`` bytes per read, as a pipe might."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self.data = data
+        self.size = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        chunk, self.data = self.data[: self.size], self.data[self.size :]
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("size", [1, 3, 7, 1 << 16])
+async def test_read_names_across_reads(size: int) -> None:
+    """Lines cut anywhere by the reads, comment-only stretches, CRLF, a bad byte
+    and a last line without a newline: the names come out whole, in order."""
+    from awaitkit.probe._command import read_names
+
+    data = (
+        b"a.test\r\n" + b"# only comments\n" * 50 + b"\n\n"
+        b"b\xc3\xbc.test  # with a comment\n\xff.test\nlast.test"
+    )
+    stream = io.BufferedReader(_Trickle(data, size))
+    names = [name async for name in read_names(stream)]
+    assert names == ["a.test", "bü.test", "\ufffd.test", "last.test"]
+
+
+@pytest.mark.anyio
+async def test_read_names_a_line_with_no_end_stays_bounded() -> None:
+    """A 10 MB line is one (INVALID) name cut to at most 128 KiB, read in linear time."""
+    from awaitkit.probe._command import read_names
+
+    stream = io.BufferedReader(_Trickle(b"x" * 10_000_000 + b"\nok.test\n", 1 << 16))
+    names = [name async for name in read_names(stream)]
+    assert len(names) == 2
+    assert 1 << 16 <= len(names[0]) <= 2 << 16
+    assert set(names[0]) == {"x"}
+    assert names[1] == "ok.test"
+
+
+@pytest.mark.anyio
+async def test_names_piped_in_are_read_as_they_come() -> None:
+    """A name written to a pipe that stays open is read at once, not at 64 KiB."""
+    import os
+
+    from awaitkit.probe._command import read_names
+
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(read_fd, "rb") as reader, os.fdopen(write_fd, "wb", 0) as writer:
+        writer.write(b"first.test\n")
+        names = read_names(reader)
+        async with asyncio.timeout(5):
+            assert await anext(names) == "first.test"
+        writer.close()
+        assert [n async for n in names] == []

@@ -278,3 +278,31 @@ async def test_memory_stays_flat_with_a_long_input() -> None:
     # Ten times the names, nowhere near ten times the memory (a list of
     # 5,000 Results alone would be ~1 MB).
     assert large < 2 * small + 200_000
+
+
+@pytest.mark.parametrize("source", ["sync", "async"])
+async def test_a_slow_consumer_stalls_the_workers(source: str) -> None:
+    """Results wait for a slow consumer; the workers stop reading names meanwhile."""
+    pulled = 0
+
+    def endless() -> Iterator[str]:
+        nonlocal pulled
+        while True:
+            pulled += 1
+            yield f"n{pulled}.test"
+
+    async def aendless() -> AsyncIterator[str]:
+        for name in endless():
+            yield name
+
+    iterable = endless() if source == "sync" else aendless()
+    async with contextlib.aclosing(
+        multi_probe(iterable, concurrency=4, resolver=FakeResolver())
+    ) as results:
+        consumed = 0
+        async for _ in results:
+            consumed += 1
+            await asyncio.sleep(0.01)  # the workers get many turns meanwhile
+            if consumed == 5:
+                break
+    assert pulled <= consumed + 3 * 4 + 1

@@ -11,6 +11,7 @@ names cost.
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -96,65 +97,139 @@ async def multi_probe(
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     chosen = _resolver_or_default(resolver)
-    # Workers hand results over through a bounded queue: a slow consumer
-    # stalls the workers instead of piling up results.  None = a worker quit.
-    results: asyncio.Queue[Result | None] = asyncio.Queue(maxsize=concurrency)
+    loop = asyncio.get_running_loop()
+    # Workers hand results to the consumer through ``done``; past
+    # ``concurrency`` results waiting there, a worker waits in ``blocked``:
+    # a slow consumer stalls the workers instead of piling up results.  A
+    # deque and two lists of futures, not an asyncio.Queue, whose put and
+    # get cost more than the rest of a name's way out.
+    done: collections.deque[Result] = collections.deque()
+    consumer: list[asyncio.Future[None]] = []  # the consumer, waiting
+    blocked: list[asyncio.Future[None]] = []
+    workers_left = concurrency
+
+    def hand_over(result: Result) -> asyncio.Future[None] | None:
+        """Pass ``result`` on; a future to await before the next if ``done`` is full."""
+        done.append(result)
+        if consumer:
+            waiter = consumer.pop()
+            if not waiter.done():
+                waiter.set_result(None)
+        if len(done) < concurrency:
+            return None
+        full: asyncio.Future[None] = loop.create_future()
+        blocked.append(full)
+        return full
+
+    def worker_done() -> None:
+        nonlocal workers_left
+        workers_left -= 1
+        if consumer:
+            waiter = consumer.pop()
+            if not waiter.done():
+                waiter.set_result(None)
 
     lookup = chosen.lookup
     from_answer = Result.from_answer
 
-    async def resolve(domain: str) -> Result:
-        name = to_ascii(domain)
-        if name is None:
-            return Result(domain, False, status=Status.INVALID)
-        return from_answer(domain, await lookup(name))
+    # An async source is read by one feeder into ``ready``; idle workers
+    # wait in ``idle`` and get a name handed straight to them.  Cheaper per
+    # name than an asyncio.Queue (a deque operation and a flag test), and
+    # the source is never read more than ``concurrency`` names ahead.
+    ready: collections.deque[str] = collections.deque()
+    idle: collections.deque[asyncio.Future[str | None]] = collections.deque()
+    room: list[asyncio.Future[None]] = []  # the feeder, waiting for room
+    source_ended = False
 
-    async def work_queue(names: asyncio.Queue[str | None]) -> None:
-        while (domain := await names.get()) is not None:
-            await results.put(await resolve(domain))
-        await results.put(None)
+    async def work_buffer() -> None:
+        # Runs once per name: the hand-over is inlined, no helper coroutine.
+        while True:
+            if room and len(ready) <= concurrency // 2:
+                waiter = room.pop()
+                if not waiter.done():
+                    waiter.set_result(None)
+            if ready:
+                domain = ready.popleft()
+            elif source_ended:
+                break
+            else:
+                handed: asyncio.Future[str | None] = loop.create_future()
+                idle.append(handed)
+                if (given := await handed) is None:
+                    break
+                domain = given
+            name = to_ascii(domain)
+            if name is None:
+                full = hand_over(Result(domain, False, status=Status.INVALID))
+            else:
+                full = hand_over(from_answer(domain, await lookup(name)))
+            if full is not None:
+                await full
+        worker_done()
+
+    async def feed(source: AsyncIterable[str]) -> None:
+        nonlocal source_ended
+        try:
+            async for domain in source:
+                while idle:
+                    waiter = idle.popleft()
+                    if not waiter.done():  # not cancelled
+                        waiter.set_result(domain)
+                        break
+                else:
+                    ready.append(domain)
+                    if len(ready) >= concurrency:
+                        wanted: asyncio.Future[None] = loop.create_future()
+                        room.append(wanted)
+                        await wanted
+        finally:
+            source_ended = True
+            while idle:
+                waiter = idle.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
 
     async def work_iter(names: Iterator[str]) -> None:
         # Workers share one iterator: next() never awaits, so no two workers
-        # can be inside it at once.  The body is resolve() inlined: this
-        # loop runs once per name.
-        put = results.put
+        # can be inside it at once.  The body is inlined: this loop runs
+        # once per name.
         for domain in names:
             name = to_ascii(domain)
             if name is None:
-                await put(Result(domain, False, status=Status.INVALID))
+                full = hand_over(Result(domain, False, status=Status.INVALID))
             else:
-                await put(from_answer(domain, await lookup(name)))
-        await put(None)
-
-    async def feed(
-        names: asyncio.Queue[str | None], source: AsyncIterable[str]
-    ) -> None:
-        async for domain in source:
-            await names.put(domain)
-        for _ in range(concurrency):
-            await names.put(None)
+                full = hand_over(from_answer(domain, await lookup(name)))
+            if full is not None:
+                await full
+        worker_done()
 
     try:
         async with asyncio.TaskGroup() as tg:
             tasks: list[asyncio.Task[None]] = []
             if isinstance(domains, AsyncIterable):
                 # An async iterator cannot be advanced by two tasks at once, so
-                # one feeder reads it into a small queue the workers drain.
-                names: asyncio.Queue[str | None] = asyncio.Queue(maxsize=concurrency)
-                tasks.append(tg.create_task(feed(names, domains)))
-                tasks += [tg.create_task(work_queue(names)) for _ in range(concurrency)]
+                # one feeder reads it ahead for the workers.
+                tasks.append(tg.create_task(feed(domains)))
+                tasks += [tg.create_task(work_buffer()) for _ in range(concurrency)]
             else:
                 iterator = iter(domains)
                 tasks += [
                     tg.create_task(work_iter(iterator)) for _ in range(concurrency)
                 ]
-            finished = 0
-            while finished < concurrency:
-                item = await results.get()
-                if item is None:
-                    finished += 1
+            while True:
+                if not done:
+                    if not workers_left:
+                        break
+                    waiter: asyncio.Future[None] = loop.create_future()
+                    consumer.append(waiter)
+                    await waiter
                     continue
+                item = done.popleft()
+                if blocked and len(done) <= concurrency // 2:
+                    for full in blocked:
+                        if not full.done():  # not cancelled
+                            full.set_result(None)
+                    blocked.clear()
                 try:
                     yield item
                 except GeneratorExit:
