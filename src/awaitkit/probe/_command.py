@@ -22,6 +22,7 @@ from awaitkit.core import UsageError, run
 from awaitkit.probe._direct import DirectResolver
 from awaitkit.probe._names import candidate_names, to_ascii
 from awaitkit.probe._probe import Resolver, multi_probe
+from awaitkit.probe._refine import Refinement, refinement_from_args
 from awaitkit.probe._result import FAILURES, Result, Status
 from awaitkit.probe._system import SystemResolver
 
@@ -40,6 +41,8 @@ def format_line(result: Result, *, as_json: bool) -> str:
         return result.domain
     if result.status in _NOT_FOUND:
         return f"\t\t{result.domain}"
+    if result.status is Status.WILDCARD:
+        return f"\t\t{result.domain} (WILDCARD)"
     return f"\t\t\t\t{result.domain} ({result.status.value})"
 
 
@@ -47,7 +50,7 @@ def _wanted(result: Result, only: str | None) -> bool:
     if only == "found":
         return result.found
     if only == "missing":
-        return result.status in _NOT_FOUND
+        return result.status in _NOT_FOUND or result.status is Status.WILDCARD
     return True
 
 
@@ -132,6 +135,7 @@ def _open_source(args: argparse.Namespace) -> tuple[IO[bytes] | None, int | None
 def run_command(args: argparse.Namespace) -> int:
     """Run ``awaitkit probe``; returns the exit status (see the command's epilog)."""
     resolver, concurrency = _make_resolver(args)
+    stage = refinement_from_args(args, resolver, concurrency)
     stream, _ = _open_source(args)
     try:
         names: Iterable[str] | AsyncIterator[str]
@@ -142,7 +146,8 @@ def run_command(args: argparse.Namespace) -> int:
             names = read_names(stream)
             total = None
         counts = run(
-            _probe_all(args, resolver, names, concurrency, total), stop_on_sigterm=True
+            _probe_all(args, resolver, names, concurrency, total, stage),
+            stop_on_sigterm=True,
         )
     finally:
         if stream is not None and stream is not sys.stdin.buffer:
@@ -156,6 +161,7 @@ async def _probe_all(
     names: Iterable[str] | AsyncIterator[str],
     concurrency: int,
     total: int | None,
+    stage: Refinement | None = None,
 ) -> Counter[Status]:
     counts: Counter[Status] = Counter()
     out = sys.stdout
@@ -179,6 +185,10 @@ async def _probe_all(
                 multi_probe(names, concurrency=concurrency, resolver=resolver)
             )
         )
+        if stage is not None:
+            results = await stack.enter_async_context(
+                contextlib.aclosing(stage.run(results))
+            )
         try:
             async for result in results:
                 counts[result.status] += 1
@@ -193,6 +203,10 @@ async def _probe_all(
             if progress is not None:
                 progress.close()
     _summary(counts, time.perf_counter() - start)
+    if stage is not None:
+        sys.stderr.write(
+            "".join(f"awaitkit probe: {line}\n" for line in stage.summary())
+        )
     return counts
 
 

@@ -10,7 +10,8 @@ EPILOG = """\
 output: the book's FOUND / NOT FOUND columns (NOT FOUND = NXDOMAIN or NODATA),
 plus a FAILED column for names the resolver could not settle (SERVFAIL,
 TIMEOUT, REFUSED) or could not ask about (INVALID); --json prints one JSON
-object per line instead.  A summary of counts by status goes to stderr.
+object per line instead.  A summary of counts by status goes to stderr, with
+a line each for wildcards, --verify and --settle when asked for.
 
 resolvers: "system" is getaddrinfo in a thread pool (honours /etc/hosts; at
 most ~6-32 lookups in flight); "direct" sends UDP queries straight to the
@@ -18,8 +19,9 @@ nameservers given (or those of /etc/resolv.conf) and is the default when
 --nameserver is given.
 
 exit status: 0 every name got a definite answer (FOUND, NXDOMAIN, NODATA,
-INVALID); 1 some got SERVFAIL, TIMEOUT or REFUSED; 2 usage error; 130
-interrupted (Ctrl-C); 143 stopped by SIGTERM.
+INVALID, WILDCARD); 1 some got SERVFAIL, TIMEOUT or REFUSED (after
+--settle, if given); 2 usage error; 130 interrupted (Ctrl-C); 143 stopped
+by SIGTERM.
 """
 
 
@@ -95,6 +97,54 @@ def register(commands: Subcommands) -> None:
         "--only",
         choices=("found", "missing"),
         help="print only FOUND names, or only NOT FOUND ones (NXDOMAIN/NODATA)",
+    )
+    wild = parser.add_argument_group(
+        "wildcards and bad resolvers",
+        "Wildcard detection is off by default: the book asks whether a name\n"
+        "resolves, and a wildcard name does.  A WILDCARD name prints in the NOT\n"
+        "FOUND column as 'NAME (WILDCARD)' (status WILDCARD in --json).",
+    )
+    wild.add_argument(
+        "--detect-wildcards",
+        action="store_true",
+        help="ask random names under each FOUND name's parent; names whose "
+        "addresses the wildcard gives are WILDCARD",
+    )
+    wild.add_argument(
+        "--filter-wildcards",
+        action="store_true",
+        help="detect wildcards and leave WILDCARD names out of the output",
+    )
+    wild.add_argument(
+        "--wildcard-tests",
+        type=int,
+        metavar="N",
+        help="random names asked per parent zone (default 3)",
+    )
+    wild.add_argument(
+        "--trusted-resolvers",
+        "--resolvers-trusted",
+        metavar="FILE",
+        help="resolvers to trust (IP[:PORT] a line): used by --verify and "
+        "for the wildcard tests",
+    )
+    wild.add_argument(
+        "--verify",
+        action="store_true",
+        help="re-ask every FOUND name of the trusted resolvers and report "
+        "their answer; name the resolvers that answered for names they deny",
+    )
+    wild.add_argument(
+        "--settle",
+        action="store_true",
+        help="re-probe names that ended in TIMEOUT, SERVFAIL or REFUSED, "
+        "on other nameservers, after the rest",
+    )
+    wild.add_argument(
+        "--settle-rounds",
+        type=int,
+        metavar="N",
+        help="re-probe rounds for --settle (default 3)",
     )
     parser.set_defaults(handler=_run)
 
