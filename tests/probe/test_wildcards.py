@@ -16,7 +16,7 @@ from awaitkit.cli import main
 from awaitkit.probe import DirectResolver, multi_probe
 from awaitkit.probe._refine import Refinement
 from awaitkit.probe._result import Answer, Result, Status
-from awaitkit.probe._verify import read_resolver_file
+from awaitkit.probe._verify import Verifier, read_resolver_file
 from awaitkit.probe._wildcard import (
     Wildcard,
     WildcardDetector,
@@ -436,3 +436,66 @@ async def test_leaving_the_stage_early_cancels_its_checks() -> None:
                 break
     assert stage.detector is not None
     assert stage.detector.tested == 0
+
+
+class _Scripted:
+    """Answers from a table; ``calls`` counts lookups per name."""
+
+    def __init__(self, table: dict[str, list[Answer]]) -> None:
+        self.table = table
+        self.calls: Counter[str] = Counter()
+
+    async def lookup(self, name: str) -> Answer:
+        self.calls[name] += 1
+        answers = self.table[name]
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+
+async def test_settle_through_one_resolver_until_the_rounds_run_out() -> None:
+    """The system resolver has no 'other' nameservers: the same one, later."""
+    resolver = _Scripted(
+        {
+            "late.test": [Answer(Status.TIMEOUT), Answer(Status.FOUND, ("192.0.2.1",))],
+            "never.test": [Answer(Status.SERVFAIL)],
+            "ok.test": [Answer(Status.NXDOMAIN)],
+        }
+    )
+    stage = Refinement(
+        settle=lambda _: contextlib.nullcontext(resolver), settle_rounds=2
+    )
+    names = ["late.test", "never.test", "ok.test"]
+    got = [r async for r in stage.run(multi_probe(names, resolver=resolver))]
+    assert {r.domain: r.status for r in got} == {
+        "late.test": Status.FOUND,
+        "never.test": Status.SERVFAIL,
+        "ok.test": Status.NXDOMAIN,
+    }
+    assert got[-1].domain == "never.test"  # held back until the rounds are done
+    assert resolver.calls == {"late.test": 2, "never.test": 3, "ok.test": 1}
+    assert stage.summary() == [
+        "settle: 2 re-probed in 2 rounds, 1 settled, 1 never settled: "
+        "never.test (SERVFAIL)"
+    ]
+
+
+async def test_verify_blames_the_only_resolver_without_asking_it() -> None:
+    trusted = _Scripted(
+        {
+            "fake.test": [Answer(Status.NXDOMAIN)],
+            "real.test": [Answer(Status.FOUND, ("192.0.2.9",))],
+            "flaky.test": [Answer(Status.TIMEOUT)],
+        }
+    )
+    verifier = Verifier(trusted, suspects=[("192.0.2.53:53", None)])
+    found = [Result(n, True, addresses=("192.0.2.66",)) for n in trusted.table]
+    got = [await verifier.check(r) for r in [*found, Result("nx.test", False)]]
+    assert [r.status for r in got] == [
+        Status.NXDOMAIN,
+        Status.FOUND,
+        Status.TIMEOUT,
+        Status.NXDOMAIN,
+    ]
+    assert got[1].addresses == ("192.0.2.9",)  # the trusted answer is reported
+    assert verifier.poisoning == {"192.0.2.53:53": 1}
+    assert (verifier.verified, verifier.contradicted, verifier.unanswered) == (1, 1, 1)
+    assert "nx.test" not in trusted.calls  # only FOUND names are re-asked

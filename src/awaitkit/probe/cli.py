@@ -7,8 +7,8 @@ import argparse
 from awaitkit._argtypes import Subcommands
 
 EPILOG = """\
-output: the book's FOUND / NOT FOUND columns (NOT FOUND = NXDOMAIN or NODATA),
-plus a FAILED column for names the resolver could not settle (SERVFAIL,
+output: the book's FOUND / NOT FOUND columns (NOT FOUND = NXDOMAIN or NODATA,
+and WILDCARD names when detected), plus a FAILED column for names the resolver could not settle (SERVFAIL,
 TIMEOUT, REFUSED) or could not ask about (INVALID); --json prints one JSON
 object per line instead.  A summary of counts by status goes to stderr, with
 a line each for wildcards, --verify and --settle when asked for.
