@@ -499,3 +499,28 @@ async def test_verify_blames_the_only_resolver_without_asking_it() -> None:
     assert verifier.poisoning == {"192.0.2.53:53": 1}
     assert (verifier.verified, verifier.contradicted, verifier.unanswered) == (1, 1, 1)
     assert "nx.test" not in trusted.calls  # only FOUND names are re-asked
+
+
+@PROBE_HOLDS_THE_LOOP
+async def test_wildcard_tests_go_to_the_trusted_resolvers(
+    wild_port, tmp_path, capsys
+) -> None:
+    """A poisoning resolver makes every parent look wildcarded; trusted ones don't."""
+    async with FaultServer() as fault:
+        fault.poison = True
+        names = _names_file(tmp_path, ["plain.test", "a.wild.test"])
+        argv = ["probe", "-i", names, "--json", "--nameserver", fault.address]
+        argv += ["--detect-wildcards"]
+        poisoned = await asyncio.to_thread(main, argv)
+        fooled = {
+            r["domain"]: r["status"]
+            for r in map(json.loads, capsys.readouterr().out.splitlines())
+        }
+        argv += ["--trusted-resolvers", _trusted(tmp_path, wild_port)]
+        assert await asyncio.to_thread(main, argv) == poisoned == 0
+    out, err = capsys.readouterr()
+    got = {r["domain"]: r["status"] for r in map(json.loads, out.splitlines())}
+    assert fooled == {"plain.test": "WILDCARD", "a.wild.test": "WILDCARD"}
+    # The poisoner's address is not *.wild.test's, so nothing matches it.
+    assert got == {"plain.test": "FOUND", "a.wild.test": "FOUND"}
+    assert "wildcards: 1 of 2 parent zones tested (*.wild.test)" in err
