@@ -524,3 +524,21 @@ async def test_wildcard_tests_go_to_the_trusted_resolvers(
     # The poisoner's address is not *.wild.test's, so nothing matches it.
     assert got == {"plain.test": "FOUND", "a.wild.test": "FOUND"}
     assert "wildcards: 1 of 2 parent zones tested (*.wild.test)" in err
+
+
+async def test_check_now_decides_only_once_the_parent_is_known() -> None:
+    resolver = _CountingResolver()
+    result = Result("a.wild.test", True, addresses=("192.0.2.1",))
+    async with asyncio.TaskGroup() as tg:
+        detector = WildcardDetector(resolver, spawn=tg.create_task)
+        assert detector.check_now(result) is None
+        waiting = tg.create_task(detector.check(result))
+        await asyncio.sleep(0)
+        assert detector.check_now(result) is None  # under test: wait for it
+        await waiting
+        marked = detector.check_now(result)
+    assert marked is not None
+    assert marked.status is Status.WILDCARD
+    nx = Result("b.wild.test", False)
+    assert detector.check_now(nx) is nx  # nothing to decide
+    assert resolver.asked == {"wild.test": 3}

@@ -181,6 +181,11 @@ class Refinement:
         async with asyncio.TaskGroup() as tg:
             async for result in results:
                 if checking and result.status is Status.FOUND:
+                    if self.verifier is None and self.detector is not None:
+                        known = self.detector.check_now(result)
+                        if known is not None:
+                            await emit(known)
+                            continue
                     await slots.acquire()
                     tg.create_task(check(result))
                 else:

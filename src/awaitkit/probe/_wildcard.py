@@ -99,6 +99,21 @@ def is_wildcard(addresses: Iterable[str], wildcard: Wildcard) -> bool:
     return bool(found) and wildcard.exists and found <= wildcard.addresses
 
 
+def _zone_of(result: Result) -> str | None:
+    if result.status is not Status.FOUND:
+        return None
+    name = to_ascii(result.domain)
+    return parent_zone(name) if name is not None else None
+
+
+def _mark(result: Result, wildcard: Wildcard) -> Result:
+    if not is_wildcard(result.addresses, wildcard):
+        return result
+    return Result(
+        result.domain, False, status=Status.WILDCARD, addresses=result.addresses
+    )
+
+
 class WildcardDetector:
     """Marks FOUND results that only a wildcard answers for.
 
@@ -139,22 +154,28 @@ class WildcardDetector:
 
     async def check(self, result: Result) -> Result:
         """``result`` as WILDCARD when its parent's wildcard explains it, else as is."""
-        if result.status is not Status.FOUND:
-            return result
-        name = to_ascii(result.domain)
-        zone = parent_zone(name) if name is not None else None
+        zone = _zone_of(result)
         if zone is None:
             return result
         task = self._zones.get(zone)
         if task is None:
             task = self._zones[zone] = self._spawn(self._test(zone))
             self._forget_old()
-        wildcard = await asyncio.shield(task)
-        if not is_wildcard(result.addresses, wildcard):
+        return _mark(result, await asyncio.shield(task))
+
+    def check_now(self, result: Result) -> Result | None:
+        """:meth:`check` without waiting: ``None`` when its parent is not yet known.
+
+        Most names of a brute force share a parent tested long ago; deciding
+        those here spares each one a task.
+        """
+        zone = _zone_of(result)
+        if zone is None:
             return result
-        return Result(
-            result.domain, False, status=Status.WILDCARD, addresses=result.addresses
-        )
+        task = self._zones.get(zone)
+        if task is None or not task.done() or task.cancelled():
+            return None
+        return _mark(result, task.result())
 
     def cancel(self) -> None:
         """Cancel the zone tests still running (their waiters are gone)."""
