@@ -4,7 +4,8 @@ The real nsd comes from :func:`awaitkit.probe.testing.serving_nsd`.
 
 ``FaultServer`` answers on UDP and TCP (same port) according to the first
 label of the name asked: ``drop``, ``servfail``, ``refused``, ``tc`` and so
-on (see ``_respond``).
+on (see ``_datagram``).  With ``poison`` set it is a poisoning resolver
+instead: every name gets ``POISON_ADDRESS``, names that exist nowhere too.
 """
 
 from __future__ import annotations
@@ -56,18 +57,22 @@ def rr(owner: bytes, rtype: int, rdata: bytes, ttl: int = 60) -> bytes:
 
 A_ANSWER = rr(b"\xc0\x0c", 1, bytes([192, 0, 2, 77]))
 TCP_ANSWER = rr(b"\xc0\x0c", 1, bytes([192, 0, 2, 88]))
+POISON_ADDRESS = "192.0.2.66"
+POISON_ANSWER = rr(b"\xc0\x0c", 1, bytes([192, 0, 2, 66]))
 
 
 class FaultServer:
     """UDP + TCP DNS responder on 127.0.0.1 whose behaviour the name picks.
 
-    ``queries`` counts queries per first label; ``mute`` drops everything.
+    ``queries`` counts queries per first label; ``mute`` drops everything;
+    ``poison`` answers every A query (UDP) with ``POISON_ADDRESS``.
     """
 
     def __init__(self) -> None:
         self.queries: Counter[str] = Counter()
         self.tcp_queries: Counter[str] = Counter()
         self.mute = False
+        self.poison = False
         self.port = 0
         self._udp: asyncio.DatagramTransport | None = None
         self._spoofer: socket.socket | None = None
@@ -143,6 +148,9 @@ class FaultServer:
         if self.mute:
             return
         send = self._send
+        if self.poison:
+            send(reply(query_id, question, answers=POISON_ANSWER, count=1), addr)
+            return
         ok = reply(query_id, question, answers=A_ANSWER, count=1)
         if kind == "drop":
             return

@@ -28,6 +28,7 @@ from awaitkit.probe._direct import DirectResolver, parse_nameserver
 from awaitkit.probe._names import candidate_names, to_ascii
 from awaitkit.probe._output import OutputFile, Resumed, read_resume
 from awaitkit.probe._probe import Resolver, multi_probe
+from awaitkit.probe._refine import Refinement, refinement_from_args
 from awaitkit.probe._resolvers import (
     ServerStats,
     format_server,
@@ -74,6 +75,8 @@ def format_line(result: Result, *, as_json: bool) -> str:
         return result.domain
     if result.status in _NOT_FOUND:
         return f"\t\t{result.domain}"
+    if result.status is Status.WILDCARD:
+        return f"\t\t{result.domain} (WILDCARD)"
     return f"\t\t\t\t{result.domain} ({result.status.value})"
 
 
@@ -102,7 +105,7 @@ def _wanted(result: Result, only: str | None) -> bool:
     if only == "found":
         return result.found
     if only == "missing":
-        return result.status in _NOT_FOUND
+        return result.status in _NOT_FOUND or result.status is Status.WILDCARD
     return True
 
 
@@ -285,6 +288,7 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError("--stream needs -o/--output FILE")
     resolver, concurrency = _make_resolver(args)
     output = OutputFile(args.output, stream=args.stream) if args.output else None
+    stage = refinement_from_args(args, resolver, concurrency)
     stream, patterns = _open_source(args)
     try:
         if output is not None:
@@ -322,6 +326,7 @@ def run_command(args: argparse.Namespace) -> int:
                 write,
                 header,
                 salvage=None if output is None else output.write,
+                stage=stage,
             ),
             stop_on_sigterm=True,
         )
@@ -396,6 +401,7 @@ async def _probe_all(
     header: bool,
     *,
     salvage: Callable[[str], None] | None = None,
+    stage: Refinement | None = None,
 ) -> Counter[Status]:
     counts: Counter[Status] = Counter()
     lines: list[str] = []
@@ -430,6 +436,10 @@ async def _probe_all(
                 multi_probe(names, concurrency=concurrency, resolver=resolver)
             )
         )
+        if stage is not None:
+            results = await stack.enter_async_context(
+                contextlib.aclosing(stage.run(results))
+            )
         try:
             async for result in results:
                 counts[result.status] += 1
@@ -472,6 +482,10 @@ async def _probe_all(
     _summary(counts, time.perf_counter() - start)
     if isinstance(resolver, DirectResolver):
         _server_summary(resolver.server_stats, every=args.stats)
+    if stage is not None:
+        sys.stderr.write(
+            "".join(f"awaitkit probe: {line}\n" for line in stage.summary())
+        )
     return counts
 
 

@@ -144,11 +144,12 @@ def _bounded_lines(stream: IO[bytes]) -> Iterator[bytes]:
         yield line
 
 
-def read_resolver_file(path: str) -> ResolverFile:
+def read_resolver_file(path: str, *, strict: bool = False) -> ResolverFile:
     """Read a resolver list (``-`` is not allowed: stdin carries the names).
 
     Synchronous: call it before the event loop starts.  Raises
-    :class:`UsageError` when the file cannot be read or holds no resolver.
+    :class:`UsageError` when the file cannot be read or holds no resolver,
+    and with ``strict`` at the first line that is not a resolver.
     """
     try:
         with open(path, "rb") as stream:
@@ -158,6 +159,9 @@ def read_resolver_file(path: str) -> ResolverFile:
                 raise UsageError(f"{path}: {exc}") from None
     except OSError as exc:
         raise UsageError(f"cannot read resolvers {path}: {exc.strerror}") from exc
+    if strict and parsed.skipped:
+        number, text = parsed.skipped[0]
+        raise UsageError(f"{path} line {number}: not a resolver (IP[:PORT]): {text!r}")
     if not parsed.servers:
         raise UsageError(f"no resolver in {path}: expected IP[:PORT] lines")
     return parsed

@@ -21,7 +21,9 @@ class Status(enum.StrEnum):
     Only ``FOUND`` means the name resolves.  ``NXDOMAIN`` and ``NODATA`` are
     definite answers ("no such name", "name exists but has no address of the
     asked type"); ``SERVFAIL``, ``TIMEOUT`` and ``REFUSED`` mean the resolver
-    could not tell, and are never reported as "not found".
+    could not tell, and are never reported as "not found".  ``WILDCARD``: the
+    name resolves, but only as random names under its parent do (a wildcard
+    record answers for it); neither found nor a failure.
     """
 
     FOUND = "FOUND"
@@ -31,6 +33,7 @@ class Status(enum.StrEnum):
     TIMEOUT = "TIMEOUT"
     REFUSED = "REFUSED"
     INVALID = "INVALID"
+    WILDCARD = "WILDCARD"
 
     @property
     def is_failure(self) -> bool:

@@ -7,10 +7,11 @@ import argparse
 from awaitkit._argtypes import Subcommands
 
 EPILOG = """\
-output: the book's FOUND / NOT FOUND columns (NOT FOUND = NXDOMAIN or NODATA),
-plus a FAILED column for names the resolver could not settle (SERVFAIL,
+output: the book's FOUND / NOT FOUND columns (NOT FOUND = NXDOMAIN or NODATA,
+and WILDCARD names when detected), plus a FAILED column for names the resolver could not settle (SERVFAIL,
 TIMEOUT, REFUSED) or could not ask about (INVALID); --json prints one JSON
-object per line instead.  A summary of counts by status goes to stderr.
+object per line instead.  A summary of counts by status goes to stderr, with
+a line each for wildcards, --verify and --settle when asked for.
 
 resolvers: "system" is getaddrinfo in a thread pool (honours /etc/hosts; at
 most ~6-32 lookups in flight); "direct" sends UDP queries straight to the
@@ -36,8 +37,9 @@ names OLD settled (FOUND, NXDOMAIN, NODATA; failures are probed again) and
 starts the output with those lines, so it holds old and new results.
 
 exit status: 0 every name got a definite answer (FOUND, NXDOMAIN, NODATA,
-INVALID); 1 some got SERVFAIL, TIMEOUT or REFUSED (or -o FILE could not be
-written); 2 usage error; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM.
+INVALID, WILDCARD); 1 some got SERVFAIL, TIMEOUT or REFUSED (after
+--settle, if given; or -o FILE could not be written); 2 usage error;
+130 interrupted (Ctrl-C); 143 stopped by SIGTERM.
 """
 
 
@@ -170,6 +172,54 @@ def register(commands: Subcommands) -> None:
         metavar="FILE",
         help="skip names FILE (a previous output, same format) settled; "
         "probe its failures again",
+    )
+    wild = parser.add_argument_group(
+        "wildcards and bad resolvers",
+        "Wildcard detection is off by default: the book asks whether a name\n"
+        "resolves, and a wildcard name does.  A WILDCARD name prints in the NOT\n"
+        "FOUND column as 'NAME (WILDCARD)' (status WILDCARD in --json).",
+    )
+    wild.add_argument(
+        "--detect-wildcards",
+        action="store_true",
+        help="ask random names under each FOUND name's parent; names whose "
+        "addresses the wildcard gives are WILDCARD",
+    )
+    wild.add_argument(
+        "--filter-wildcards",
+        action="store_true",
+        help="detect wildcards and leave WILDCARD names out of the output",
+    )
+    wild.add_argument(
+        "--wildcard-tests",
+        type=int,
+        metavar="N",
+        help="random names asked per parent zone (default 3)",
+    )
+    wild.add_argument(
+        "--trusted-resolvers",
+        "--resolvers-trusted",
+        metavar="FILE",
+        help="resolvers to trust (IP[:PORT] a line): used by --verify and "
+        "for the wildcard tests",
+    )
+    wild.add_argument(
+        "--verify",
+        action="store_true",
+        help="re-ask every FOUND name of the trusted resolvers and report "
+        "their answer; name the resolvers that answered for names they deny",
+    )
+    wild.add_argument(
+        "--settle",
+        action="store_true",
+        help="re-probe names that ended in TIMEOUT, SERVFAIL or REFUSED, "
+        "on other nameservers, after the rest",
+    )
+    wild.add_argument(
+        "--settle-rounds",
+        type=int,
+        metavar="N",
+        help="re-probe rounds for --settle (default 3)",
     )
     parser.set_defaults(handler=_run)
 
