@@ -22,20 +22,39 @@ from awaitkit.core import UsageError, run
 from awaitkit.probe._direct import DirectResolver
 from awaitkit.probe._names import candidate_names, to_ascii
 from awaitkit.probe._probe import Resolver, multi_probe
-from awaitkit.probe._result import FAILURES, Result, Status
+from awaitkit.probe._registered import RegisteredCheck
+from awaitkit.probe._result import FAILURES, Registration, Result, Status
 from awaitkit.probe._system import SystemResolver
 
 __all__ = ["format_line", "read_names", "run_command", "system_nameservers"]
 
 HEADER = "FOUND\t\tNOT FOUND\tFAILED\n=====\t\t=========\t======"
+REGISTERED_HEADER = "TAKEN\t\tFREE\t\tUNKNOWN\n=====\t\t====\t\t======="
+_ADDRESS_TYPES = frozenset({"A", "AAAA", "both"})
 _NOT_FOUND = frozenset({Status.NXDOMAIN, Status.NODATA})
 _FLUSH_LINES = 2000
 
 
-def format_line(result: Result, *, as_json: bool) -> str:
-    """One output line: the book's columns (FOUND at 0, NOT FOUND at 2 tabs) or JSON."""
+def format_line(
+    result: Result, *, as_json: bool, registered: bool = False, full: bool = False
+) -> str:
+    """One output line: the book's columns (FOUND at 0, NOT FOUND at 2 tabs) or JSON.
+
+    ``registered``: the TAKEN / FREE / UNKNOWN columns (and a
+    ``registration`` key in JSON); ``full``: every JSON key on every line.
+    """
     if as_json:
-        return json.dumps(result.to_dict(), ensure_ascii=False)
+        data = result.to_dict(full=full)
+        if registered:
+            data["registration"] = result.status.registration.value
+        return json.dumps(data, ensure_ascii=False)
+    if registered:
+        registration = result.status.registration
+        if registration is Registration.TAKEN:
+            return result.domain
+        if registration is Registration.FREE:
+            return f"\t\t{result.domain}"
+        return f"\t\t\t\t{result.domain} ({result.status.value})"
     if result.found:
         return result.domain
     if result.status in _NOT_FOUND:
@@ -43,7 +62,10 @@ def format_line(result: Result, *, as_json: bool) -> str:
     return f"\t\t\t\t{result.domain} ({result.status.value})"
 
 
-def _wanted(result: Result, only: str | None) -> bool:
+def _wanted(result: Result, only: str | None, registered: bool = False) -> bool:
+    if registered and only is not None:
+        wanted = Registration.TAKEN if only == "found" else Registration.FREE
+        return result.status.registration is wanted
     if only == "found":
         return result.found
     if only == "missing":
@@ -78,8 +100,23 @@ async def read_names(stream: IO[bytes]) -> AsyncIterator[str]:
                 yield name
 
 
+def _types(args: argparse.Namespace) -> tuple[str, ...] | None:
+    """The -t values, ``both`` expanded; ``None`` when none was given."""
+    if not args.types:
+        return None
+    types: dict[str, None] = {}
+    for given in args.types:
+        for name in ("A", "AAAA") if given == "both" else (given,):
+            types[name] = None
+    return tuple(types)
+
+
 def _make_resolver(args: argparse.Namespace) -> tuple[Resolver, int]:
-    kind = args.resolver or ("direct" if args.nameserver else "system")
+    types = _types(args)
+    needs_direct = [f"--type {t}" for t in types or () if t not in _ADDRESS_TYPES]
+    if args.check:
+        needs_direct.append(f"--check {args.check}")
+    kind = args.resolver or ("direct" if args.nameserver or needs_direct else "system")
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be positive")
     if args.retries is not None and args.retries < 0:
@@ -92,22 +129,32 @@ def _make_resolver(args: argparse.Namespace) -> tuple[Resolver, int]:
             for opt, v in (("--nameserver", args.nameserver), ("--rate", args.rate))
             if v
         ]
+        given += needs_direct
         if given:
             verb = "needs" if len(given) == 1 else "need"
             raise UsageError(f"{' and '.join(given)} {verb} --resolver direct")
-        system = SystemResolver(types=args.types or "both", timeout=args.timeout)
+        system_types = "both" if not types or len(types) == 2 else types[0]
+        system = SystemResolver(
+            types=system_types,  # type: ignore[arg-type]  # A, AAAA: checked above
+            timeout=args.timeout,
+        )
         return system, args.concurrency or 100
     nameservers = args.nameserver or system_nameservers()
     if not nameservers:
         raise UsageError("no nameserver: give --nameserver IP[:PORT]")
+    if args.check and types:
+        raise UsageError(f"--check {args.check} picks its own types: drop --type")
     direct = DirectResolver(
         nameservers,
-        types=args.types or "A",
+        types=types or "A",
+        records=args.json,
         timeout=args.timeout,
         retries=args.retries,
         rate=args.rate,
         max_in_flight=max(1000, 2 * (args.concurrency or 0)),
     )
+    if args.check == "registered":
+        return RegisteredCheck(direct), args.concurrency or 1000
     return direct, args.concurrency or 1000
 
 
@@ -160,8 +207,10 @@ async def _probe_all(
     counts: Counter[Status] = Counter()
     out = sys.stdout
     lines: list[str] = []
+    registered = args.check == "registered"
+    full = args.json and not isinstance(resolver, SystemResolver)
     if not args.json:
-        lines.append(HEADER)
+        lines.append(REGISTERED_HEADER if registered else HEADER)
     progress = _progress(total)
     start = time.perf_counter()
 
@@ -174,6 +223,8 @@ async def _probe_all(
     async with contextlib.AsyncExitStack() as stack:
         if isinstance(resolver, DirectResolver):
             await stack.enter_async_context(resolver)
+        elif isinstance(resolver, RegisteredCheck):
+            await stack.enter_async_context(resolver.resolver)
         results = await stack.enter_async_context(
             contextlib.aclosing(
                 multi_probe(names, concurrency=concurrency, resolver=resolver)
@@ -184,8 +235,12 @@ async def _probe_all(
                 counts[result.status] += 1
                 if progress is not None:
                     progress.update()
-                if _wanted(result, args.only):
-                    lines.append(format_line(result, as_json=args.json))
+                if _wanted(result, args.only, registered):
+                    lines.append(
+                        format_line(
+                            result, as_json=args.json, registered=registered, full=full
+                        )
+                    )
                     if len(lines) >= _FLUSH_LINES:
                         await flush()
             await flush()
