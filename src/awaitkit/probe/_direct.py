@@ -170,6 +170,8 @@ def _message_status(message: Message, qtype: str) -> Status:
     if message.rcode == RCODE_NOERROR:
         if message.cname_loop:
             return Status.SERVFAIL
+        if qtype == "CNAME":  # the name's own CNAME, not the chain's end
+            return Status.FOUND if message.chain else Status.NODATA
         return Status.FOUND if message.records_of(qtype) else Status.NODATA
     if message.rcode == RCODE_NXDOMAIN:
         return Status.NXDOMAIN
@@ -300,10 +302,13 @@ class DirectResolver:
         return combine(answers)
 
     async def query(self, name: str, rtype: str) -> Answer:
-        """Ask for one record type ``rtype`` (e.g. ``"NS"``) about ``name``, whatever ``types``."""
+        """Ask for one record type ``rtype`` (e.g. ``"NS"``) about ``name``, whatever ``types``.
+
+        The answer is always a full one (as with ``records=True``).
+        """
         if not self._protocols:
             await self.open()
-        return await self._resolve(name, RECORD_TYPES[parse_types(rtype)[0]])
+        return await self._resolve_full(name, RECORD_TYPES[parse_types(rtype)[0]])
 
     async def _resolve(self, name: str, qtype: int) -> Answer:
         # The hot path: kept flat (no helper coroutines) because every
