@@ -114,7 +114,7 @@ def parse_nameserver(spec: str) -> tuple[str, int]:
 
 
 def combine(answers: Sequence[Answer]) -> Answer:
-    """Merge the A and AAAA answers for one name.
+    """Merge the answers of several types (A and AAAA...) for one name.
 
     Any FOUND makes it FOUND; an NXDOMAIN is about the name, so it wins
     next; then a failure (the other type might have had addresses); NODATA

@@ -50,6 +50,9 @@ _MAX_NAME_WIRE = 255
 _ADDRESS_FAMILIES = {TYPE_A: (socket.AF_INET, 4), TYPE_AAAA: (socket.AF_INET6, 16)}
 
 
+_tuple_new = tuple.__new__
+
+
 class MalformedPacket(ValueError):
     """The bytes are not a well-formed DNS reply."""
 
@@ -169,7 +172,7 @@ def parse_reply(data: bytes, wire_question: bytes, qname: str) -> Reply | None:
     if flags & _FLAG_TC:
         return Reply(rcode, True, (), False, data)
     if not ancount:
-        return Reply(rcode, False, (), False, data)
+        return _tuple_new(Reply, (rcode, False, (), False, data))
     qtype = (wire_question[-4] << 8) | wire_question[-3]
     # Other types than A/AAAA: only the CNAME chain is read here (size 0
     # never matches the fast path; their records are parse_message's).
@@ -187,12 +190,17 @@ def parse_reply(data: bytes, wire_question: bytes, qname: str) -> Reply | None:
             and rdlength == size
             and start + size <= len(data)
         ):
-            return Reply(
-                rcode,
-                False,
-                (socket.inet_ntop(family, data[start : start + size]),),
-                False,
-                data,
+            # tuple.__new__ skips the NamedTuple's Python-level __new__: this
+            # line runs once per name found.
+            return _tuple_new(
+                Reply,
+                (
+                    rcode,
+                    False,
+                    (socket.inet_ntop(family, data[start : start + size]),),
+                    False,
+                    data,
+                ),
             )
     memo: dict[int, str] = {12: qname}
     cnames: dict[str, str] = {}
