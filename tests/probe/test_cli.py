@@ -178,10 +178,12 @@ def test_system_resolver_error_names_the_offending_option(capsys) -> None:
     assert "--rate needs --resolver direct" in capsys.readouterr().err
 
 
-def test_bad_choice_exits_2(capsys) -> None:
+@pytest.mark.parametrize("bad", ["BOGUS", "", "A\u00c5", "mx\udcff", "x" * 300, "ANY"])
+def test_bad_type_exits_2(bad, capsys) -> None:
     with pytest.raises(SystemExit) as info:
-        main(["probe", "dev", "--type", "MX"])
+        main(["probe", "dev", "--type", bad])
     assert info.value.code == 2
+    assert "unknown type" in capsys.readouterr().err
 
 
 @PROBE_HOLDS_THE_LOOP

@@ -79,3 +79,100 @@ def test_asdict_keeps_status_and_addresses() -> None:
         "status": Status.FOUND,
         "addresses": ("192.0.2.1",),
     }
+
+
+def _full(**changes: object) -> Result:
+    from awaitkit.probe._records import Record
+
+    answer = Answer(
+        Status.FOUND,
+        ("192.0.2.1",),
+        records=(Record("a.test", "A", 60, "192.0.2.1"),),
+        chain=(),
+        rcode=0,
+        resolver="127.0.0.1:53",
+        attempts=2,
+        duration=0.0125,
+    )._replace(**changes)
+    return Result.from_answer("a.test", answer)
+
+
+def test_full_answer_keeps_the_pair_and_its_extras() -> None:
+    """A full answer still unpacks as (domain, found) and carries every value."""
+    result = _full()
+    domain, found = result
+    assert (domain, found) == ("a.test", True)
+    assert result.is_full
+    assert result.records[0].data == "192.0.2.1"
+    assert (result.rcode, result.resolver, result.attempts) == (0, "127.0.0.1:53", 2)
+    assert not Result("a.test", True).is_full
+    assert Result("a.test", True).records == ()
+
+
+def test_full_equality_covers_the_answer_not_its_timing() -> None:
+    assert _full() == _full(duration=9.0, attempts=1, resolver="192.0.2.53:53")
+    assert _full() != _full(records=())
+    assert _full() != _full(rcode=None)
+    assert _full() != Result("a.test", True, addresses=("192.0.2.1",))
+
+
+def test_full_pickle_copy_replace() -> None:
+    result = _full()
+    for clone in (pickle.loads(pickle.dumps(result)), copy.deepcopy(result)):
+        assert clone == result
+        assert (clone.resolver, clone.attempts, clone.duration) == (
+            "127.0.0.1:53",
+            2,
+            0.0125,
+        )
+    assert result._replace(attempts=5).attempts == 5
+    assert result._replace(attempts=5).records == result.records
+    with pytest.raises(TypeError, match="unexpected"):
+        Result("a.b", False, bogus=1)
+
+
+def test_full_to_dict() -> None:
+    assert _full().to_dict() == {
+        "domain": "a.test",
+        "found": True,
+        "status": "FOUND",
+        "addresses": ["192.0.2.1"],
+        "rcode": "NOERROR",
+        "records": [{"name": "a.test", "type": "A", "ttl": 60, "data": "192.0.2.1"}],
+        "chain": [],
+        "resolver": "127.0.0.1:53",
+        "attempts": 2,
+        "duration_ms": 12.5,
+    }
+    plain = Result("a.b", False, status=Status.INVALID).to_dict(full=True)
+    assert plain["rcode"] is None
+    assert plain["records"] == []
+    assert plain["duration_ms"] is None
+
+
+def test_registration_of_each_status() -> None:
+    from awaitkit.probe._result import Registration
+
+    taken = {s for s in Status if s.registration is Registration.TAKEN}
+    free = {s for s in Status if s.registration is Registration.FREE}
+    assert taken == {Status.FOUND, Status.NODATA}
+    assert free == {Status.NXDOMAIN}
+
+
+def test_combine_merges_full_answers() -> None:
+    from awaitkit.probe._direct import combine
+
+    a = _answer(Status.FOUND, ("192.0.2.1",), attempts=1, duration=0.01, rcode=0)
+    aaaa = _answer(Status.NODATA, (), attempts=2, duration=0.03, rcode=0)
+    merged = combine([a, aaaa])
+    assert merged.status is Status.FOUND
+    assert merged.attempts == 3
+    assert merged.duration == 0.03
+    assert combine([aaaa, aaaa]).status is Status.NODATA
+    assert combine([Answer(Status.NODATA), Answer(Status.TIMEOUT)]).status is (
+        Status.TIMEOUT
+    )
+
+
+def _answer(status: Status, addresses: tuple[str, ...], **detail: object) -> Answer:
+    return Answer(status, addresses)._replace(resolver="127.0.0.1:53", **detail)

@@ -30,9 +30,12 @@ if TYPE_CHECKING:
         multi_probe as multi_probe,
         probe as probe,
     )
+    from awaitkit.probe._records import Record as Record
+    from awaitkit.probe._registered import RegisteredCheck as RegisteredCheck
     from awaitkit.probe._resolvers import ServerStats as ServerStats
     from awaitkit.probe._result import (
         Answer as Answer,
+        Registration as Registration,
         Result as Result,
         Status as Status,
     )
@@ -42,6 +45,9 @@ if TYPE_CHECKING:
 _LAZY = {
     "Answer": "awaitkit.probe._result",
     "DirectResolver": "awaitkit.probe._direct",
+    "Record": "awaitkit.probe._records",
+    "RegisteredCheck": "awaitkit.probe._registered",
+    "Registration": "awaitkit.probe._result",
     "Resolver": "awaitkit.probe._probe",
     "Result": "awaitkit.probe._result",
     "ServerStats": "awaitkit.probe._resolvers",

@@ -29,6 +29,7 @@ from awaitkit.probe._names import candidate_names, to_ascii
 from awaitkit.probe._output import OutputFile, Resumed, read_resume
 from awaitkit.probe._probe import Resolver, multi_probe
 from awaitkit.probe._refine import Refinement, refinement_from_args
+from awaitkit.probe._registered import RegisteredCheck
 from awaitkit.probe._resolvers import (
     ServerStats,
     format_server,
@@ -37,12 +38,13 @@ from awaitkit.probe._resolvers import (
     read_resolv_conf,
     read_resolver_file,
 )
-from awaitkit.probe._result import FAILURES, Result, Status
+from awaitkit.probe._result import FAILURES, Registration, Result, Status
 from awaitkit.probe._system import SystemResolver
 from awaitkit.probe._wordlist import FUZZ, brute_names, brute_patterns, read_lines
 
 __all__ = [
     "format_line",
+    "json_data",
     "json_lines",
     "read_names",
     "run_command",
@@ -50,6 +52,8 @@ __all__ = [
 ]
 
 HEADER = "FOUND\t\tNOT FOUND\tFAILED\n=====\t\t=========\t======"
+REGISTERED_HEADER = "TAKEN\t\tFREE\t\tUNKNOWN\n=====\t\t====\t\t======="
+_ADDRESS_TYPES = frozenset({"A", "AAAA", "both"})
 _NOT_FOUND = frozenset({Status.NXDOMAIN, Status.NODATA})
 _LIST_SERVERS = 16  # per-resolver lines in the summary up to this many, or --stats
 _WORST_SERVERS = 5  # past that, the resolvers that failed most
@@ -67,10 +71,23 @@ _PROGRESS_EVERY = 64  # tqdm's update() costs more than probing a name
 _encode_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
-def format_line(result: Result, *, as_json: bool) -> str:
-    """One output line: the book's columns (FOUND at 0, NOT FOUND at 2 tabs) or JSON."""
+def format_line(
+    result: Result, *, as_json: bool, registered: bool = False, full: bool = False
+) -> str:
+    """One output line: the book's columns (FOUND at 0, NOT FOUND at 2 tabs) or JSON.
+
+    ``registered``: the TAKEN / FREE / UNKNOWN columns (and a
+    ``registration`` key in JSON); ``full``: every JSON key on every line.
+    """
     if as_json:
-        return _encode_json(result.to_dict())
+        return _encode_json(json_data(result, registered=registered, full=full))
+    if registered:
+        registration = result.status.registration
+        if registration is Registration.TAKEN:
+            return result.domain
+        if registration is Registration.FREE:
+            return f"\t\t{result.domain}"
+        return f"\t\t\t\t{result.domain} ({result.status.value})"
     if result.found:
         return result.domain
     if result.status in _NOT_FOUND:
@@ -78,6 +95,16 @@ def format_line(result: Result, *, as_json: bool) -> str:
     if result.status is Status.WILDCARD:
         return f"\t\t{result.domain} (WILDCARD)"
     return f"\t\t\t\t{result.domain} ({result.status.value})"
+
+
+def json_data(
+    result: Result, *, registered: bool = False, full: bool = False
+) -> dict[str, object]:
+    """What a JSON line holds for ``result`` (see :func:`format_line`)."""
+    data = result.to_dict(full=full)
+    if registered:
+        data["registration"] = result.status.registration.value
+    return data
 
 
 def json_lines(records: list[dict[str, object]]) -> str:
@@ -101,7 +128,10 @@ def json_lines(records: list[dict[str, object]]) -> str:
     return "".join(_encode_json(r) + "\n" for r in records)
 
 
-def _wanted(result: Result, only: str | None) -> bool:
+def _wanted(result: Result, only: str | None, registered: bool = False) -> bool:
+    if registered and only is not None:
+        wanted = Registration.TAKEN if only == "found" else Registration.FREE
+        return result.status.registration is wanted
     if only == "found":
         return result.found
     if only == "missing":
@@ -158,9 +188,24 @@ def _read_block(stream: IO[bytes], rest: bytes) -> tuple[list[str], bytes | None
     return [name for name in lines if name], tail
 
 
+def _types(args: argparse.Namespace) -> tuple[str, ...] | None:
+    """The -t values, ``both`` expanded; ``None`` when none was given."""
+    if not args.types:
+        return None
+    types: dict[str, None] = {}
+    for given in args.types:
+        for name in ("A", "AAAA") if given == "both" else (given,):
+            types[name] = None
+    return tuple(types)
+
+
 def _make_resolver(args: argparse.Namespace) -> tuple[Resolver, int]:
+    types = _types(args)
+    needs_direct = [f"--type {t}" for t in types or () if t not in _ADDRESS_TYPES]
+    if args.check:
+        needs_direct.append(f"--check {args.check}")
     kind = args.resolver or (
-        "direct" if args.nameserver or args.resolvers else "system"
+        "direct" if args.nameserver or args.resolvers or needs_direct else "system"
     )
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be positive")
@@ -184,16 +229,23 @@ def _make_resolver(args: argparse.Namespace) -> tuple[Resolver, int]:
             )
             if v
         ]
+        given += needs_direct
         if given:
             verb = "needs" if len(given) == 1 else "need"
             raise UsageError(f"{' and '.join(given)} {verb} --resolver direct")
-        timeout = args.timeout or _DEFAULT_TIMEOUT
-        system = SystemResolver(types=args.types or "both", timeout=timeout)
+        system_types = "both" if not types or len(types) == 2 else types[0]
+        system = SystemResolver(
+            types=system_types,  # type: ignore[arg-type]  # A, AAAA: checked above
+            timeout=args.timeout or _DEFAULT_TIMEOUT,
+        )
         return system, args.concurrency or 100
+    if args.check and types:
+        raise UsageError(f"--check {args.check} picks its own types: drop --type")
     nameservers, timeout, retries, rotate = _direct_settings(args)
     direct = DirectResolver(
         nameservers,
-        types=args.types or "A",
+        types=types or "A",
+        records=args.json,
         timeout=timeout,
         retries=retries,
         rate=args.rate,
@@ -201,6 +253,8 @@ def _make_resolver(args: argparse.Namespace) -> tuple[Resolver, int]:
         rotate=rotate,
         max_in_flight=max(1000, 2 * (args.concurrency or 0)),
     )
+    if args.check == "registered":
+        return RegisteredCheck(direct), args.concurrency or 1000
     return direct, args.concurrency or 1000
 
 
@@ -405,9 +459,11 @@ async def _probe_all(
 ) -> Counter[Status]:
     counts: Counter[Status] = Counter()
     lines: list[str] = []
+    registered = args.check == "registered"
+    full = args.json and not isinstance(resolver, SystemResolver)
     records: list[dict[str, object]] = []  # --json: encoded a block at a time
     if header:
-        lines.append(HEADER)
+        lines.append(REGISTERED_HEADER if registered else HEADER)
     progress = _progress(total)
     unshown = 0  # results not yet added to the progress bar
     start = time.perf_counter()
@@ -431,6 +487,8 @@ async def _probe_all(
     async with contextlib.AsyncExitStack() as stack:
         if isinstance(resolver, DirectResolver):
             await stack.enter_async_context(resolver)
+        elif isinstance(resolver, RegisteredCheck):
+            await stack.enter_async_context(resolver.resolver)
         results = await stack.enter_async_context(
             contextlib.aclosing(
                 multi_probe(names, concurrency=concurrency, resolver=resolver)
@@ -448,13 +506,17 @@ async def _probe_all(
                     if unshown >= _PROGRESS_EVERY:
                         progress.update(unshown)
                         unshown = 0
-                if only is None or _wanted(result, only):
+                if only is None or _wanted(result, only, registered):
                     if as_json:
-                        records.append(result.to_dict())
+                        records.append(
+                            json_data(result, registered=registered, full=full)
+                        )
                         if len(records) >= _FLUSH_RECORDS:
                             await flush()
                     else:
-                        lines.append(format_line(result, as_json=False))
+                        lines.append(
+                            format_line(result, as_json=False, registered=registered)
+                        )
                         if len(lines) >= _FLUSH_LINES:
                             await flush()
             await flush()

@@ -1,4 +1,4 @@
-"""DirectResolver: A/AAAA queries straight to nameservers over one UDP socket.
+"""DirectResolver: DNS queries straight to nameservers over one UDP socket.
 
 Why not ``getaddrinfo``: it blocks a thread per lookup, so asyncio's small
 default pool caps throughput at threads / RTT, and it folds timeouts and
@@ -18,11 +18,18 @@ import logging
 import os
 import socket
 import struct
+import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Literal
 
 from awaitkit.core import UsageError
+from awaitkit.probe._records import (
+    RECORD_TYPES,
+    Message,
+    parse_message,
+    type_name,
+)
 from awaitkit.probe._resolvers import ServerStats
 from awaitkit.probe._result import FAILURES, Answer, Status
 from awaitkit.probe._udp import QueryProtocol, RateLimiter, Stats, open_udp
@@ -39,16 +46,46 @@ from awaitkit.probe._wire import (
     question,
 )
 
-__all__ = ["DirectResolver", "QueryTypes", "combine", "parse_nameserver"]
+__all__ = [
+    "DirectResolver",
+    "QueryTypes",
+    "combine",
+    "parse_nameserver",
+    "parse_types",
+]
 
 log = logging.getLogger(__name__)
 
 QueryTypes = Literal["A", "AAAA", "both"]
-_QTYPES: dict[str, tuple[int, ...]] = {
-    "A": (TYPE_A,),
-    "AAAA": (TYPE_AAAA,),
-    "both": (TYPE_A, TYPE_AAAA),
-}
+_ADDRESS_TYPES = (TYPE_A, TYPE_AAAA)
+
+
+def parse_types(types: str | Sequence[str]) -> tuple[str, ...]:
+    """``"mx"`` or ``["A", "txt"]`` -> ``("MX",)``, ``("A", "TXT")``; ``both`` is A + AAAA.
+
+    Case-insensitive, duplicates dropped; raises
+    :class:`~awaitkit.core.UsageError` for a type not in RECORD_TYPES.
+    """
+    asked = [types] if isinstance(types, str) else list(types)
+    names: dict[str, None] = {}
+    for item in asked:
+        text = item.strip().upper() if isinstance(item, str) else repr(item)
+        expanded = ("A", "AAAA") if text == "BOTH" else (text,)
+        for name in expanded:
+            if name not in RECORD_TYPES:
+                known = ", ".join(RECORD_TYPES)
+                raise UsageError(f"bad query type {item!r}: {known} or both")
+            names[name] = None
+    if not names:
+        raise UsageError("no query type given")
+    return tuple(names)
+
+
+def _server_text(server: tuple[str, int]) -> str:
+    host, port = server
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 _TCP_CONNECTIONS = 32  # truncation is rare; don't open a storm of sockets
 
 
@@ -80,22 +117,43 @@ def parse_nameserver(spec: str) -> tuple[str, int]:
 
 
 def combine(answers: Sequence[Answer]) -> Answer:
-    """Merge the A and AAAA answers for one name.
+    """Merge the answers of several types (A and AAAA...) for one name.
 
-    Any address makes it FOUND; an NXDOMAIN is about the name, so it wins
+    Any FOUND makes it FOUND; an NXDOMAIN is about the name, so it wins
     next; then a failure (the other type might have had addresses); NODATA
-    only when every type said NODATA.
+    only when every type said NODATA.  Full answers merge too: all the
+    records, the first chain found, queries summed, the slowest duration,
+    and the rcode and resolver of the first answer with the merged status.
     """
     addresses = tuple(a for answer in answers for a in answer.addresses)
     statuses = [answer.status for answer in answers]
-    if addresses:
-        return Answer(Status.FOUND, addresses)
-    if Status.NXDOMAIN in statuses:
-        return Answer(Status.NXDOMAIN)
-    for status in statuses:
-        if status in FAILURES or status is Status.INVALID:
-            return Answer(status)
-    return Answer(Status.NODATA)
+    if Status.FOUND in statuses:
+        status = Status.FOUND
+    elif Status.NXDOMAIN in statuses:
+        status = Status.NXDOMAIN
+    else:
+        status = next(
+            (s for s in statuses if s in FAILURES or s is Status.INVALID),
+            Status.NODATA,
+        )
+    if not any(answer.attempts for answer in answers):
+        return Answer(status, addresses if status is Status.FOUND else ())
+    deciding = (
+        next(a for a in answers if a.status is status)
+        if status in statuses
+        else answers[0]
+    )
+    durations = [a.duration for a in answers if a.duration is not None]
+    return Answer(
+        status,
+        addresses if status is Status.FOUND else (),
+        records=tuple(r for answer in answers for r in answer.records),
+        chain=next((a.chain for a in answers if a.chain), ()),
+        rcode=deciding.rcode,
+        resolver=deciding.resolver,
+        attempts=sum(a.attempts for a in answers),
+        duration=max(durations) if durations else None,
+    )
 
 
 def _status_of(reply: Reply) -> Status:
@@ -108,6 +166,21 @@ def _status_of(reply: Reply) -> Status:
     if reply.rcode == RCODE_REFUSED:
         return Status.REFUSED
     return Status.SERVFAIL  # SERVFAIL, FORMERR, NOTIMP and the rest
+
+
+def _message_status(message: Message, qtype: str) -> Status:
+    """As ``_status_of``, for any type: FOUND = records of ``qtype`` at the chain's end."""
+    if message.rcode == RCODE_NOERROR:
+        if message.cname_loop:
+            return Status.SERVFAIL
+        if qtype == "CNAME":  # the name's own CNAME, not the chain's end
+            return Status.FOUND if message.chain else Status.NODATA
+        return Status.FOUND if message.records_of(qtype) else Status.NODATA
+    if message.rcode == RCODE_NXDOMAIN:
+        return Status.NXDOMAIN
+    if message.rcode == RCODE_REFUSED:
+        return Status.REFUSED
+    return Status.SERVFAIL
 
 
 class DirectResolver:
@@ -128,8 +201,17 @@ class DirectResolver:
     (the default) starts each name on the next nameserver in turn; without
     it every name starts on the first (glibc without ``options rotate``).
     ``server_stats`` counts, per nameserver, queries sent, answered, timed
-    out, SERVFAIL and REFUSED.  ``types`` picks A, AAAA or both (queried together, FOUND
-    if either has an address).  The socket opens on first use or on
+    out, SERVFAIL and REFUSED.
+    ``types`` is one type or several, among A, AAAA, CNAME, MX, NS, TXT,
+    SOA, PTR, SRV, CAA, or ``both`` (A + AAAA), case-insensitive; several
+    are queried together and the name is FOUND if any type is.  For A and
+    AAAA, FOUND means an address at the end of the CNAME chain; for the
+    other types, records of that type there (``CNAME``: the name's own).
+    ``records=True`` gives full answers: every answer record decoded
+    (``Answer.records``), the chain, rcode, resolver, attempts and
+    duration; a reply whose records are malformed then counts as a
+    SERVFAIL (retried on the next nameserver).  Other types than A/AAAA
+    are always parsed in full.  The socket opens on first use or on
     ``async with``; :meth:`aclose` closes it.
     """
 
@@ -137,18 +219,18 @@ class DirectResolver:
         self,
         nameservers: Sequence[str],
         *,
-        types: QueryTypes = "A",
+        types: str | Sequence[str] = "A",
         timeout: float = 2.0,
         retries: int = 2,
         max_in_flight: int = 1000,
         rate: float | None = None,
         rate_per_server: float | None = None,
         rotate: bool = True,
+        records: bool = False,
     ) -> None:
         if not nameservers:
             raise UsageError("at least one nameserver is needed")
-        if types not in _QTYPES:
-            raise UsageError(f"bad query types {types!r}: A, AAAA or both")
+        type_names = parse_types(types)
         if timeout <= 0 or retries < 0 or max_in_flight < 1:
             raise UsageError("timeout and max_in_flight must be positive, retries >= 0")
         if rate is not None and rate <= 0:
@@ -156,13 +238,15 @@ class DirectResolver:
         if rate_per_server is not None and rate_per_server <= 0:
             raise UsageError("rate_per_server must be positive")
         self.nameservers = [parse_nameserver(ns) for ns in nameservers]
-        self.types: QueryTypes = types
+        self.types = type_names
+        self.records = records
+        self._full = records
         self.timeout = timeout
         self.retries = retries
         self.max_in_flight = max_in_flight
         self.rate = rate
         self.stats = Stats()
-        self._qtypes = _QTYPES[types]
+        self._qtypes = tuple(RECORD_TYPES[t] for t in type_names)
         self._protocols: dict[int, QueryProtocol] = {}
         self._opening: asyncio.Task[None] | None = None
         self._tcp_slots: asyncio.Semaphore | None = None
@@ -249,9 +333,20 @@ class DirectResolver:
         answers = await asyncio.gather(*(self._resolve(name, q) for q in qtypes))
         return combine(answers)
 
+    async def query(self, name: str, rtype: str) -> Answer:
+        """Ask for one record type ``rtype`` (e.g. ``"NS"``) about ``name``, whatever ``types``.
+
+        The answer is always a full one (as with ``records=True``).
+        """
+        if not self._protocols:
+            await self.open()
+        return await self._resolve_full(name, RECORD_TYPES[parse_types(rtype)[0]])
+
     async def _resolve(self, name: str, qtype: int) -> Answer:
         # The hot path: kept flat (no helper coroutines) because every
         # await layer costs on each of the ~50k names per second.
+        if self._full or qtype not in _ADDRESS_TYPES:
+            return await self._resolve_full(name, qtype)
         try:
             wire = question(name, qtype)
         except ValueError:
@@ -303,6 +398,101 @@ class DirectResolver:
                 continue
             return Answer(status, reply.addresses)
         return Answer(last)
+
+    async def _resolve_full(self, name: str, qtype: int) -> Answer:
+        """``_resolve`` with every reply parsed in full: a full :class:`Answer`."""
+        try:
+            wire = question(name, qtype)
+        except ValueError:
+            return Answer(Status.INVALID)
+        started = time.perf_counter()
+        type_text = type_name(qtype)
+        servers = self.nameservers
+        start = self._next_server
+        if self.rotate:
+            self._next_server = (start + 1) % len(servers)
+        last = Status.TIMEOUT
+        last_rcode: int | None = None
+        last_server: str | None = None
+        stats = self.stats
+        attempts = 0
+        limiters = self._server_limiters
+        for attempt in range(self.retries + 1):
+            index = (start + attempt) % len(servers)
+            server = servers[index]
+            counts = self._server_stats[index]
+            if attempt:
+                stats.retries += 1
+            if self._limiter is not None:
+                await self._limiter.wait()
+            if limiters is not None:
+                await limiters[index].wait()
+            protocol = self._protocols.get(
+                socket.AF_INET6 if ":" in server[0] else socket.AF_INET
+            )
+            if protocol is None:
+                break  # closed under us
+            attempts += 1
+            counts.sent += 1
+            reply = await protocol.ask(server, wire, name, self.timeout)
+            if reply is None:
+                counts.timeouts += 1
+            else:
+                counts.answered += 1
+            if reply is not None and reply.truncated:
+                stats.truncated += 1
+                reply = await self._ask_tcp(server, wire, name)
+                if reply is None:
+                    last = Status.SERVFAIL
+                    continue
+            if reply is None:
+                last = Status.TIMEOUT
+                continue
+            try:
+                message = parse_message(reply.packet, wire, name)
+            except MalformedPacket as exc:
+                # The server's own reply (id, source and question matched),
+                # but its records are broken: a server failure, not a name.
+                log.debug("malformed records for %s from %s: %s", name, server, exc)
+                stats.malformed += 1
+                counts.servfail += 1
+                last, last_rcode, last_server = (
+                    Status.SERVFAIL,
+                    reply.rcode,
+                    _server_text(server),
+                )
+                continue
+            if message is None:  # cannot happen: parse_reply accepted it
+                last = Status.SERVFAIL
+                continue
+            status = _message_status(message, type_text)
+            last, last_rcode, last_server = status, message.rcode, _server_text(server)
+            if status in FAILURES:
+                if status is Status.SERVFAIL:
+                    counts.servfail += 1
+                elif status is Status.REFUSED:
+                    counts.refused += 1
+                continue
+            addresses: tuple[str, ...] = ()
+            if status is Status.FOUND and qtype in _ADDRESS_TYPES:
+                addresses = tuple(r.data for r in message.records_of(type_text))
+            return Answer(
+                status,
+                addresses,
+                records=message.answers,
+                chain=message.chain,
+                rcode=message.rcode,
+                resolver=last_server,
+                attempts=attempts,
+                duration=time.perf_counter() - started,
+            )
+        return Answer(
+            last,
+            rcode=last_rcode,
+            resolver=last_server,
+            attempts=attempts,
+            duration=time.perf_counter() - started,
+        )
 
     async def _ask_tcp(
         self, server: tuple[str, int], wire: bytes, name: str

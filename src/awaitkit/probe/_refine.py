@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from awaitkit.core import UsageError, first_error
-from awaitkit.probe._direct import DirectResolver, QueryTypes
+from awaitkit.probe._direct import DirectResolver
 from awaitkit.probe._probe import Resolver, multi_probe
 from awaitkit.probe._resolvers import format_server
 from awaitkit.probe._result import FAILURES, Result, Status
@@ -271,7 +271,7 @@ def refinement_from_args(
         )
     if not (detect or args.verify or args.settle):
         return None
-    types: QueryTypes = "A"
+    types: str | Sequence[str] = "A"
     if isinstance(resolver, DirectResolver | SystemResolver):
         types = resolver.types
     timeout = args.timeout if args.timeout is not None else 2.0
@@ -326,6 +326,7 @@ def _settle_resolvers(resolver: Resolver) -> SettleResolver:
             timeout=resolver.timeout,
             retries=retries,
             rate=resolver.rate,
+            records=resolver.records,
         )
 
     return make

@@ -1,4 +1,4 @@
-"""DNS messages on the wire: pack A/AAAA queries, parse replies.  Sans-I/O.
+"""DNS messages on the wire: pack queries, parse replies' addresses.  Sans-I/O.
 
 Only what a prober needs (RFC 1035, RFC 6891 for the EDNS0 OPT record).  The
 parser reads bytes from strangers, so every read is bounds-checked and every
@@ -22,6 +22,7 @@ __all__ = [
     "pack_query",
     "parse_reply",
     "question",
+    "rcode_text",
 ]
 
 TYPE_A = 1
@@ -33,6 +34,8 @@ RCODE_NOERROR = 0
 RCODE_SERVFAIL = 2
 RCODE_NXDOMAIN = 3
 RCODE_REFUSED = 5
+_RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP"}
+_RCODE_NAMES[RCODE_REFUSED] = "REFUSED"
 
 _HEADER = struct.Struct(">HHHHHH")
 _RR = struct.Struct(">HHIH")  # type, class, ttl, rdlength
@@ -47,6 +50,9 @@ _MAX_NAME_WIRE = 255
 _ADDRESS_FAMILIES = {TYPE_A: (socket.AF_INET, 4), TYPE_AAAA: (socket.AF_INET6, 16)}
 
 
+_tuple_new = tuple.__new__
+
+
 class MalformedPacket(ValueError):
     """The bytes are not a well-formed DNS reply."""
 
@@ -54,15 +60,23 @@ class MalformedPacket(ValueError):
 class Reply(NamedTuple):
     """What a reply says about the question asked.
 
-    ``addresses`` are those of the asked type at the end of the CNAME chain
-    that starts at the question name; ``cname_loop`` is set when that chain
-    never ends inside the answer.
+    ``addresses`` are those of the asked type (A or AAAA; none for other
+    types) at the end of the CNAME chain that starts at the question name;
+    ``cname_loop`` is set when that chain never ends inside the answer.
+    ``packet`` is the reply's bytes, for a full parse
+    (:func:`~awaitkit.probe._records.parse_message`) when one is wanted.
     """
 
     rcode: int
     truncated: bool
     addresses: tuple[str, ...] = ()
     cname_loop: bool = False
+    packet: bytes = b""
+
+
+def rcode_text(rcode: int) -> str:
+    """``3`` -> ``"NXDOMAIN"``, as dig names it; others are ``"RCODE<n>"``."""
+    return _RCODE_NAMES.get(rcode) or f"RCODE{rcode}"
 
 
 def question(name: str, qtype: int) -> bytes:
@@ -156,11 +170,13 @@ def parse_reply(data: bytes, wire_question: bytes, qname: str) -> Reply | None:
         return None
     rcode = flags & 0x000F
     if flags & _FLAG_TC:
-        return Reply(rcode, True)
+        return Reply(rcode, True, (), False, data)
     if not ancount:
-        return Reply(rcode, False)
+        return _tuple_new(Reply, (rcode, False, (), False, data))
     qtype = (wire_question[-4] << 8) | wire_question[-3]
-    family, size = _ADDRESS_FAMILIES.get(qtype, (socket.AF_INET, 4))
+    # Other types than A/AAAA: only the CNAME chain is read here (size 0
+    # never matches the fast path; their records are parse_message's).
+    family, size = _ADDRESS_FAMILIES.get(qtype, (socket.AF_INET, 0))
     # Fast path for the common reply: one address record whose owner is a
     # pointer to the question name.
     if ancount == 1 and data[end : end + 2] == b"\xc0\x0c":
@@ -174,8 +190,17 @@ def parse_reply(data: bytes, wire_question: bytes, qname: str) -> Reply | None:
             and rdlength == size
             and start + size <= len(data)
         ):
-            return Reply(
-                rcode, False, (socket.inet_ntop(family, data[start : start + size]),)
+            # tuple.__new__ skips the NamedTuple's Python-level __new__: this
+            # line runs once per name found.
+            return _tuple_new(
+                Reply,
+                (
+                    rcode,
+                    False,
+                    (socket.inet_ntop(family, data[start : start + size]),),
+                    False,
+                    data,
+                ),
             )
     memo: dict[int, str] = {12: qname}
     cnames: dict[str, str] = {}
@@ -193,7 +218,7 @@ def parse_reply(data: bytes, wire_question: bytes, qname: str) -> Reply | None:
             raise MalformedPacket("rdata runs past the end")
         if rclass != CLASS_IN:
             continue
-        if rtype == qtype:
+        if rtype == qtype and size:
             if rdlength != size:
                 raise MalformedPacket("address of the wrong length")
             address = socket.inet_ntop(family, data[rdata:pos])
@@ -209,6 +234,6 @@ def parse_reply(data: bytes, wire_question: bytes, qname: str) -> Reply | None:
     for _ in range(len(cnames) + 1):
         hop = cnames.get(current)
         if hop is None:
-            return Reply(rcode, False, tuple(found.get(current, ())))
+            return Reply(rcode, False, tuple(found.get(current, ())), False, data)
         current = hop
-    return Reply(rcode, False, (), cname_loop=True)
+    return Reply(rcode, False, (), True, data)

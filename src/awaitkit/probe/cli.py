@@ -10,8 +10,20 @@ EPILOG = """\
 output: the book's FOUND / NOT FOUND columns (NOT FOUND = NXDOMAIN or NODATA,
 and WILDCARD names when detected), plus a FAILED column for names the resolver could not settle (SERVFAIL,
 TIMEOUT, REFUSED) or could not ask about (INVALID); --json prints one JSON
-object per line instead.  A summary of counts by status goes to stderr, with
+object per line instead (direct: with rcode, every answer record's name,
+type, TTL and data, the CNAME chain, the resolver that answered, attempts
+and duration_ms).  A summary of counts by status goes to stderr, with
 a line each for wildcards, --verify and --settle when asked for.
+
+types: -t A, AAAA, CNAME, MX, NS, TXT, SOA, PTR, SRV, CAA or both (A+AAAA),
+repeatable.  FOUND means an address at the end of the CNAME chain for A and
+AAAA, and records of the type asked for the others.
+
+--check registered: TAKEN when NS, SOA, A or AAAA (asked in turn) is
+answered NOERROR, with records or without (NODATA: the name exists); FREE
+only on NXDOMAIN; UNKNOWN when every type failed (and for INVALID names,
+marked so).  Columns TAKEN / FREE / UNKNOWN; "registration" in --json.
+--only found / missing select TAKEN / FREE.
 
 resolvers: "system" is getaddrinfo in a thread pool (honours /etc/hosts; at
 most ~6-32 lookups in flight); "direct" sends UDP queries straight to the
@@ -38,8 +50,9 @@ starts the output with those lines, so it holds old and new results.
 
 exit status: 0 every name got a definite answer (FOUND, NXDOMAIN, NODATA,
 INVALID, WILDCARD); 1 some got SERVFAIL, TIMEOUT or REFUSED (after
---settle, if given; or -o FILE could not be written); 2 usage error;
-130 interrupted (Ctrl-C); 143 stopped by SIGTERM.
+--settle, if given; with --check registered: some are UNKNOWN for that
+reason; or -o FILE could not be written); 2 usage error; 130 interrupted
+(Ctrl-C); 143 stopped by SIGTERM.
 """
 
 
@@ -142,11 +155,21 @@ def register(commands: Subcommands) -> None:
         help="direct: list every resolver's counts in the summary",
     )
     parser.add_argument(
+        "-t",
         "--type",
         dest="types",
-        choices=("A", "AAAA", "both"),
-        type=_query_types,
-        help="address types asked for (default: A direct, both system)",
+        action="append",
+        type=_query_type,
+        metavar="TYPE",
+        help="record type asked for, repeatable: A AAAA CNAME MX NS TXT SOA PTR "
+        "SRV CAA, or both (A+AAAA); case-insensitive (default: A direct, both "
+        "system; the system resolver takes A, AAAA and both only)",
+    )
+    parser.add_argument(
+        "--check",
+        choices=("registered",),
+        help="registered: is each name TAKEN (any NOERROR for NS/SOA/A/AAAA), "
+        "FREE (NXDOMAIN) or UNKNOWN? (direct resolver)",
     )
     parser.add_argument(
         "--json", action="store_true", help="one JSON object per line on stdout"
@@ -224,8 +247,18 @@ def register(commands: Subcommands) -> None:
     parser.set_defaults(handler=_run)
 
 
-def _query_types(text: str) -> str:
-    return "both" if text.lower() == "both" else text.upper()
+_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV", "CAA")
+
+
+def _query_type(text: str) -> str:
+    name = text.strip().upper()
+    if name == "BOTH":
+        return "both"
+    if name not in _TYPES:
+        raise argparse.ArgumentTypeError(
+            f"unknown type {text!r}: {', '.join(_TYPES)} or both"
+        )
+    return name
 
 
 def _run(args: argparse.Namespace) -> int:
