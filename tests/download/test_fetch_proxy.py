@@ -19,7 +19,7 @@ from awaitkit.cli import main
 from awaitkit.download._options import DownloadOptions
 from awaitkit.download._retry import Action, judge
 from awaitkit.http import ProxyError
-from tests.http._proxies import BIG, Origin, TinyProxy, free_port
+from tests.http._proxies import BIG, MicroSocks, Origin, TinyProxy, free_port
 from tests.http._tls import Pki, TlsServer, make_pki
 
 PROXY_VARIABLES = (
@@ -228,8 +228,8 @@ def test_a_proxy_that_dies_mid_transfer(tmp_path: Path, origin: Origin) -> None:
 @pytest.mark.parametrize(
     ("args", "env", "words"),
     [
-        (["-x", "socks5://127.0.0.1:1080"], {}, "-x/--proxy: SOCKS proxies are not"),
-        (["-x", "socks5h://p"], {}, "SOCKS proxies are not supported"),
+        (["-x", "socks4://127.0.0.1:1080"], {}, "-x/--proxy: SOCKS4 proxies are not"),
+        (["-x", "socks5h://:pw@p"], {}, "user name cannot be empty"),
         (["-x", "https://p:3128"], {}, "https:// proxies (TLS to the proxy)"),
         (["-x", "gopher://p"], {}, "unsupported proxy scheme gopher://"),
         (["-x", "http://p:70000"], {}, "bad port"),
@@ -241,7 +241,7 @@ def test_a_proxy_that_dies_mid_transfer(tmp_path: Path, origin: Origin) -> None:
             {},
             "--noproxy: not a host name or IP address: 'a/b'",
         ),
-        ([], {"https_proxy": "socks5://p"}, "https_proxy: SOCKS"),
+        ([], {"https_proxy": "socks4a://p"}, "https_proxy: SOCKS4"),
         ([], {"http_proxy": "p:1", "NO_PROXY": "x\udcffy"}, "NO_PROXY: not a host"),
     ],
 )
@@ -282,3 +282,64 @@ def test_which_connect_refusals_are_retried(status: int | None, action: Action) 
     assert verdict.action is action
     assert verdict.why == str(failure)
     assert judge(failure, 3, DownloadOptions(retries=2)).action is Action.FINAL
+
+
+def test_socks5_proxies(
+    tmp_path: Path,
+    pki: Pki,
+    origin: Origin,
+    capsys: pytest.CaptureFixture[str],
+    no_proxy_environment: pytest.MonkeyPatch,
+) -> None:
+    with (
+        TlsServer(pki.server_context()) as server,
+        MicroSocks(auth=("me", "pw")) as socks,
+    ):
+        ca = ("--cacert", str(pki.ca_pem))
+        tls_url = f"{server.named_url}/f"
+        good = socks.url("socks5h", "me:p%77@")
+        status, _ = fetch(tmp_path / "1", *ca, "-x", good, f"{origin.url}/a", tls_url)
+        assert status == 0
+        assert saved(tmp_path / "1", "a") == "/a -"
+        assert saved(tmp_path / "1", "f") == "hello"
+        no_proxy_environment.setenv("all_proxy", socks.url("socks5", "me:pw@"))
+        status, _ = fetch(tmp_path / "2", *ca, tls_url)
+        assert status == 0
+        # --noproxy: straight to the origin, past a proxy that would refuse
+        no_proxy_environment.setenv("all_proxy", socks.url("socks5", "me:no@"))
+        status, _ = fetch(tmp_path / "3", "--noproxy", "localhost", *ca, tls_url)
+        assert status == 0
+        capsys.readouterr()
+        status, records = fetch(tmp_path / "4", *ca, tls_url)
+    assert status == 1
+    assert refused(capsys, records) == (
+        f"SOCKS5 proxy socks5://127.0.0.1:{socks.port} refused the user name "
+        "and password (status 2)"
+    )
+    assert server.connections == 3
+
+
+@pytest.mark.parametrize(
+    ("proxy", "words"),
+    [
+        ("socks4://127.0.0.1:1", "SOCKS4 proxies are not supported"),
+        ("socks5h://" + "u" * 256 + "@127.0.0.1:1", "at most 255 bytes"),
+    ],
+)
+def test_bad_socks_proxies_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], proxy: str, words: str
+) -> None:
+    assert (
+        main(["fetch", "--dest", str(tmp_path), "-x", proxy, "http://a.example/"]) == 2
+    )
+    assert words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("reply", "action"),
+    [(2, Action.FINAL), (5, Action.FINAL), (7, Action.FINAL), (8, Action.FINAL)]
+    + [(code, Action.RETRY) for code in (1, 3, 4, 6)],
+)
+def test_which_socks_refusals_are_retried(reply: int, action: Action) -> None:
+    failure = ProxyError("SOCKS5 proxy socks5://p:1080 could not connect", reply=reply)
+    assert judge(failure, 1, DownloadOptions(retries=2)).action is action

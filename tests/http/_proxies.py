@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tests.conftest import find_binary
 
-__all__ = ["FakeProxy", "Origin", "TinyProxy", "free_port"]
+__all__ = ["FakeProxy", "MicroSocks", "Origin", "TinyProxy", "free_port"]
 
 BIG = 4 * 1024 * 1024  # /big's body: streamed, several reads
 
@@ -242,3 +242,52 @@ class FakeProxy:
         finally:
             self._writers.discard(writer)
             writer.close()
+
+
+class MicroSocks:
+    """Debian's ``microsocks`` SOCKS5 server on 127.0.0.1 for one test (``auth``: user, password).
+
+    It cannot be handed a socket: a free port is picked, and another one
+    tried when it loses the port to another process; it is ready once a TCP
+    connect to it succeeds.
+    """
+
+    def __init__(self, auth: tuple[str, str] | None = None) -> None:
+        self.binary = find_binary("microsocks")
+        self.auth = auth
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, scheme: str = "socks5h", userinfo: str = "") -> str:
+        return f"{scheme}://{userinfo}127.0.0.1:{self.port}"
+
+    def __enter__(self) -> MicroSocks:
+        for _ in range(5):
+            self.port = free_port()
+            command = [self.binary, "-i", "127.0.0.1", "-p", str(self.port)]
+            if self.auth is not None:
+                command += ["-u", self.auth[0], "-P", self.auth[1]]
+            self.process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            while self.process.poll() is None:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), 1).close()
+                except OSError:
+                    threading.Event().wait(0.01)  # not listening yet
+                    continue
+                return self
+            self.process.wait()  # it exited: the port was taken
+        raise RuntimeError("microsocks did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+        if self.process is not None:
+            self.process.wait(10)
+
+    async def __aenter__(self) -> MicroSocks:
+        return await asyncio.to_thread(self.__enter__)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self.__exit__)

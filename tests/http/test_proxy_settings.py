@@ -56,8 +56,19 @@ def test_proxy_credentials_are_percent_decoded() -> None:
         ("http://pro xy:3128", "space"),
         ("http://proxy\r\nX: y", "control character"),
         ("https://proxy:3128", "https:// proxies"),
-        ("socks5://proxy:1080", "SOCKS proxies are not supported"),
-        ("socks5h://proxy:1080", "SOCKS proxies are not supported"),
+        ("socks4://proxy:1080", "SOCKS4 proxies are not supported"),
+        ("socks4a://proxy:1080", "SOCKS4 proxies are not supported"),
+        ("socks5h://:pw@proxy", "user name cannot be empty"),
+        (
+            "socks5h://" + "u" * 256 + ":pw@proxy",
+            "user name is at most 255 bytes, not 256",
+        ),
+        (
+            "socks5://u:" + "é" * 128 + "@proxy",
+            "password is at most 255 bytes, not 256",
+        ),
+        ("socks5://u:%00@proxy", "control character"),
+        ("socks5h://u:%ff@proxy", "not UTF-8"),
         ("ftp://proxy", "unsupported proxy scheme ftp://"),
         ("http://%ff:x@proxy", "not UTF-8"),
         ("http://[::1:3128", "IPv6"),
@@ -173,8 +184,8 @@ def test_no_proxy_from_the_environment_and_noproxy() -> None:
 
 
 def test_bad_environment_values_name_their_variable() -> None:
-    with pytest.raises(UsageError, match=r"^https_proxy: SOCKS"):
-        proxy_settings(env={"https_proxy": "socks5://p"})
+    with pytest.raises(UsageError, match=r"^https_proxy: SOCKS4"):
+        proxy_settings(env={"https_proxy": "socks4://p"})
     with pytest.raises(UsageError, match=r"^NO_PROXY: not a host name"):
         proxy_settings(env={"all_proxy": "p", "NO_PROXY": "a/b"})
     # no proxy at all: a bad no_proxy does not matter
@@ -207,3 +218,18 @@ def test_connect_answers_refused(head: bytes, words: str, status: int | None) ->
 def test_connect_answers_accepted() -> None:
     assert connect_status(b"HTTP/1.1 200 Connection established\r\n", "h:1") == 200
     assert connect_status(b"HTTP/1.0 204\r\nVia: x\r\n", "h:1") == 204
+
+
+def test_socks5_proxies() -> None:
+    proxy = parse_proxy("SOCKS5H://us%65r:p%20w@[::1]")
+    assert (proxy.scheme, proxy.host, proxy.port) == ("socks5h", "::1", 1080)
+    assert proxy.credentials == (b"user", b"p w")
+    assert proxy.authorization is None
+    assert proxy.is_socks
+    assert str(proxy) == "socks5h://[::1]:1080"
+    assert parse_proxy("socks5://h:80").host_field == "h:80"
+    assert not parse_proxy("h:3128").is_socks
+    settings = proxy_settings(env={"all_proxy": "socks5://s", "no_proxy": "local"})
+    assert settings.proxy_for("https", "x.example") == parse_proxy("socks5://s")
+    assert settings.proxy_for("http", "local") is None
+    assert proxy_settings(env={"http_proxy": "socks5h://s"}).https is None

@@ -33,7 +33,9 @@ is final too: the same bytes would fail again.  So is a proxy's refusal of
 CONNECT (:class:`~awaitkit.http.ProxyError`: 403, port not allowed; 407,
 credentials wanted or wrong; an answer that is not HTTP), except 502, 503
 and 504: the proxy could not reach the origin this time, and another
-attempt may.
+attempt may.  A SOCKS5 proxy's refusal is final too, except its replies 1
+(general failure), 3 and 4 (network or host unreachable) and 6 (TTL
+expired), its words for the same.
 """
 
 from __future__ import annotations
@@ -168,6 +170,7 @@ class Verdict:
 
 # A proxy's answers to CONNECT that another attempt may change.
 _PROXY_RETRYABLE = frozenset({502, 503, 504})
+_SOCKS_RETRYABLE = frozenset({1, 3, 4, 6})  # SOCKS5 replies: could not reach it now
 
 # Errors from below, most specific first: (class, retryable, report text).
 # The text formats {exc} (the message), {name} (the class) and {reason}
@@ -235,7 +238,10 @@ def judge(
         return Verdict(Action.FINAL, str(failure))
     elif isinstance(failure, ProxyError):
         why = str(failure)
-        if failure.status not in _PROXY_RETRYABLE:
+        if (
+            failure.status not in _PROXY_RETRYABLE
+            and failure.reply not in _SOCKS_RETRYABLE
+        ):
             return Verdict(Action.FINAL, why)
     else:
         rule = next((r for r in _ERRORS if isinstance(failure, r[0])), None)

@@ -155,16 +155,20 @@ def _add_proxy_arguments(parser: argparse.ArgumentParser) -> None:
         "http:// goes to the proxy as GET http://host/path; https:// through a "
         "CONNECT tunnel, with TLS and certificate checks to the origin. A "
         "refused CONNECT (403, 407...) is an ERROR, not retried (502, 503, 504 "
-        "are). Only http:// proxies: https:// and SOCKS proxies are refused.",
+        "are). socks5h:// (the proxy resolves names) and socks5:// (resolved "
+        "here) proxies tunnel every origin, http:// ones too. https:// and "
+        "SOCKS4 proxies are refused.",
     )
     group.add_argument(
         "-x",
         "--proxy",
         metavar="URL",
-        help="use the HTTP proxy at [http://][USER:PASS@]HOST[:PORT] for every "
-        "URL (port 1080 if none given; "
-        "USER:PASS percent-decoded, sent as Proxy-Authorization Basic); it "
-        "overrides the environment; -x '' uses no proxy",
+        help="use the proxy at [SCHEME://][USER:PASS@]HOST[:PORT] for every "
+        "URL; SCHEME is http (the default), socks5h (SOCKS5, the proxy "
+        "resolves names) or socks5 (SOCKS5, names resolved here); port 1080 if "
+        "none given; USER:PASS percent-decoded, sent as Proxy-Authorization "
+        "Basic (http) or SOCKS5 user name and password (each at most 255 "
+        "bytes); it overrides the environment; -x '' uses no proxy",
     )
     group.add_argument(
         "--noproxy",

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import socket
 import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
@@ -47,6 +49,7 @@ from awaitkit.http._proxy import (
     connect_status,
 )
 from awaitkit.http._response import Response
+from awaitkit.http._socks import Socks5Handshake
 from awaitkit.http._tls import tls_context
 from awaitkit.http._url import (
     ORIGIN_BOUND,
@@ -141,7 +144,10 @@ class HttpClient:
     environment) sends http:// requests to an HTTP proxy in absolute form,
     over keep-alive connections shared by every host, and opens a CONNECT
     tunnel per https:// origin, with TLS to the origin through it; a
-    refused CONNECT raises :class:`ProxyError`.  Without it (the default)
+    refused CONNECT raises :class:`ProxyError`.  A ``socks5://`` (names
+    resolved here) or ``socks5h://`` (by the proxy) proxy opens a SOCKS5
+    tunnel per origin, http:// ones included (requests in origin form);
+    its refusal is a :class:`ProxyError` too.  Without it (the default)
     every connection is direct and the environment is not read.
     Use as ``async with`` or call :meth:`aclose`.
     """
@@ -248,7 +254,7 @@ class HttpClient:
         if proxy is None:
             return
         origin.proxy = proxy
-        if origin.tls:  # a tunnel per origin
+        if origin.tls or proxy.is_socks:  # a tunnel per origin
             origin.route = (*origin.key, proxy)
             return
         origin.route = (VIA, proxy)
@@ -518,6 +524,8 @@ class HttpClient:
     async def _connect_proxied(self, origin: Origin) -> Connection:
         """A connection to the proxy (http://) or a tunnel through it with TLS (https://)."""
         proxy = cast(Proxy, origin.proxy)
+        if proxy.is_socks:
+            return await self._connect_socks(origin, proxy)
         loop = asyncio.get_running_loop()
         conn = self._connection(loop, origin)
         if not origin.tls:
@@ -558,6 +566,56 @@ class HttpClient:
             raise translate(exc, f"cannot connect to {where}") from exc
         # start_tls does not call connection_made: the protocol is told here.
         conn.connection_made(tls)
+        return conn
+
+    async def _connect_socks(self, origin: Origin, proxy: Proxy) -> Connection:
+        """A SOCKS5 tunnel to ``origin``: TLS through it for https://, plain for http://."""
+        loop = asyncio.get_running_loop()
+        conn = self._connection(loop, origin)
+        context = None
+        if origin.tls:
+            context = self._ssl_context or await self._default_context()
+        where = origin.host_field
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                host = origin.host
+                if proxy.scheme == "socks5" and not _is_address(host):
+                    # socks5://: the name is resolved here, the proxy gets the address.
+                    infos = await loop.getaddrinfo(
+                        host, origin.port, type=socket.SOCK_STREAM
+                    )
+                    host = str(infos[0][4][0])
+                where = f"proxy {proxy}"
+                shake = Socks5Handshake(
+                    host, origin.port, proxy.credentials, f"SOCKS5 proxy {proxy}"
+                )
+                setup = _SocksSetup(loop, shake)
+                await self._backend.connect(setup, proxy.host, proxy.port, None)
+                transport = cast(asyncio.Transport, setup.transport)
+                try:
+                    transport.write(shake.greeting())
+                    await setup.opened
+                    where = origin.host_field
+                    if context is not None:
+                        tls = await loop.start_tls(
+                            transport, conn, context, server_hostname=origin.host
+                        )
+                        if tls is None:  # closed as the handshake ended
+                            raise ConnectionResetError(
+                                "closed during the TLS handshake"
+                            )
+                        transport = tls
+                    else:
+                        transport.set_protocol(conn)
+                except BaseException:
+                    setup.opened.cancel()  # its loss is nobody's news now
+                    transport.abort()
+                    raise
+        except OSError as exc:  # ssl.SSLError and the timeout's TimeoutError included
+            raise translate(exc, f"cannot connect to {where}") from exc
+        conn.connection_made(transport)
+        if context is None:
+            transport.resume_reading()
         return conn
 
 
@@ -601,6 +659,50 @@ class _TunnelSetup(asyncio.Protocol):
             self.answer.set_exception(
                 ConnectError("the proxy closed the connection before answering CONNECT")
             )
+
+
+class _SocksSetup(asyncio.Protocol):
+    """Drives a :class:`Socks5Handshake` over a fresh connection to the proxy."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, shake: Socks5Handshake) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.opened: asyncio.Future[None] = loop.create_future()
+        self._shake = shake
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self.opened.done():
+            return
+        transport = cast(asyncio.Transport, self.transport)
+        try:
+            out = self._shake.feed(data)
+        except ProxyError as exc:
+            self.opened.set_exception(exc)
+            transport.abort()
+            return
+        if out:
+            transport.write(out)
+        if self._shake.done:
+            transport.pause_reading()  # until the connection takes over
+            self.opened.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(
+                ConnectError(
+                    f"{self._shake.proxy} closed the connection during the handshake"
+                )
+            )
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _connect_ok(head: bytes | bytearray) -> bool:

@@ -9,7 +9,7 @@ Every client failure derives from :class:`HttpClientError`, an
         ├── ConnectError           (also awaitkit.core.ConnectError)
         │   ├── TLSError           (also awaitkit.core.TLSError): final, not retried
         │   │   └── CertificateError   the server's certificate was not accepted
-        │   └── ProxyError         the proxy refused CONNECT or answered nonsense
+        │   └── ProxyError         the proxy refused CONNECT (or SOCKS5) or answered nonsense
         ├── ConnectTimeout         (also awaitkit.core.TimeoutExpired, TimeoutError)
         ├── ReadTimeout            (also awaitkit.core.TimeoutExpired, TimeoutError)
         ├── ServerDisconnected
@@ -96,16 +96,21 @@ class CertificateError(TLSError):
 
 
 class ProxyError(ConnectError):
-    """The proxy would not open a tunnel (CONNECT): a non-2xx answer, or not HTTP at all.
+    """The proxy would not open a tunnel: a non-2xx answer to CONNECT, a SOCKS5 refusal, nonsense.
 
-    ``status`` is the proxy's status (407: it wants credentials, 403: the
+    ``status`` is an HTTP proxy's status (407: it wants credentials, 403: the
     port is not allowed, 502: it could not reach the origin...), None when
-    the answer was not a valid HTTP head (too large, no status line).
+    the answer was not a valid HTTP head (too large, no status line) or
+    the proxy is a SOCKS5 one.  ``reply`` is a SOCKS5 proxy's reply code
+    (5: connection refused, 4: host unreachable...), None otherwise.
     """
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, *, reply: int | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.reply = reply
 
 
 class ConnectTimeout(HttpClientError, _core.TimeoutExpired):

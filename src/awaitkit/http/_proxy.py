@@ -14,6 +14,10 @@ curl's rules, kept here:
   overrides ``no_proxy``.
 * A proxy URL without a scheme is ``http://``; without a port, port 1080.
   ``user:password@`` gives Basic credentials (percent-escapes decoded).
+* ``socks5h://`` is a SOCKS5 proxy that resolves the origin's name itself,
+  ``socks5://`` one given the address the client resolved; for either,
+  ``user:password@`` is RFC 1929's user name and password (UTF-8, each at
+  most 255 bytes).  SOCKS4 and https:// proxies are refused.
 * A no-proxy list is separated by commas (or spaces); ``*`` alone matches
   every host; a name matches itself and its subdomains (``example.com``,
   ``.example.com`` and ``*.example.com`` all match ``www.example.com``), a port in an entry is
@@ -47,13 +51,14 @@ __all__ = [
 _DEFAULT_PORT = 1080  # curl's, whatever the proxy's scheme
 _MAX_TEXT = 4096  # characters of a proxy URL or a no-proxy list
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
+_CREDENTIAL_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # spaces may be escaped in
+_SCHEMES = frozenset({"http", "socks5", "socks5h"})
 _UNSUPPORTED = {
     "https": "https:// proxies (TLS to the proxy) are not supported: use http://",
-    "socks4": "SOCKS proxies are not supported: use an http:// proxy",
-    "socks4a": "SOCKS proxies are not supported: use an http:// proxy",
-    "socks5": "SOCKS proxies are not supported: use an http:// proxy",
-    "socks5h": "SOCKS proxies are not supported: use an http:// proxy",
+    "socks4": "SOCKS4 proxies are not supported: use socks5:// or socks5h://",
+    "socks4a": "SOCKS4 proxies are not supported: use socks5:// or socks5h://",
 }
+_SOCKS_FIELD = 255  # bytes of a SOCKS5 user name or password (RFC 1929)
 CONNECT_HEAD_LIMIT = 16 * 1024
 """Bytes of a proxy's answer to CONNECT (its head) the client reads at most."""
 _STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([0-9]{3})(?: ([^\r\n]*))?")
@@ -64,10 +69,12 @@ def parse_proxy(text: str, what: str = "proxy") -> Proxy:
 
     ``what`` names the source in the error (``-x``, ``https_proxy``...).
     Raises :class:`~awaitkit.core.UsageError` for a malformed URL or a
-    scheme other than http://.
+    scheme other than http://, socks5:// and socks5h://.
 
     >>> parse_proxy("proxy.example:3128")
-    Proxy(host='proxy.example', port=3128, host_field='proxy.example:3128')
+    Proxy(host='proxy.example', port=3128, host_field='proxy.example:3128', scheme='http')
+    >>> str(parse_proxy("socks5h://u:p@[::1]"))
+    'socks5h://[::1]:1080'
     >>> parse_proxy("http://[::1]").port
     1080
     """
@@ -80,20 +87,23 @@ def parse_proxy(text: str, what: str = "proxy") -> Proxy:
     if not sep:
         scheme, rest = "http", text
     scheme = scheme.lower()
-    if scheme != "http":
+    if scheme not in _SCHEMES:
         reason = _UNSUPPORTED.get(scheme, f"unsupported proxy scheme {scheme}://")
         raise UsageError(f"{what}: {reason}")
     authority, _, path = rest.partition("/")
     if path or "?" in authority or "#" in authority:
         raise UsageError(f"{what}: a proxy URL has no path or query: {shown!r}")
-    authorization = None
+    authorization = credentials = None
     if "@" in authority:
         userinfo, _, authority = authority.rpartition("@")
         user, _, password = userinfo.partition(":")
         try:
             user = unquote(user, errors="strict")
             password = unquote(password, errors="strict")
-            authorization = basic_credentials(user, password)
+            if scheme == "http":
+                authorization = basic_credentials(user, password)
+            else:
+                credentials = _socks_credentials(user, password)
         except UnicodeDecodeError:
             raise UsageError(f"{what}: proxy credentials are not UTF-8") from None
         except UsageError as exc:
@@ -106,7 +116,22 @@ def parse_proxy(text: str, what: str = "proxy") -> Proxy:
         raise UsageError(f"{what}: bad proxy URL {shown!r}: {exc}") from None
     if port == 80:  # parse_origin leaves out the scheme's default port
         host_field += ":80"
-    return Proxy(host, port, host_field, authorization)
+    return Proxy(host, port, host_field, authorization, scheme, credentials)
+
+
+def _socks_credentials(user: str, password: str) -> tuple[bytes, bytes]:
+    """RFC 1929's user name and password as bytes; UsageError when they cannot be sent."""
+    if _CREDENTIAL_CONTROL.search(user + password):
+        raise UsageError("control character in the user name or password")
+    raw = user.encode(), password.encode()
+    if not raw[0]:
+        raise UsageError("a SOCKS5 user name cannot be empty")
+    for part, what in zip(raw, ("user name", "password"), strict=True):
+        if len(part) > _SOCKS_FIELD:
+            raise UsageError(
+                f"a SOCKS5 {what} is at most {_SOCKS_FIELD} bytes, not {len(part)}"
+            )
+    return raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +259,7 @@ def proxy_settings(
 
     >>> proxy_settings(env={"http_proxy": "p:3128", "no_proxy": "localhost"}).proxy_for(
     ...     "http", "example.org")
-    Proxy(host='p', port=3128, host_field='p:3128')
+    Proxy(host='p', port=3128, host_field='p:3128', scheme='http')
     >>> print(proxy_settings(env={"HTTP_PROXY": "p:3128"}).http)  # httpoxy: ignored
     None
     """

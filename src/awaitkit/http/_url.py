@@ -63,15 +63,28 @@ _MAX_STATIC = 32 * 1024  # characters of extra fields per request, all together
 
 @dataclass(frozen=True, slots=True)
 class Proxy:
-    """An HTTP proxy: where it listens, and the ``Proxy-Authorization`` value, if any."""
+    """A proxy: where it listens, its scheme, and its credentials, if any.
+
+    ``scheme`` is ``http`` (``authorization``: the ``Proxy-Authorization``
+    value), ``socks5`` (the client resolves the origin's name and sends
+    the address) or ``socks5h`` (the proxy resolves it); a SOCKS5 proxy's
+    ``credentials`` are the RFC 1929 user name and password, as bytes.
+    """
 
     host: str  # for connect(): IDNA-encoded, IPv6 without brackets
     port: int
     host_field: str  # host:port as written in a URL (IPv6 in brackets)
     authorization: str | None = field(default=None, repr=False)
+    scheme: str = "http"
+    credentials: tuple[bytes, bytes] | None = field(default=None, repr=False)
+
+    @property
+    def is_socks(self) -> bool:
+        """True for a SOCKS5 proxy: a tunnel per origin, http:// ones included."""
+        return self.scheme != "http"
 
     def __str__(self) -> str:
-        return f"http://{self.host_field}"
+        return f"{self.scheme}://{self.host_field}"
 
 
 class Origin:
