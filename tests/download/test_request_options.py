@@ -23,8 +23,9 @@ import pytest
 
 from awaitkit import __version__
 from awaitkit.cli import main
+from awaitkit.core import UsageError
 from awaitkit.download import DownloadOptions
-from awaitkit.download._request import parse_header
+from awaitkit.download._request import parse_cookie_string, parse_header
 from tests.recording import RecordingServer, recording_in_thread
 
 
@@ -330,3 +331,59 @@ def test_a_cookie_jar_in_a_missing_folder_is_a_usage_error(
     assert fetch(tmp_path, "-c", str(target), "http://127.0.0.1:1/x") == 2
     assert "-c: no folder" in capsys.readouterr().err
     assert not os.path.exists(target)
+
+
+# -- cookie data (-b 'name=value') ------------------------------------------------
+
+
+def test_cookie_data_goes_to_each_urls_host_and_not_past_a_redirect(
+    servers: list[RecordingServer], tmp_path: Path
+) -> None:
+    a, b = servers
+    start = f"{a.url}/to/{c(b.url + '/x')}"
+    assert fetch(tmp_path, "-b", "sid=abc ;theme=dark", start, f"{b.url}/own") == 0
+    assert a.fields(start.removeprefix(a.url))[0]["cookie"] == ["sid=abc; theme=dark"]
+    assert "cookie" not in b.fields("/x")[0]  # B only by the redirect
+    assert b.fields("/own")[0]["cookie"] == ["sid=abc; theme=dark"]
+
+
+def test_cookie_data_and_cookies_set_share_one_field(
+    servers: list[RecordingServer], tmp_path: Path
+) -> None:
+    a, _ = servers
+    jar = tmp_path / "jar.txt"
+    urls = [f"{a.url}/set/{c('n=1; Path=/')}", f"{a.url}/again"]
+    assert fetch(tmp_path, "-b", "fixed=1", "-c", str(jar), *urls) == 0
+    assert a.fields("/again")[0]["cookie"] == ["fixed=1; n=1"]
+    # The jar holds what servers set, never the data given on the command line.
+    written = MozillaCookieJar()
+    written.load(str(jar), ignore_discard=True)
+    assert [cookie.name for cookie in written] == ["n"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("=1", "not a cookie (name=value): '=1'"),
+        ("a b=1", "not a cookie (name=value)"),
+        ("ok=1; bad", "not a cookie (name=value): 'bad'"),
+        ("a=1\r\nX-Evil: 1", "a character a Cookie field cannot carry"),
+        ("a=\udcff", "a character a Cookie field cannot carry"),  # non-UTF-8 argv
+        (";=;", "not a cookie"),
+        ("a=" + "x" * 5000, "cookie data over 4096 characters"),
+    ],
+)
+def test_bad_cookie_data_is_a_usage_error(
+    data: str, message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert fetch(tmp_path, "-b", data, "http://127.0.0.1:1/x") == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_cookie_data_normalized() -> None:
+    assert parse_cookie_string(" a=1;b=2 ; ") == "a=1; b=2"
+    assert parse_cookie_string("empty=") == "empty="
+    with pytest.raises(UsageError, match="no cookie"):
+        parse_cookie_string(" ; ")

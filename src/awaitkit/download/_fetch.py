@@ -139,7 +139,7 @@ def open_client(options: DownloadOptions) -> HttpClient:
     if options.cookie_jar is not None:
         from awaitkit.http import CookieHook
 
-        hooks.append(CookieHook(options.cookie_jar))
+        hooks.append(CookieHook(options.cookie_jar, fixed=options.cookie_string or ""))
     return HttpClient(
         accept_encoding=ACCEPT_ENCODING if options.compressed else None,
         limit=options.concurrency,

@@ -93,6 +93,8 @@ class DownloadOptions:
     netrc: tuple[tuple[str, tuple[str, str]], ...] = field(default=(), repr=False)
     # Cookies (-b/-c): the jar of the one downloading process.
     cookie_jar: CookieJar | None = field(default=None, repr=False, compare=False)
+    # -b 'name=value; ...': sent to each item's own origin, with the jar's.
+    cookie_string: str | None = field(default=None, repr=False)
     # Offer gzip, deflate, br and zstd and save bodies decoded (curl's
     # --compressed); False: ask for identity and save bodies as sent.
     compressed: bool = True

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tempfile
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,11 @@ __all__ = [
 ]
 
 _MAX_HEADER = 8192  # characters of one -H: what common servers accept in a field
+_MAX_COOKIE_STRING = 4096  # RFC 6265's minimum a server is asked to take
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an RFC 9110 token
+# Printable Latin-1 but ";" (it separates cookies): no control character,
+# and no lone surrogate from a non-UTF-8 argument.
+_COOKIE_VALUE = re.compile(r"[\x20-\x3a\x3c-\x7e\x80-\xff]*")
 
 
 def parse_header(text: str) -> tuple[str, str | None]:
@@ -78,6 +84,33 @@ def parse_user(text: str) -> tuple[str, str]:
     except UsageError as exc:
         raise UsageError(f"-u: {exc}") from None
     return user, password
+
+
+def parse_cookie_string(text: str) -> str:
+    """``-b 'name=value; name2=value2'`` as curl reads it, checked and normalized.
+
+    >>> parse_cookie_string(" a=1;b=2 ; ")
+    'a=1; b=2'
+    """
+    if len(text) > _MAX_COOKIE_STRING:
+        raise UsageError(f"-b: cookie data over {_MAX_COOKIE_STRING} characters")
+    pairs = []
+    for part in text.split(";"):
+        part = part.strip(" \t")
+        if not part:
+            continue
+        name, equals, value = part.partition("=")
+        name, value = name.strip(" \t"), value.strip(" \t")
+        if not equals or not _COOKIE_NAME.fullmatch(name):
+            raise UsageError(f"-b: not a cookie (name=value): {part!r}")
+        if not _COOKIE_VALUE.fullmatch(value):
+            raise UsageError(
+                f"-b: cookie {name} has a character a Cookie field cannot carry"
+            )
+        pairs.append(f"{name}={value}")
+    if not pairs:
+        raise UsageError("-b: no cookie in the data")
+    return "; ".join(pairs)
 
 
 def load_netrc(path: str, *, required: bool) -> dict[str, tuple[str, str]]:
@@ -199,5 +232,9 @@ def request_options(args: argparse.Namespace) -> dict[str, Any]:
         found = load_netrc(netrc_file, required=args.netrc_file is not None)
         extra["netrc"] = tuple(sorted(found.items()))
     if args.cookie is not None or args.cookie_jar is not None:
-        extra["cookie_jar"] = load_cookies(args.cookie, args.cookie_jar)
+        cookie_file = args.cookie
+        if cookie_file is not None and "=" in cookie_file:  # curl: data, not a file
+            extra["cookie_string"] = parse_cookie_string(cookie_file)
+            cookie_file = None
+        extra["cookie_jar"] = load_cookies(cookie_file, args.cookie_jar)
     return extra

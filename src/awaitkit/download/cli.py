@@ -223,9 +223,11 @@ def _add_request_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "-b",
         "--cookie",
-        metavar="FILE",
+        metavar="DATA|FILE",
         help="send cookies from FILE (Netscape format, as curl and wget write), "
-        "by their domain, path, Secure and expiry; keeps those servers set during "
+        "by their domain, path, Secure and expiry; or, when it holds '=', the "
+        "cookies DATA ('name=value; name2=value2') to each URL's own host (never "
+        "after a redirect to another); keeps those servers set during "
         "the run; downloads in one process (--processes is then 1)",
     )
     group.add_argument(

@@ -19,6 +19,7 @@ from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 
 from awaitkit.http._hooks import OriginKey
 from awaitkit.http._response import Headers, Response
+from awaitkit.http._url import check_field_value
 
 __all__ = [
     "MAX_COOKIES",
@@ -105,7 +106,10 @@ class CookieHook:
 
     The jar's policy becomes a :class:`BoundedCookiePolicy` (the bounds
     hold whatever servers send), and cookies it already holds that could
-    not be sent (control characters, not Latin-1, too big) are dropped.  Example use::
+    not be sent (control characters, not Latin-1, too big) are dropped.
+    ``fixed`` (``"name=value; ..."``, curl's ``-b DATA``) goes first in the
+    Cookie field of every request at its own first origin, never after a
+    redirect to another.  Example use::
 
         jar = http.cookiejar.MozillaCookieJar("cookies.txt")
         jar.load(ignore_discard=True)           # before the loop: file I/O
@@ -114,16 +118,22 @@ class CookieHook:
         jar.save(ignore_discard=True)
     """
 
-    __slots__ = ("jar",)
+    __slots__ = ("fixed", "jar")
 
     def __init__(
         self,
         jar: CookieJar,
         *,
+        fixed: str = "",
         max_cookies: int = MAX_COOKIES,
         max_size: int = MAX_COOKIE_SIZE,
     ) -> None:
+        if fixed:
+            check_field_value(fixed, "fixed")
         self.jar = jar
+        # ``name=value; ...`` sent to each request's own origin (curl's
+        # ``-b DATA``), before the jar's cookies, in the same Cookie field.
+        self.fixed = fixed
         jar.set_policy(
             BoundedCookiePolicy(jar, max_cookies=max_cookies, max_size=max_size)
         )
@@ -137,10 +147,12 @@ class CookieHook:
     def request_fields(
         self, url: str, origin: OriginKey, first: OriginKey
     ) -> list[tuple[str, str]]:
-        """The Cookie field the jar's rules give ``url``, if any."""
+        """The Cookie field for ``url``: ``fixed`` at the request's first origin, then the jar's."""
         request = urllib.request.Request(url)
         self.jar.add_cookie_header(request)
         value = request.get_header("Cookie")
+        if self.fixed and origin == first:
+            value = f"{self.fixed}; {value}" if value else self.fixed
         return [("Cookie", value)] if value else []
 
     def response_received(self, url: str, response: Response) -> None:
