@@ -17,7 +17,7 @@ from __future__ import annotations
 import socket
 from typing import NamedTuple
 
-from awaitkit.probe._wire import MalformedPacket
+from awaitkit.probe._wire import MalformedPacket, read_name
 
 __all__ = [
     "RECORD_TYPES",
@@ -45,7 +45,6 @@ RECORD_TYPES: dict[str, int] = {
     "CAA": 257,
 }
 _TYPE_NAMES = {code: name for name, code in RECORD_TYPES.items()}
-_MAX_NAME_WIRE = 255
 # Bytes a label shows behind a backslash (BIND's dns_name_totext).
 _NAME_SPECIAL = frozenset(b'".;\\()@$')
 _PLAIN = bytes(c for c in range(0x21, 0x7F) if c not in _NAME_SPECIAL)
@@ -74,43 +73,6 @@ def type_code(name: str) -> int:
     if code is None:
         raise ValueError(f"unknown record type {name!r}")
     return code
-
-
-def read_name(data: bytes, offset: int) -> tuple[list[bytes], int]:
-    """The labels of the (possibly compressed) name at ``offset``, and its end offset."""
-    labels: list[bytes] = []
-    end = -1
-    pos = offset
-    limit = offset  # each pointer must go strictly below the previous one
-    size = 1
-    n = len(data)
-    while True:
-        if pos >= n:
-            raise MalformedPacket("name runs past the end")
-        length = data[pos]
-        if length == 0:
-            return labels, (pos + 1 if end < 0 else end)
-        kind = length & 0xC0
-        if kind == 0xC0:
-            if pos + 1 >= n:
-                raise MalformedPacket("truncated compression pointer")
-            target = ((length & 0x3F) << 8) | data[pos + 1]
-            if end < 0:
-                end = pos + 2
-            if target >= limit:
-                raise MalformedPacket("compression pointer does not point back")
-            limit = pos = target
-            continue
-        if kind:
-            raise MalformedPacket("unsupported label type")
-        start = pos + 1
-        pos = start + length
-        if pos > n:
-            raise MalformedPacket("label runs past the end")
-        size += length + 1
-        if size > _MAX_NAME_WIRE:
-            raise MalformedPacket("name longer than 255 octets")
-        labels.append(data[start:pos])
 
 
 def _label_text(label: bytes) -> str:

@@ -23,6 +23,7 @@ __all__ = [
     "parse_reply",
     "question",
     "rcode_text",
+    "read_name",
 ]
 
 TYPE_A = 1
@@ -102,22 +103,20 @@ def pack_query(query_id: int, wire_question: bytes, *, edns: bool = True) -> byt
     return header + wire_question + (_OPT if edns else b"")
 
 
-def _read_name(data: bytes, offset: int, memo: dict[int, str]) -> tuple[str, int]:
-    """Decode the (possibly compressed) name at ``offset``; return it and the end offset."""
-    labels: list[str] = []
-    end = -1  # where the name ends in the record, set at the first pointer
+def read_name(data: bytes, offset: int) -> tuple[list[bytes], int]:
+    """The labels of the (possibly compressed) name at ``offset``, and its end offset."""
+    labels: list[bytes] = []
+    end = -1
     pos = offset
-    limit = offset  # pointers must go strictly below this: no loops possible
-    size = 0
+    limit = offset  # each pointer must go strictly below the previous one
+    size = 1
     n = len(data)
     while True:
         if pos >= n:
             raise MalformedPacket("name runs past the end")
         length = data[pos]
         if length == 0:
-            if end < 0:
-                end = pos + 1
-            break
+            return labels, (pos + 1 if end < 0 else end)
         kind = length & 0xC0
         if kind == 0xC0:
             if pos + 1 >= n:
@@ -127,13 +126,7 @@ def _read_name(data: bytes, offset: int, memo: dict[int, str]) -> tuple[str, int
                 end = pos + 2
             if target >= limit:
                 raise MalformedPacket("compression pointer does not point back")
-            cached = memo.get(target)
-            if cached is not None:
-                if cached:
-                    labels.append(cached)
-                break
-            limit = target
-            pos = target
+            limit = pos = target
             continue
         if kind:
             raise MalformedPacket("unsupported label type")
@@ -144,10 +137,13 @@ def _read_name(data: bytes, offset: int, memo: dict[int, str]) -> tuple[str, int
         size += length + 1
         if size > _MAX_NAME_WIRE:
             raise MalformedPacket("name longer than 255 octets")
-        labels.append(data[start:pos].decode("latin-1").lower())
-    name = ".".join(labels)
-    memo[offset] = name
-    return name, end
+        labels.append(data[start:pos])
+
+
+def _read_name(data: bytes, offset: int) -> tuple[str, int]:
+    """The name at ``offset`` as lower-case text (Latin-1: any octet maps), and its end."""
+    labels, end = read_name(data, offset)
+    return b".".join(labels).decode("latin-1").lower(), end
 
 
 def parse_reply(data: bytes, wire_question: bytes, qname: str) -> Reply | None:
@@ -202,13 +198,12 @@ def parse_reply(data: bytes, wire_question: bytes, qname: str) -> Reply | None:
                     data,
                 ),
             )
-    memo: dict[int, str] = {12: qname}
     cnames: dict[str, str] = {}
     found: dict[str, list[str]] = {}
     pos = end
     n = len(data)
     for _ in range(ancount):
-        owner, pos = _read_name(data, pos, memo)
+        owner, pos = _read_name(data, pos)
         if pos + 10 > n:
             raise MalformedPacket("truncated resource record")
         rtype, rclass, _, rdlength = _RR.unpack_from(data, pos)
@@ -224,7 +219,7 @@ def parse_reply(data: bytes, wire_question: bytes, qname: str) -> Reply | None:
             address = socket.inet_ntop(family, data[rdata:pos])
             found.setdefault(owner, []).append(address)
         elif rtype == TYPE_CNAME:
-            target, target_end = _read_name(data, rdata, memo)
+            target, target_end = _read_name(data, rdata)
             if target_end != pos:
                 raise MalformedPacket("CNAME rdata length mismatch")
             cnames[owner] = target
