@@ -135,6 +135,14 @@ def register(commands: Subcommands) -> None:
         help="direct: send at most QPS queries per second to each resolver",
     )
     parser.add_argument(
+        "--processes",
+        metavar="N|auto",
+        default="auto",
+        help="direct: probing processes sharing the input, -c and --rate "
+        "(each with its own socket); auto: one per CPU (at most 4) for an "
+        "input file of 128 KiB (~10,000 names) or more, else 1 (default auto)",
+    )
+    parser.add_argument(
         "--stats",
         action="store_true",
         help="direct: list every resolver's counts in the summary",
