@@ -56,6 +56,7 @@ from awaitkit.core import (
 )
 from awaitkit.probe._direct import DirectResolver
 from awaitkit.probe._probe import Resolver, multi_probe
+from awaitkit.probe._resolvers import format_server
 from awaitkit.probe._result import Result, Status
 
 __all__ = [
@@ -130,10 +131,7 @@ def shares(
         result.append(
             (
                 DirectResolver(
-                    [
-                        f"[{h}]:{p}" if ":" in h else f"{h}:{p}"
-                        for h, p in resolver.nameservers
-                    ],
+                    [format_server(s) for s in resolver.nameservers],
                     types=resolver.types,
                     timeout=resolver.timeout,
                     retries=resolver.retries,

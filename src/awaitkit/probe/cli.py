@@ -35,6 +35,12 @@ interrupted run leaves FILE untouched and its results in FILE.partial);
 names OLD settled (FOUND, NXDOMAIN, NODATA; failures are probed again) and
 starts the output with those lines, so it holds old and new results.
 
+processes: --processes N spreads a direct run over N processes sharing the
+input (this one reads it and writes every result; each child has its own
+socket and its share of -c, --rate and --rate-per-resolver, which stay
+totals); auto is one per CPU (at most 4) for an input file of 128 KiB or more,
+else 1.  A child that dies: the names it held end as TIMEOUT, once each.
+
 exit status: 0 every name got a definite answer (FOUND, NXDOMAIN, NODATA,
 INVALID); 1 some got SERVFAIL, TIMEOUT or REFUSED (or -o FILE could not be
 written); 2 usage error; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM.
