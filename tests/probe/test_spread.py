@@ -144,6 +144,25 @@ def test_two_processes_write_one_output_file(nsd_port: int, tmp_path: Path) -> N
     assert len(lines) == len(set(lines)) == 2006
 
 
+def test_two_processes_resume_as_one_does(nsd_port: int, tmp_path: Path) -> None:
+    """--resume: the settled names are skipped and kept, the failed one probed again."""
+    names = _names_file(tmp_path, 2000)
+    old = tmp_path / "old.json"
+    old.write_text(
+        '{"domain": "found.test", "found": true, "status": "FOUND", '
+        '"addresses": ["192.0.2.1"]}\n'
+        '{"domain": "n7.test", "found": false, "status": "TIMEOUT", "addresses": []}\n'
+    )
+    argv = ["-i", str(names), "--nameserver", f"127.0.0.1:{nsd_port}", "--json"]
+    one = _probe(*argv, "--resume", str(old), "--processes", "1")
+    two = _probe(*argv, "--resume", str(old), "--processes", "2")
+    assert one.returncode == two.returncode == 0, two.stderr
+    lines = two.stdout.splitlines()
+    assert sorted(one.stdout.splitlines()) == sorted(lines)
+    assert len(lines) == len(set(lines)) == 2006
+    assert sum('"n7.test"' in line and "NXDOMAIN" in line for line in lines) == 1
+
+
 def _children(pid: int) -> list[int]:
     text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
     return [int(p) for p in text.split()]
