@@ -7,7 +7,8 @@
 * dnsperf: the ceiling (``-c 2 -T 1 -b 4096``; fewer clients report false losses);
 * ours as users run it: ``awaitkit probe -i names.txt --nameserver
   127.0.0.1:PORT`` with ``--json`` and with the book's columns, stdout to a
-  file, timed from start to exit (interpreter start included);
+  file, timed from start to exit (interpreter start included), in one process
+  (``--processes 1``) and, with ``--json``, with ``--processes auto``;
 * massdns (``-s 1000``, 8 MiB buffers, ndjson to a file), the CLI we race,
   from ``$MASSDNS`` (a binary built outside the repository: blechschmidt/massdns,
   ``make``); the row is skipped with a note when it is not set;
@@ -121,11 +122,18 @@ def run_ours(names: list[str], port: int) -> dict[str, float]:
     return run(main())
 
 
-def run_cli(directory: Path, port: int, *, as_json: bool) -> dict[str, float]:
-    """``awaitkit probe`` in its own process; names/s from start to exit."""
+def run_cli(
+    directory: Path, port: int, *, as_json: bool, processes: str = "1"
+) -> dict[str, float]:
+    """``awaitkit probe`` in its own process(es); names/s from start to exit.
+
+    With ``processes="auto"`` the loop lag is the parent's (it reads the
+    input and writes every result); CPU counts the children too.
+    """
     out_path = directory / ("cli.ndjson" if as_json else "cli.txt")
     cmd = [PYTHON, "-c", CLI_WITH_LAG, "probe", "-i", str(directory / "names.txt")]
     cmd += ["--nameserver", f"127.0.0.1:{port}", *(["--json"] if as_json else [])]
+    cmd += ["--processes", processes]
     with out_path.open("wb") as out:
         cpu = _children_cpu()
         start = time.perf_counter()
@@ -272,7 +280,11 @@ def run(rounds: int, quick: bool) -> list[Row]:
         zone_text, names, existing = make_inputs(directory, total)
         ours_runs: list[dict[str, float]] = []
         book_runs: list[dict[str, float] | None] = []
-        cli_runs: dict[str, list[dict[str, float]]] = {"json": [], "columns": []}
+        cli_runs: dict[str, list[dict[str, float]]] = {
+            "json": [],
+            "columns": [],
+            "json --processes auto": [],
+        }
         massdns_runs: list[dict[str, float]] = []
         massdns = os.environ.get("MASSDNS")
         with serving_nsd(
@@ -290,6 +302,10 @@ def run(rounds: int, quick: bool) -> list[Row]:
                 ),
                 "cli columns": lambda: _record(
                     cli_runs["columns"], run_cli(directory, port, as_json=False)
+                ),
+                "cli json --processes auto": lambda: _record(
+                    cli_runs["json --processes auto"],
+                    run_cli(directory, port, as_json=True, processes="auto"),
                 ),
                 "dnsperf": lambda: run_dnsperf(directory, port, seconds),
                 "book": lambda: _record_book(book_runs, run_book(directory)),
@@ -377,7 +393,7 @@ def cli_rows(
         return "WRONG: " + str([(r["found"], r["definite"]) for r in runs])
 
     rows = []
-    for style in ("json", "columns"):
+    for style in cli_runs:
         ours = results[f"cli {style}"]
         runs = cli_runs[style]
         rounds = ", ".join(f"{r:,.0f}" for r in ours)

@@ -252,6 +252,10 @@ async def drive_worker(
                     sent[item] = left
                 else:
                     sent.pop(item, None)
+            # A frame a turn: reading a buffered frame does not suspend, so
+            # a backlog of them (128 KiB, thousands of replies) would
+            # otherwise be handled in one long step of the loop.
+            await asyncio.sleep(0)
 
     feeder = asyncio.create_task(feed())
     # The collector is never cancelled: a frame read half-way would be lost.

@@ -15,10 +15,18 @@ import contextlib
 import io
 import json
 import os
+import stat
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
@@ -27,7 +35,7 @@ from awaitkit.core import UsageError, run
 from awaitkit.probe._direct import DirectResolver, parse_nameserver
 from awaitkit.probe._names import candidate_names, to_ascii
 from awaitkit.probe._output import OutputFile, Resumed, read_resume
-from awaitkit.probe._probe import Resolver, multi_probe
+from awaitkit.probe._probe import Resolver
 from awaitkit.probe._refine import Refinement, refinement_from_args
 from awaitkit.probe._registered import RegisteredCheck
 from awaitkit.probe._resolvers import (
@@ -39,6 +47,14 @@ from awaitkit.probe._resolvers import (
     read_resolver_file,
 )
 from awaitkit.probe._result import FAILURES, Registration, Result, Status
+from awaitkit.probe._spread import (
+    Prober,
+    fork_probers,
+    probe_results,
+    processes_for,
+    reap_probers,
+    shares,
+)
 from awaitkit.probe._system import SystemResolver
 from awaitkit.probe._wordlist import FUZZ, brute_names, brute_patterns, read_lines
 
@@ -344,7 +360,11 @@ def run_command(args: argparse.Namespace) -> int:
     output = OutputFile(args.output, stream=args.stream) if args.output else None
     stage = refinement_from_args(args, resolver, concurrency)
     stream, patterns = _open_source(args)
+    children: list[Prober] = []
     try:
+        resolver, concurrency, children = _spread_over_processes(
+            args, resolver, concurrency, stream, patterns
+        )
         if output is not None:
             output.open()
         write = output.write if output is not None else partial(_write, sys.stdout)
@@ -381,6 +401,7 @@ def run_command(args: argparse.Namespace) -> int:
                 header,
                 salvage=None if output is None else output.write,
                 stage=stage,
+                children=children,
             ),
             stop_on_sigterm=True,
         )
@@ -394,12 +415,55 @@ def run_command(args: argparse.Namespace) -> int:
                 )
         raise
     finally:
+        reap_probers(children)
         if stream is not None and stream is not sys.stdin.buffer:
             stream.close()
     if output is not None:
         output.commit()
         sys.stderr.write(f"awaitkit probe: results written to {args.output}\n")
     return 1 if any(counts[s] for s in FAILURES) else 0
+
+
+def _spread_over_processes(
+    args: argparse.Namespace,
+    resolver: Resolver,
+    concurrency: int,
+    stream: IO[bytes] | None,
+    patterns: list[str] | None,
+) -> tuple[Resolver, int, list[Prober]]:
+    """``--processes``: fork the probing children (before any loop or thread).
+
+    Returns this process's resolver and concurrency (its share, when
+    children were forked) and the children; see :mod:`._spread`.
+    """
+    size = _input_size(stream)
+    if size is not None and patterns is not None:
+        size *= len(patterns)
+    if isinstance(resolver, RegisteredCheck):
+        # Its several queries per name run in one process for now.
+        if args.processes not in ("auto", "1"):
+            raise UsageError("--processes above 1 does not go with --check registered")
+        return resolver, concurrency, []
+    direct = isinstance(resolver, DirectResolver)
+    processes = processes_for(args.processes, direct=direct, size=size)
+    if processes < 2 or not isinstance(resolver, DirectResolver):
+        return resolver, concurrency, []
+    (mine, my_share), *others = shares(resolver, concurrency, processes)
+    children = fork_probers(others)
+    if not children:
+        return resolver, concurrency, []
+    return mine, my_share, children
+
+
+def _input_size(stream: IO[bytes] | None) -> int | None:
+    """The size of ``stream`` if it is a regular file, else None (a pipe, a TLD run)."""
+    if stream is None:
+        return None
+    with contextlib.suppress(OSError, ValueError):
+        info = os.fstat(stream.fileno())
+        if stat.S_ISREG(info.st_mode):
+            return info.st_size
+    return None
 
 
 def _resume(args: argparse.Namespace, write: Callable[[str], None]) -> Resumed:
@@ -456,6 +520,7 @@ async def _probe_all(
     *,
     salvage: Callable[[str], None] | None = None,
     stage: Refinement | None = None,
+    children: Sequence[Prober] = (),
 ) -> Counter[Status]:
     counts: Counter[Status] = Counter()
     lines: list[str] = []
@@ -491,7 +556,12 @@ async def _probe_all(
             await stack.enter_async_context(resolver.resolver)
         results = await stack.enter_async_context(
             contextlib.aclosing(
-                multi_probe(names, concurrency=concurrency, resolver=resolver)
+                probe_results(
+                    names,
+                    concurrency=concurrency,
+                    resolver=resolver,
+                    children=children,
+                )
             )
         )
         if stage is not None:

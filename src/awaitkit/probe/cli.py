@@ -48,6 +48,12 @@ interrupted run leaves FILE untouched and its results in FILE.partial);
 names OLD settled (FOUND, NXDOMAIN, NODATA; failures are probed again) and
 starts the output with those lines, so it holds old and new results.
 
+processes: --processes N spreads a direct run over N processes sharing the
+input (this one reads it and writes every result; each child has its own
+socket and its share of -c, --rate and --rate-per-resolver, which stay
+totals); auto is one per CPU (at most 4) for an input file of 128 KiB or more,
+else 1.  A child that dies: the names it held end as TIMEOUT, once each.
+
 exit status: 0 every name got a definite answer (FOUND, NXDOMAIN, NODATA,
 INVALID, WILDCARD); 1 some got SERVFAIL, TIMEOUT or REFUSED (after
 --settle, if given; with --check registered: some are UNKNOWN for that
@@ -148,6 +154,14 @@ def register(commands: Subcommands) -> None:
         type=float,
         metavar="QPS",
         help="direct: send at most QPS queries per second to each resolver",
+    )
+    parser.add_argument(
+        "--processes",
+        metavar="N|auto",
+        default="auto",
+        help="direct: probing processes sharing the input, -c and --rate "
+        "(each with its own socket); auto: one per CPU (at most 4) for an "
+        "input file of 128 KiB (~10,000 names) or more, else 1 (default auto)",
     )
     parser.add_argument(
         "--stats",
