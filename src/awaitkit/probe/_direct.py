@@ -340,73 +340,23 @@ class DirectResolver:
         """
         if not self._protocols:
             await self.open()
-        return await self._resolve_full(name, RECORD_TYPES[parse_types(rtype)[0]])
+        return await self._resolve(name, RECORD_TYPES[parse_types(rtype)[0]], full=True)
 
-    async def _resolve(self, name: str, qtype: int) -> Answer:
+    async def _resolve(self, name: str, qtype: int, full: bool = False) -> Answer:
+        """Ask for ``name``'s ``qtype`` records, retrying on the next nameservers.
+
+        ``full`` (or ``records=True``, or a type other than A/AAAA): every
+        reply parsed in full, and an :class:`Answer` with records, chain,
+        rcode, resolver, attempts and duration.
+        """
         # The hot path: kept flat (no helper coroutines) because every
         # await layer costs on each of the ~50k names per second.
-        if self._full or qtype not in _ADDRESS_TYPES:
-            return await self._resolve_full(name, qtype)
+        full = full or self._full or qtype not in _ADDRESS_TYPES
         try:
             wire = question(name, qtype)
         except ValueError:
             return Answer(Status.INVALID)
-        servers = self.nameservers
-        start = self._next_server
-        if self.rotate:
-            self._next_server = (start + 1) % len(servers)
-        last = Status.TIMEOUT
-        stats = self.stats
-        limiters = self._server_limiters
-        for attempt in range(self.retries + 1):
-            index = (start + attempt) % len(servers)
-            server = servers[index]
-            counts = self._server_stats[index]
-            if attempt:
-                stats.retries += 1
-            if self._limiter is not None:
-                await self._limiter.wait()
-            if limiters is not None:
-                await limiters[index].wait()
-            protocol = self._protocols.get(
-                socket.AF_INET6 if ":" in server[0] else socket.AF_INET
-            )
-            if protocol is None:
-                return Answer(last)  # closed under us
-            counts.sent += 1
-            reply = await protocol.ask(server, wire, name, self.timeout)
-            if reply is None:
-                counts.timeouts += 1
-            else:
-                counts.answered += 1
-            if reply is not None and reply.truncated:
-                stats.truncated += 1
-                reply = await self._ask_tcp(server, wire, name)
-                if reply is None:
-                    last = Status.SERVFAIL
-                    continue
-            if reply is None:
-                last = Status.TIMEOUT
-                continue
-            status = _status_of(reply)
-            if status in FAILURES:
-                if status is Status.SERVFAIL:
-                    counts.servfail += 1
-                elif status is Status.REFUSED:
-                    counts.refused += 1
-                last = status
-                continue
-            return Answer(status, reply.addresses)
-        return Answer(last)
-
-    async def _resolve_full(self, name: str, qtype: int) -> Answer:
-        """``_resolve`` with every reply parsed in full: a full :class:`Answer`."""
-        try:
-            wire = question(name, qtype)
-        except ValueError:
-            return Answer(Status.INVALID)
-        started = time.perf_counter()
-        type_text = type_name(qtype)
+        started = time.perf_counter() if full else 0.0
         servers = self.nameservers
         start = self._next_server
         if self.rotate:
@@ -415,8 +365,8 @@ class DirectResolver:
         last_rcode: int | None = None
         last_server: str | None = None
         stats = self.stats
-        attempts = 0
         limiters = self._server_limiters
+        attempts = 0
         for attempt in range(self.retries + 1):
             index = (start + attempt) % len(servers)
             server = servers[index]
@@ -448,50 +398,61 @@ class DirectResolver:
             if reply is None:
                 last = Status.TIMEOUT
                 continue
-            try:
-                message = parse_message(reply.packet, wire, name)
-            except MalformedPacket as exc:
-                # The server's own reply (id, source and question matched),
-                # but its records are broken: a server failure, not a name.
-                log.debug("malformed records for %s from %s: %s", name, server, exc)
-                stats.malformed += 1
+            if not full:
+                status = _status_of(reply)
+                if status not in FAILURES:
+                    return Answer(status, reply.addresses)
+            else:
+                answer = self._full_answer(reply, wire, name, qtype, server)
+                status = answer.status
+                last_rcode, last_server = answer.rcode, answer.resolver
+                if status not in FAILURES:
+                    return answer._replace(
+                        attempts=attempts, duration=time.perf_counter() - started
+                    )
+            if status is Status.SERVFAIL:
                 counts.servfail += 1
-                last, last_rcode, last_server = (
-                    Status.SERVFAIL,
-                    reply.rcode,
-                    _server_text(server),
-                )
-                continue
-            if message is None:  # cannot happen: parse_reply accepted it
-                last = Status.SERVFAIL
-                continue
-            status = _message_status(message, type_text)
-            last, last_rcode, last_server = status, message.rcode, _server_text(server)
-            if status in FAILURES:
-                if status is Status.SERVFAIL:
-                    counts.servfail += 1
-                elif status is Status.REFUSED:
-                    counts.refused += 1
-                continue
-            addresses: tuple[str, ...] = ()
-            if status is Status.FOUND and qtype in _ADDRESS_TYPES:
-                addresses = tuple(r.data for r in message.records_of(type_text))
-            return Answer(
-                status,
-                addresses,
-                records=message.answers,
-                chain=message.chain,
-                rcode=message.rcode,
-                resolver=last_server,
-                attempts=attempts,
-                duration=time.perf_counter() - started,
-            )
+            elif status is Status.REFUSED:
+                counts.refused += 1
+            last = status
+        if not full:
+            return Answer(last)
         return Answer(
             last,
             rcode=last_rcode,
             resolver=last_server,
             attempts=attempts,
             duration=time.perf_counter() - started,
+        )
+
+    def _full_answer(
+        self, reply: Reply, wire: bytes, name: str, qtype: int, server: tuple[str, int]
+    ) -> Answer:
+        """The full :class:`Answer` of one reply (attempts and duration are the caller's)."""
+        try:
+            message = parse_message(reply.packet, wire, name)
+        except MalformedPacket as exc:
+            # The server's own reply (id, source and question matched),
+            # but its records are broken: a server failure, not a name.
+            log.debug("malformed records for %s from %s: %s", name, server, exc)
+            self.stats.malformed += 1
+            return Answer(
+                Status.SERVFAIL, rcode=reply.rcode, resolver=_server_text(server)
+            )
+        if message is None:  # cannot happen: parse_reply accepted it
+            return Answer(Status.SERVFAIL, resolver=_server_text(server))
+        type_text = type_name(qtype)
+        status = _message_status(message, type_text)
+        addresses: tuple[str, ...] = ()
+        if status is Status.FOUND and qtype in _ADDRESS_TYPES:
+            addresses = tuple(r.data for r in message.records_of(type_text))
+        return Answer(
+            status,
+            addresses,
+            records=message.answers,
+            chain=message.chain,
+            rcode=message.rcode,
+            resolver=_server_text(server),
         )
 
     async def _ask_tcp(
