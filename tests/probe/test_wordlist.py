@@ -86,6 +86,7 @@ async def _peak(tmp_path, count: int) -> tuple[int, int]:
     return seen, peak
 
 
+@pytest.mark.blocks_loop  # tracemalloc's bookkeeping slows every step, not the code
 async def test_a_million_words_cost_what_a_hundred_thousand_do(tmp_path) -> None:
     """Memory stays flat: the peak for 1M words is within 64 KiB of 100k words'.
 

@@ -30,7 +30,7 @@ from awaitkit.probe._records import (
     parse_message,
     type_name,
 )
-from awaitkit.probe._resolvers import ServerStats
+from awaitkit.probe._resolvers import ServerStats, format_server
 from awaitkit.probe._result import FAILURES, Answer, Status
 from awaitkit.probe._udp import QueryProtocol, RateLimiter, Stats, open_udp
 from awaitkit.probe._wire import (
@@ -79,11 +79,6 @@ def parse_types(types: str | Sequence[str]) -> tuple[str, ...]:
     if not names:
         raise UsageError("no query type given")
     return tuple(names)
-
-
-def _server_text(server: tuple[str, int]) -> str:
-    host, port = server
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 _TCP_CONNECTIONS = 32  # truncation is rare; don't open a storm of sockets
@@ -260,6 +255,7 @@ class DirectResolver:
         self._server_stats = [
             by_server.setdefault(server, ServerStats()) for server in self.nameservers
         ]
+        self._server_texts = [format_server(server) for server in self.nameservers]
         self._server_limiters: list[RateLimiter] | None = None
         if rate_per_server:
             limiters: dict[tuple[str, int], RateLimiter] = {}
@@ -403,7 +399,9 @@ class DirectResolver:
                 if status not in FAILURES:
                     return Answer(status, reply.addresses)
             else:
-                answer = self._full_answer(reply, wire, name, qtype, server)
+                answer = self._full_answer(
+                    reply, wire, name, qtype, self._server_texts[index]
+                )
                 status = answer.status
                 last_rcode, last_server = answer.rcode, answer.resolver
                 if status not in FAILURES:
@@ -426,7 +424,7 @@ class DirectResolver:
         )
 
     def _full_answer(
-        self, reply: Reply, wire: bytes, name: str, qtype: int, server: tuple[str, int]
+        self, reply: Reply, wire: bytes, name: str, qtype: int, resolver: str
     ) -> Answer:
         """The full :class:`Answer` of one reply (attempts and duration are the caller's)."""
         try:
@@ -434,13 +432,11 @@ class DirectResolver:
         except MalformedPacket as exc:
             # The server's own reply (id, source and question matched),
             # but its records are broken: a server failure, not a name.
-            log.debug("malformed records for %s from %s: %s", name, server, exc)
+            log.debug("malformed records for %s from %s: %s", name, resolver, exc)
             self.stats.malformed += 1
-            return Answer(
-                Status.SERVFAIL, rcode=reply.rcode, resolver=_server_text(server)
-            )
+            return Answer(Status.SERVFAIL, rcode=reply.rcode, resolver=resolver)
         if message is None:  # cannot happen: parse_reply accepted it
-            return Answer(Status.SERVFAIL, resolver=_server_text(server))
+            return Answer(Status.SERVFAIL, resolver=resolver)
         type_text = type_name(qtype)
         status = _message_status(message, type_text)
         addresses: tuple[str, ...] = ()
@@ -452,7 +448,7 @@ class DirectResolver:
             records=message.answers,
             chain=message.chain,
             rcode=message.rcode,
-            resolver=_server_text(server),
+            resolver=resolver,
         )
 
     async def _ask_tcp(

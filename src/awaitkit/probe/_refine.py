@@ -139,7 +139,10 @@ class Refinement:
                     self.settle(round_number) as resolver,
                     contextlib.aclosing(
                         multi_probe(
-                            names, concurrency=self.concurrency, resolver=resolver
+                            names,
+                            # No more workers than names: a round re-probes few.
+                            concurrency=min(self.concurrency, len(names)),
+                            resolver=resolver,
                         )
                     ) as again,
                 ):

@@ -14,6 +14,8 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from awaitkit.probe._wire import rcode_text
+
 if TYPE_CHECKING:
     from awaitkit.probe._records import Record
 
@@ -102,6 +104,7 @@ class _Pair(NamedTuple):
 # The full answer's values: attributes of a Result only when the resolver
 # gave them (class-level defaults otherwise, so a plain result costs nothing).
 _DETAIL = ("records", "chain", "rcode", "resolver", "attempts", "duration")
+_DETAIL_KEYS = frozenset(_DETAIL)
 
 
 class Result(_Pair):
@@ -265,12 +268,13 @@ class Result(_Pair):
             "status": self.status.value,
             "addresses": list(self.addresses),
         }
-        if full or self.is_full:
-            from awaitkit.probe._wire import rcode_text
-
-            records = self.records
+        if full or not _DETAIL_KEYS.isdisjoint(self.__dict__):
             data["rcode"] = None if self.rcode is None else rcode_text(self.rcode)
-            data["records"] = [r._asdict() for r in records]
+            # Dict displays, not Record._asdict(): this runs for every record.
+            data["records"] = [
+                {"name": name, "type": rtype, "ttl": ttl, "data": rdata}
+                for name, rtype, ttl, rdata in self.records
+            ]
             data["chain"] = list(self.chain)
             data["resolver"] = self.resolver
             data["attempts"] = self.attempts
