@@ -551,13 +551,7 @@ class HttpClient:
                     transport.write(f"{lines}\r\n".encode("latin-1"))
                     connect_status(await setup.answer, target)
                     where = origin.host_field
-                    # TLS with the origin over the same transport: SNI and
-                    # the certificate check are the origin's.
-                    tls = await loop.start_tls(
-                        transport, conn, context, server_hostname=origin.host
-                    )
-                    if tls is None:  # closed as the handshake ended
-                        raise ConnectionResetError("closed during the TLS handshake")
+                    tls = await _tls_through(loop, transport, conn, context, origin)
                 except BaseException:
                     setup.answer.cancel()  # its loss is nobody's news now
                     transport.abort()
@@ -597,14 +591,9 @@ class HttpClient:
                     await setup.opened
                     where = origin.host_field
                     if context is not None:
-                        tls = await loop.start_tls(
-                            transport, conn, context, server_hostname=origin.host
+                        transport = await _tls_through(
+                            loop, transport, conn, context, origin
                         )
-                        if tls is None:  # closed as the handshake ended
-                            raise ConnectionResetError(
-                                "closed during the TLS handshake"
-                            )
-                        transport = tls
                     else:
                         transport.set_protocol(conn)
                 except BaseException:
@@ -617,6 +606,20 @@ class HttpClient:
         if context is None:
             transport.resume_reading()
         return conn
+
+
+async def _tls_through(
+    loop: asyncio.AbstractEventLoop,
+    transport: asyncio.Transport,
+    conn: Connection,
+    context: ssl.SSLContext,
+    origin: Origin,
+) -> asyncio.Transport:
+    """TLS with ``origin`` over a tunnel's ``transport``: SNI and the certificate check are the origin's."""
+    tls = await loop.start_tls(transport, conn, context, server_hostname=origin.host)
+    if tls is None:  # closed as the handshake ended
+        raise ConnectionResetError("closed during the TLS handshake")
+    return tls
 
 
 class _TunnelSetup(asyncio.Protocol):
