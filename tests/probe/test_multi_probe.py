@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
 import pytest
 
@@ -88,22 +88,26 @@ async def test_concurrency_is_bounded(source: str) -> None:
     assert resolver.peak == 5
 
 
-@pytest.mark.parametrize("source", ["sync", "async"])
-async def test_input_is_read_lazily(source: str) -> None:
-    """A huge (endless) input: only about ``concurrency`` names are read ahead."""
-    pulled = 0
+def _endless(source: str) -> tuple[Iterable[str] | AsyncIterable[str], list[int]]:
+    """Endless names, a sync or an async iterable, and the count of those pulled so far."""
+    pulled = [0]
 
     def endless() -> Iterator[str]:
-        nonlocal pulled
         while True:
-            pulled += 1
-            yield f"n{pulled}.test"
+            pulled[0] += 1
+            yield f"n{pulled[0]}.test"
 
     async def aendless() -> AsyncIterator[str]:
         for name in endless():
             yield name
 
-    iterable = endless() if source == "sync" else aendless()
+    return (endless() if source == "sync" else aendless()), pulled
+
+
+@pytest.mark.parametrize("source", ["sync", "async"])
+async def test_input_is_read_lazily(source: str) -> None:
+    """A huge (endless) input: only about ``concurrency`` names are read ahead."""
+    iterable, pulled = _endless(source)
     async with contextlib.aclosing(
         multi_probe(iterable, concurrency=10, resolver=FakeResolver())
     ) as results:
@@ -113,7 +117,7 @@ async def test_input_is_read_lazily(source: str) -> None:
             if count == 1000:
                 break
     # Read-ahead is bounded by the workers and the two small queues.
-    assert pulled <= count + 3 * 10 + 1
+    assert pulled[0] <= count + 3 * 10 + 1
 
 
 async def test_breaking_out_cancels_the_rest() -> None:
@@ -283,19 +287,7 @@ async def test_memory_stays_flat_with_a_long_input() -> None:
 @pytest.mark.parametrize("source", ["sync", "async"])
 async def test_a_slow_consumer_stalls_the_workers(source: str) -> None:
     """Results wait for a slow consumer; the workers stop reading names meanwhile."""
-    pulled = 0
-
-    def endless() -> Iterator[str]:
-        nonlocal pulled
-        while True:
-            pulled += 1
-            yield f"n{pulled}.test"
-
-    async def aendless() -> AsyncIterator[str]:
-        for name in endless():
-            yield name
-
-    iterable = endless() if source == "sync" else aendless()
+    iterable, pulled = _endless(source)
     async with contextlib.aclosing(
         multi_probe(iterable, concurrency=4, resolver=FakeResolver())
     ) as results:
@@ -305,4 +297,4 @@ async def test_a_slow_consumer_stalls_the_workers(source: str) -> None:
             await asyncio.sleep(0.01)  # the workers get many turns meanwhile
             if consumed == 5:
                 break
-    assert pulled <= consumed + 3 * 4 + 1
+    assert pulled[0] <= consumed + 3 * 4 + 1
