@@ -24,7 +24,18 @@ def test_match_is_a_frozen_value() -> None:
         "char": "🐱",
         "code": "U+1F431",
         "name": "CAT FACE",
+        "kind": "char",
+        "via": "name",
     }
+
+
+def test_a_sequence_match_lists_every_code_point() -> None:
+    match = Match.of("\U0001f1e7\U0001f1f7", "flag: Brazil")
+    assert match.code == "U+1F1E7 U+1F1F7"
+    assert match.kind == "sequence"
+    assert Match.of("\U0001f431", "CAT FACE") == Match(
+        "\U0001f431", "U+1F431", "CAT FACE"
+    )
 
 
 def test_cat_face_first(full_index: CharIndex) -> None:
