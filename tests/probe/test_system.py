@@ -69,3 +69,56 @@ async def test_slow_lookup_times_out(monkeypatch) -> None:
     monkeypatch.setattr(loop, "getaddrinfo", slow)
     result = await probe("example.test", resolver=SystemResolver(timeout=0.05))
     assert result.status is Status.TIMEOUT
+
+
+async def test_details_fill_what_getaddrinfo_tells() -> None:
+    """``details=True``: the full keys, with nothing made up that the C library hides."""
+    resolver = SystemResolver(types="A", details=True)
+    found = await probe("localhost", resolver=resolver)
+    missing = await probe("nothing.invalid", resolver=resolver)
+    for result in (found, missing):
+        data = result.to_dict()
+        assert data["resolver"] == "system"
+        assert data["attempts"] == 1
+        assert isinstance(data["duration_ms"], float)
+        assert data["duration_ms"] >= 0
+        assert data["rcode"] is None
+        assert data["records"] == []
+        assert data["chain"] == []
+    assert found.status is Status.FOUND
+    assert "127.0.0.1" in found.addresses
+    assert missing.status is Status.NXDOMAIN
+    plain = await probe("localhost", resolver=SystemResolver(types="A"))
+    assert not plain.is_full
+    assert "resolver" not in plain.to_dict()
+
+
+def test_cli_json_lines_have_the_same_keys_with_the_system_resolver(
+    tmp_path, capsys
+) -> None:
+    import json
+
+    from awaitkit.cli import main
+
+    names = tmp_path / "names.txt"
+    names.write_text("localhost\nnothing.invalid\n")
+    status = main(
+        ["probe", "-i", str(names), "--resolver", "system", "-t", "A", "--json"]
+    )
+    assert status == 0  # NXDOMAIN is an answer, not a failure
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    assert {line["domain"] for line in lines} == {"localhost", "nothing.invalid"}
+    keys = {
+        "domain",
+        "found",
+        "status",
+        "addresses",
+        "rcode",
+        "records",
+        "chain",
+        "resolver",
+        "attempts",
+        "duration_ms",
+    }
+    assert all(set(line) == keys for line in lines)
+    assert all(line["resolver"] == "system" for line in lines)

@@ -253,6 +253,7 @@ def _make_resolver(args: argparse.Namespace) -> tuple[Resolver, int]:
         system = SystemResolver(
             types=system_types,  # type: ignore[arg-type]  # A, AAAA: checked above
             timeout=args.timeout or _DEFAULT_TIMEOUT,
+            details=args.json,
         )
         return system, args.concurrency or 100
     if args.check and types:
@@ -525,7 +526,7 @@ async def _probe_all(
     counts: Counter[Status] = Counter()
     lines: list[str] = []
     registered = args.check == "registered"
-    full = args.json and not isinstance(resolver, SystemResolver)
+    full = args.json
     # A full answer's line is several times a plain one's: smaller blocks
     # keep each encoding step as short on the loop.
     flush_records = _FLUSH_RECORDS // 4 if full else _FLUSH_RECORDS

@@ -62,6 +62,11 @@ class SystemResolver:
     ``getaddrinfo(name, None)``, the default), ``"A"`` or ``"AAAA"``.
     ``timeout`` (seconds, optional) bounds each lookup; the worker thread is
     not interruptible and finishes in the background.
+
+    ``details=True`` makes every answer a full one, as far as the C library
+    tells: ``resolver="system"``, one attempt and the lookup's duration.
+    ``getaddrinfo`` reports no records, TTLs, CNAME chain or rcode, so
+    those stay empty (``None`` for the rcode) rather than being made up.
     """
 
     def __init__(
@@ -69,6 +74,7 @@ class SystemResolver:
         *,
         types: Literal["A", "AAAA", "both"] = "both",
         timeout: float | None = None,
+        details: bool = False,
     ) -> None:
         if types not in _FAMILIES:
             raise UsageError(f"bad query types {types!r}: A, AAAA or both")
@@ -76,6 +82,7 @@ class SystemResolver:
             raise UsageError("timeout must be positive")
         self.types = types
         self.timeout = timeout
+        self.details = details
         self._family = _FAMILIES[types]
 
     def __repr__(self) -> str:
@@ -84,6 +91,15 @@ class SystemResolver:
     async def lookup(self, name: str) -> Answer:
         """Resolve an already validated ASCII ``name``."""
         loop = asyncio.get_running_loop()
+        if self.details:
+            started = loop.time()
+            answer = await self._lookup(loop, name)
+            return answer._replace(
+                resolver="system", attempts=1, duration=loop.time() - started
+            )
+        return await self._lookup(loop, name)
+
+    async def _lookup(self, loop: asyncio.AbstractEventLoop, name: str) -> Answer:
         try:
             async with asyncio.timeout(self.timeout):
                 infos = await loop.getaddrinfo(
