@@ -246,6 +246,9 @@ def test_cli_filter_wildcards_leaves_them_out(wild_port, tmp_path, capsys) -> No
     got = {r["domain"]: r["status"] for r in map(json.loads, out.splitlines())}
     assert got == {n: s.value for n, s in EXPECTED.items() if s is not Status.WILDCARD}
     assert "7 names left out" in err
+    # Left out of the output, still in the account.
+    assert f"probe: {len(EXPECTED)} names in " in err
+    assert "WILDCARD 7" in err
     # Without detection the book's answers: every name that resolves is FOUND.
     assert main(["probe", "-i", names, "--nameserver", ns, "--json"]) == 0
     got = {

@@ -615,6 +615,10 @@ async def _probe_all(
             if progress is not None:
                 progress.update(unshown)
                 progress.close()
+    if stage is not None and stage.filtered:
+        # Left out of the output, not out of the account: every name shows
+        # in the summary's counts.
+        counts[Status.WILDCARD] += stage.filtered
     _summary(counts, time.perf_counter() - start)
     if isinstance(resolver, DirectResolver):
         _server_summary(resolver.server_stats, every=args.stats)

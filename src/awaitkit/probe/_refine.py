@@ -81,6 +81,8 @@ class Refinement:
         self.resources = list(resources)  # closed when run() ends
         self.detector: WildcardDetector | None = None
         self.wildcard_names = 0
+        # Names left out by --filter-wildcards: never yielded, still counted.
+        self.filtered = 0
         self.held = 0  # names re-probed by --settle
         self.rounds = 0
         self.unsettled: list[Result] = []
@@ -167,6 +169,7 @@ class Refinement:
                 held.append(result)
             elif result.status is Status.WILDCARD and self.filter_wildcards:
                 self.wildcard_names += 1
+                self.filtered += 1
             else:
                 if result.status is Status.WILDCARD:
                     self.wildcard_names += 1
