@@ -297,3 +297,14 @@ def test_cli_type_list_matches_the_parser() -> None:
     from awaitkit.probe.cli import _TYPES
 
     assert set(_TYPES) == set(RECORD_TYPES)
+
+
+def test_cli_registered_resume_keeps_its_own_header(rec_port, tmp_path, capsys) -> None:
+    names = _names_file(tmp_path, "delegated.rec", "free.rec")
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    argv = ["-i", names, "--nameserver", _server(rec_port), "--check", "registered"]
+    assert _run([*argv, "-o", str(first)], capsys)[0] == 0
+    assert _run([*argv, "--resume", str(first), "-o", str(second)], capsys)[0] == 0
+    lines = second.read_text().splitlines()
+    assert lines[:2] == ["TAKEN\t\tFREE\t\tUNKNOWN", "=====\t\t====\t\t======="]
+    assert sorted(lines[2:]) == ["\t\tfree.rec", "delegated.rec"]

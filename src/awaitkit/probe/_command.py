@@ -34,7 +34,13 @@ from typing import IO, Any
 from awaitkit.core import UsageError, run
 from awaitkit.probe._direct import DirectResolver, parse_nameserver
 from awaitkit.probe._names import candidate_names, to_ascii
-from awaitkit.probe._output import OutputFile, Resumed, read_resume
+from awaitkit.probe._output import (
+    HEADER,
+    REGISTERED_HEADER,
+    OutputFile,
+    Resumed,
+    read_resume,
+)
 from awaitkit.probe._probe import Resolver
 from awaitkit.probe._refine import Refinement, refinement_from_args
 from awaitkit.probe._registered import RegisteredCheck
@@ -67,8 +73,6 @@ __all__ = [
     "system_nameservers",
 ]
 
-HEADER = "FOUND\t\tNOT FOUND\tFAILED\n=====\t\t=========\t======"
-REGISTERED_HEADER = "TAKEN\t\tFREE\t\tUNKNOWN\n=====\t\t====\t\t======="
 _ADDRESS_TYPES = frozenset({"A", "AAAA", "both"})
 _NOT_FOUND = frozenset({Status.NXDOMAIN, Status.NODATA})
 _LIST_SERVERS = 16  # per-resolver lines in the summary up to this many, or --stats
@@ -469,7 +473,8 @@ def _input_size(stream: IO[bytes] | None) -> int | None:
 
 def _resume(args: argparse.Namespace, write: Callable[[str], None]) -> Resumed:
     """Copy the settled lines of ``--resume`` (header first) to the output."""
-    block: list[str] = [HEADER + "\n"] if not args.json else []
+    columns = REGISTERED_HEADER if args.check == "registered" else HEADER
+    block: list[str] = [columns + "\n"] if not args.json else []
 
     def keep(status: str) -> bool:
         if args.only == "found":

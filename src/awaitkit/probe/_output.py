@@ -34,10 +34,19 @@ from typing import IO
 from awaitkit.core import AwaitkitError, UsageError
 from awaitkit.probe._names import to_ascii
 
-__all__ = ["HEADER", "OutputFile", "Resumed", "parse_output_line", "read_resume"]
+__all__ = [
+    "HEADER",
+    "REGISTERED_HEADER",
+    "OutputFile",
+    "Resumed",
+    "parse_output_line",
+    "read_resume",
+]
 
+# The columns' headers (the book's, and --check registered's).
 HEADER = "FOUND\t\tNOT FOUND\tFAILED\n=====\t\t=========\t======"
-_HEADER_LINES = frozenset(HEADER.splitlines())
+REGISTERED_HEADER = "TAKEN\t\tFREE\t\tUNKNOWN\n=====\t\t====\t\t======="
+_HEADER_LINES = frozenset((HEADER + "\n" + REGISTERED_HEADER).splitlines())
 SETTLED = frozenset({"FOUND", "NXDOMAIN", "NODATA"})
 _MAX_LINE = 1 << 20  # a longer line in a resume file is skipped, not parsed
 
