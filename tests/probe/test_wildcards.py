@@ -545,3 +545,46 @@ async def test_check_now_decides_only_once_the_parent_is_known() -> None:
     nx = Result("b.wild.test", False)
     assert detector.check_now(nx) is nx  # nothing to decide
     assert resolver.asked == {"wild.test": 3}
+
+
+# --- --rate-trusted -------------------------------------------------------------
+
+
+def _refinement(tmp_path: Path, *argv: str) -> Refinement | None:
+    from awaitkit.cli import build_parser
+    from awaitkit.probe._refine import refinement_from_args
+
+    trusted = tmp_path / "trusted.txt"
+    trusted.write_text("127.0.0.1:53\n")
+    args = build_parser().parse_args(
+        ["probe", "test", "--trusted-resolvers", str(trusted), "--verify", *argv]
+    )
+    return refinement_from_args(args, DirectResolver(["127.0.0.1:53"]), 10)
+
+
+@pytest.mark.parametrize(
+    ("argv", "rate"),
+    [
+        ((), 500.0),
+        (("--rate-trusted", "20"), 20.0),
+        (("--rate-limit-trusted", "0"), None),
+    ],
+)
+def test_trusted_resolvers_are_rate_limited(tmp_path, argv, rate) -> None:
+    stage = _refinement(tmp_path, *argv)
+    assert stage is not None
+    assert stage.verifier is not None
+    assert stage.verifier.trusted.rate == rate
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "fast"])
+def test_rate_trusted_must_be_a_rate(tmp_path, capsys, value) -> None:
+    trusted = tmp_path / "trusted.txt"
+    trusted.write_text("127.0.0.1:53\n")
+    argv = ["probe", "test", "--trusted-resolvers", str(trusted), "--verify"]
+    try:
+        status = main([*argv, "--rate-trusted", value])
+    except SystemExit as exc:  # argparse's own check of the number
+        status = exc.code
+    assert status == 2
+    assert "--rate-trusted" in capsys.readouterr().err

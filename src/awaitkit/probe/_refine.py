@@ -275,6 +275,9 @@ def refinement_from_args(
         raise UsageError(
             "--trusted-resolvers needs --verify or --detect-wildcards/--filter-wildcards"
         )
+    rate = args.rate_trusted
+    if rate is not None and (rate < 0 or rate != rate):
+        raise UsageError("--rate-trusted must be 0 (no limit) or positive")
     if not (detect or args.verify or args.settle):
         return None
     types: str | Sequence[str] = "A"
@@ -286,7 +289,13 @@ def refinement_from_args(
     trusted: DirectResolver | None = None
     if args.trusted_resolvers:
         servers = read_resolver_file(args.trusted_resolvers)
-        trusted = DirectResolver(servers, types=types, timeout=timeout, retries=retries)
+        trusted = DirectResolver(
+            servers,
+            types=types,
+            timeout=timeout,
+            retries=retries,
+            rate=rate or None,
+        )
         resources.append(trusted)
     verifier = None
     if args.verify and trusted is not None:

@@ -241,6 +241,16 @@ def register(commands: Subcommands) -> None:
         "for the wildcard tests",
     )
     wild.add_argument(
+        "--rate-trusted",
+        "--rate-limit-trusted",
+        type=float,
+        metavar="QPS",
+        default=500.0,
+        help="send at most QPS queries per second to the trusted resolvers in "
+        "all (default 500, as puredns; 0: no limit): public resolvers block "
+        "clients that flood them",
+    )
+    wild.add_argument(
         "--verify",
         action="store_true",
         help="re-ask every FOUND name of the trusted resolvers and report "
