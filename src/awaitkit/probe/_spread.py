@@ -15,11 +15,14 @@ The glue follows ``fetch --processes`` (``awaitkit.download._spread``):
   room, room being freed as the consumer takes each result, so a slow
   process or a slow output simply gets fewer names and memory stays flat;
 * results come back as compact frames (:func:`result_to_wire`), a block
-  at a time, and a child's per-resolver counters come last, once it has
-  finished, to be added to this process's (:func:`merge_server_stats`);
+  at a time; a child's per-resolver counters come with them, the whole
+  counts so far at most once a second and at its end, and the last copy
+  received is added to this process's once the child is done
+  (:func:`merge_server_stats`);
 * a child that dies: every name it was sent and never answered ends as
   TIMEOUT (a failure, so exit status 1 and ``--resume`` probes it again),
-  exactly once, and a line on stderr says which process died;
+  exactly once, and a line on stderr says which process died; its
+  counters are those of its last copy, at most a second old;
 * Ctrl-C or SIGTERM: each child gets one stop request, stops as a single
   process does, and what it still sends before the stop is counted.
 """
@@ -82,6 +85,9 @@ SPREAD_MAX = 4
 _MAX_PROCESSES = 64
 _FLUSH_S = 0.005  # a child sends its results at least this often
 _STOP_WAIT_S = 10.0  # a stopped child gets this long to send what it finished
+# A child's counters go with its results this often (the whole counts, so
+# a copy replaces the last one; what dies with a child is what it sent since).
+_STATS_EVERY_S = 1.0
 
 Prober = tuple[Worker, int]
 """A forked child and the names it probes at once (its share of -c)."""
@@ -212,7 +218,7 @@ def _stats_to_wire(resolver: DirectResolver) -> dict[str, Any]:
 
 
 def merge_server_stats(into: DirectResolver, wire: Any) -> None:
-    """Add a child's per-resolver counters (its last frame) to ``into``'s."""
+    """Add a child's per-resolver counters (the last copy it sent) to ``into``'s."""
     mine = into.server_stats
     for host, port, *counts in wire:
         stats = mine.get((host, port))
@@ -252,11 +258,15 @@ async def _child(
     reader, writer = await asyncio.open_connection(sock=sock)
     out: list[Any] = []
     timer: asyncio.TimerHandle | None = None
+    stats_due = loop.time() + _STATS_EVERY_S
 
     def flush() -> None:
-        nonlocal timer
+        nonlocal timer, stats_due
         timer = None
         if out and not writer.is_closing():
+            if loop.time() >= stats_due:
+                stats_due = loop.time() + _STATS_EVERY_S
+                out.append(_stats_to_wire(resolver))
             writer.write(encode_frame(out))
         out.clear()
 
@@ -406,10 +416,11 @@ async def _spread(
 
     async def run_child(worker: Worker, share: int) -> None:
         shard = _Shard(share + 2 * BLOCK)
+        counters: list[Any] = []  # the child's last copy of its counters
 
         def on_reply(item: Any) -> Hashable:
             if isinstance(item, dict):
-                merge_server_stats(resolver, item["stats"])
+                counters[:] = item["stats"]
                 return _STATS
             result = result_from_wire(item)
             push(shard, result)
@@ -434,6 +445,7 @@ async def _spread(
         finally:
             shard.open = False  # nothing more for it, whatever ended it
             shard.notify()
+            merge_server_stats(resolver, counters)
 
     try:
         async with asyncio.TaskGroup() as tg:
