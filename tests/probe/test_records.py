@@ -6,7 +6,7 @@ import contextlib
 import struct
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 from awaitkit.probe._records import (
     RECORD_TYPES,
@@ -222,3 +222,51 @@ def test_random_answer_sections_never_crash(tail: bytes) -> None:
     packet = packet[:6] + b"\x00\x09" + packet[8:]
     with contextlib.suppress(MalformedPacket):
         parse_message(packet, Q, NAME)
+
+
+# --- the full answer's fast path -------------------------------------------------
+
+
+@example(0, "A", 300, PTR_Q, 1, 1, 1, b"")  # the common found reply
+@example(0, "AAAA", 2**32 - 1, PTR_Q, 28, 1, 1, b"\x00")
+@example(3, "A", 60, PTR_Q, 1, 1, 0, b"")  # NXDOMAIN
+@example(0, "A", 60, PTR_Q, 1, 1, 2, b"")  # two records: the full parse
+@example(0, "A", 60, PTR_Q, 5, 1, 1, b"")  # a CNAME alone
+@given(
+    rcode=st.sampled_from([0, 2, 3, 5]),
+    qtype=st.sampled_from(["A", "AAAA"]),
+    ttl=st.integers(min_value=0, max_value=2**32 - 1),
+    owner=st.sampled_from([PTR_Q, question(NAME, TYPE_A)[:-4], MAIL]),
+    rtype=st.sampled_from([1, 28, 5]),
+    rclass=st.sampled_from([1, 3]),
+    count=st.integers(min_value=0, max_value=2),
+    tail=st.binary(max_size=12),
+)
+def test_full_answer_fast_path_equals_the_full_parse(
+    rcode: int,
+    qtype: str,
+    ttl: int,
+    owner: bytes,
+    rtype: int,
+    rclass: int,
+    count: int,
+    tail: bytes,
+) -> None:
+    """Whatever the reply, the shortcut gives what parse_message gives."""
+    from awaitkit.probe import DirectResolver
+    from awaitkit.probe._records import RECORD_TYPES
+
+    code = RECORD_TYPES[qtype]
+    wire = question(NAME, code)
+    rdata = {1: bytes([192, 0, 2, 7]), 28: bytes(15) + b"\x01", 5: MAIL}[rtype]
+    record = owner + struct.pack(">HHIH", rtype, rclass, ttl, len(rdata)) + rdata
+    packet = reply(9, wire, rcode=rcode, answers=record * count + tail, count=count)
+    try:
+        parsed = parse_reply(packet, wire, NAME)
+    except MalformedPacket:
+        return  # never handed on
+    assert parsed is not None
+    resolver = DirectResolver(["127.0.0.1:53"])
+    fast = resolver._full_answer(parsed, wire, NAME, code, "127.0.0.1:53")
+    slow = resolver._parsed_answer(parsed, wire, NAME, code, "127.0.0.1:53")
+    assert fast == slow

@@ -284,7 +284,9 @@ def test_a_killed_childs_counters_are_kept_up_to_its_last_copy(
     answered = int(server.split("answered ")[1].split(",")[0])
     # Without the child's counts this would be short by all its answers
     # (about 300); a copy at most a second old misses at most about 100.
-    assert answered_lines - 150 <= answered <= answered_lines
+    # The copy may also count replies whose results the child had not sent
+    # yet (at most its 10 names in flight: -c 20 over two processes).
+    assert answered_lines - 150 <= answered <= answered_lines + 10
 
 
 def test_sigterm_stops_the_parent_and_its_children(tmp_path: Path) -> None:
