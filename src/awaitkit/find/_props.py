@@ -28,6 +28,7 @@ from fontTools.unicodedata import Blocks, Scripts
 
 from awaitkit.core.errors import QueryError
 from awaitkit.find import _age_data
+from awaitkit.find._ranges import code_label
 from awaitkit.find._ucd import ucd
 
 __all__ = [
@@ -145,25 +146,6 @@ def age_of(char: str | int) -> str:
         major_minor = _age_data.UNICODE_VERSION.rsplit(".", 1)[0]
         return f">{major_minor}"
     return age
-
-
-def code_label(code: int) -> str:
-    """The Unicode name, or the code point label for unnamed code points.
-
-    Labels are the standard's (Unicode chapter 4.8): ``<control-0007>``,
-    ``<surrogate-D800>``, ``<private-use-E000>``, ``<noncharacter-FFFE>``,
-    ``<reserved-0378>``.
-    """
-    char = chr(code)
-    name = str(ucd.name(char, ""))
-    if name:
-        return name
-    category = ucd.category(char)
-    kind = {"Cc": "control", "Cs": "surrogate", "Co": "private-use"}.get(category)
-    if kind is None:
-        noncharacter = 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
-        kind = "noncharacter" if noncharacter else "reserved"
-    return f"<{kind}-{code:04X}>"
 
 
 # -- listing --------------------------------------------------------------

@@ -26,6 +26,7 @@ __all__ = [
     "all_codes",
     "block_codes",
     "category_codes",
+    "code_label",
     "count_codes",
     "in_block",
     "in_category",
@@ -94,6 +95,27 @@ def iter_codes(ranges: list[range]) -> Iterator[int]:
         for code in r:
             if not any(code in e for e in earlier):
                 yield code
+
+
+def code_label(code: int) -> str:
+    """The Unicode name, or the code point label for unnamed code points.
+
+    Labels are the standard's (Unicode chapter 4.8): ``<control-0007>``,
+    ``<surrogate-D800>``, ``<private-use-E000>``, ``<noncharacter-FFFE>``,
+    ``<reserved-0378>``.
+    """
+    from awaitkit.find._ucd import ucd
+
+    char = chr(code)
+    name = str(ucd.name(char, ""))
+    if name:
+        return name
+    category = ucd.category(char)
+    kind = {"Cc": "control", "Cs": "surrogate", "Co": "private-use"}.get(category)
+    if kind is None:
+        noncharacter = 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+        kind = "noncharacter" if noncharacter else "reserved"
+    return f"<{kind}-{code:04X}>"
 
 
 # -- listings: assigned code points only (an unassigned one has no block

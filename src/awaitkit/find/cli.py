@@ -33,7 +33,7 @@ examples:
   awaitkit find --category Sm     list a category (Sm, "math symbol", L for letters)
   awaitkit find --script Greek alpha    a query, filtered by script
   awaitkit find --all --limit 20  every assigned code point, paged
-  awaitkit find --identify 'e\u20ac'  code points, name, category, block, script,
+  awaitkit find --identify TEXT  code points, name, category, block, script,
                                   age, UTF-8, UTF-16, HTML of each character
   echo hi | awaitkit find --identify -    the same for standard input
   awaitkit find --from-bytes utf8:e282ac  decode bytes (utf8, utf16le/be, utf32le/be)
@@ -248,7 +248,7 @@ def _print_codes(
     """
     from itertools import islice
 
-    from awaitkit.find._props import code_label
+    from awaitkit.find._ranges import code_label
 
     seen = 0
 
