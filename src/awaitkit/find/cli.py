@@ -226,6 +226,25 @@ def _display(char: str) -> str:
     return "\u25cc" + char if category in ("Mn", "Me", "Mc") else char
 
 
+class _Batch:
+    """Text written in blocks: a write per row was most of a long listing's cost."""
+
+    __slots__ = ("out", "parts")
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.parts: list[str] = []
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+        if len(self.parts) >= 1024:
+            self.flush()
+
+    def flush(self) -> None:
+        self.out.write("".join(self.parts))
+        self.parts.clear()
+
+
 def _json_dump(value: object, out: TextIO) -> str:
     import json
 
@@ -260,15 +279,17 @@ def _print_codes(
 
     source = counted()
     end = None if args.limit is None else args.offset + args.limit
+    batch = _Batch(out)
     if args.json:
-        out.write("[")
+        batch.add("[")
     for n, code in enumerate(islice(source, args.offset, end)):
         char, name = chr(code), code_label(code)
         if args.json:
             row = {"char": char, "code": f"U+{code:04X}", "name": name}
-            out.write((", " if n else "") + _json_dump(row, out))
+            batch.add((", " if n else "") + _json_dump(row, out))
         else:
-            out.write(f"U+{code:04X}\t{_display(char)}\t{name}\n")
+            batch.add(f"U+{code:04X}\t{_display(char)}\t{name}\n")
+    batch.flush()
     if total is None:
         total = seen + sum(1 for _ in source)
     if args.json:
@@ -344,13 +365,14 @@ def _run_identify(args: argparse.Namespace, out: TextIO) -> int:
         text = args.identify
     end = None if args.limit is None else args.offset + args.limit
     shown = 0
+    batch = _Batch(out)
     if args.json:
-        out.write("[")
+        batch.add("[")
     elif text:
-        print(_IDENTIFY_HEADER)
+        batch.add(_IDENTIFY_HEADER + "\n")
     for info in islice(identify(text), args.offset, end):
         if args.json:
-            out.write((", " if shown else "") + _json_dump(info.as_dict(), out))
+            batch.add((", " if shown else "") + _json_dump(info.as_dict(), out))
         else:
             units = (info,) if not info.parts else (info, *info.parts)
             for n, unit in enumerate(units):
@@ -358,8 +380,9 @@ def _run_identify(args: argparse.Namespace, out: TextIO) -> int:
                 prefix = "  " if n else ""
                 cells = [prefix + char, unit.code, unit.name, unit.category]
                 cells += [unit.block, unit.script, unit.age, unit.utf8]
-                out.write("\t".join([*cells, unit.utf16, unit.html]) + "\n")
+                batch.add("\t".join([*cells, unit.utf16, unit.html]) + "\n")
         shown += 1
+    batch.flush()
     if args.json:
         out.write("]\n")
     else:
