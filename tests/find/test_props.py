@@ -171,3 +171,23 @@ def test_hostile_names_are_query_errors(spelling: str) -> None:
     for resolve in (resolve_block, resolve_script, resolve_category):
         with pytest.raises(QueryError, match="unknown"):
             resolve(spelling)
+
+
+def test_characters_newer_than_the_age_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a 17.0 table, a character 18.0 assigned is "newer than 17.0", not unassigned."""
+    from awaitkit.find import _age_data
+
+    newest = _age_data.VERSIONS.index("18.0")
+    older = tuple("" if i == newest else v for i, v in enumerate(_age_data.VERSIONS))
+    monkeypatch.setattr(_age_data, "VERSIONS", older)
+    monkeypatch.setattr(_age_data, "UNICODE_VERSION", "17.0.0")
+    new = [
+        code
+        for first, last, major, minor in unicode_age_db.iter_spans()
+        if (major, minor) == (18, 0)
+        for code in range(first, last + 1)
+    ]
+    assert new
+    assert {age_of(c) for c in new} == {">17.0"}
+    assert age_of(0x378) == ""  # still unassigned
+    assert age_of("A") == "1.1"
