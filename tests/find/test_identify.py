@@ -7,11 +7,11 @@ import tracemalloc
 import pytest
 
 from awaitkit.core.errors import QueryError
-from awaitkit.find import CharInfo, from_bytes, identify
+from awaitkit.find import CharProperties, from_bytes, identify
 from awaitkit.find._identify import MAX_HEX_CHARS
 
 
-def rows(text: str) -> list[CharInfo]:
+def rows(text: str) -> list[CharProperties]:
     return list(identify(text))
 
 

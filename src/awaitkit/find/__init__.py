@@ -42,11 +42,12 @@ if TYPE_CHECKING:
         load_index as load_index,
     )
     from awaitkit.find._identify import (
-        CharInfo as CharInfo,
+        CharProperties as CharProperties,
         from_bytes as from_bytes,
         identify as identify,
     )
     from awaitkit.find._index import CharIndex as CharIndex
+    from awaitkit.find._labels import code_label as code_label
     from awaitkit.find._props import (
         age_of as age_of,
         block_of as block_of,
@@ -66,7 +67,6 @@ if TYPE_CHECKING:
         all_codes as all_codes,
         block_codes as block_codes,
         category_codes as category_codes,
-        code_label as code_label,
         in_block as in_block,
         in_category as in_category,
         in_script as in_script,
@@ -86,15 +86,18 @@ _PROPS = (
     "script_of scripts"
 )
 _RANGES = (
-    "all_codes block_codes category_codes code_label in_block in_category "
+    "all_codes block_codes category_codes in_block in_category "
     "in_script parse_ranges script_codes"
 )
 _LAZY = {
     **dict.fromkeys(_PROPS.split(), "awaitkit.find._props"),
     **dict.fromkeys(_RANGES.split(), "awaitkit.find._ranges"),
-    **dict.fromkeys(("CharInfo", "from_bytes", "identify"), "awaitkit.find._identify"),
+    **dict.fromkeys(
+        ("CharProperties", "from_bytes", "identify"), "awaitkit.find._identify"
+    ),
     "CACHE_ENV": "awaitkit.find._cache",
     "CharIndex": "awaitkit.find._index",
+    "code_label": "awaitkit.find._labels",
     "InvertedIndex": "awaitkit.find._book",
     "MAX_QUERY_CHARS": "awaitkit.find._query",
     "Match": "awaitkit.find._results",

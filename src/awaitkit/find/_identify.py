@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 
 from awaitkit.core.errors import QueryError
 from awaitkit.find import _props
+from awaitkit.find._labels import code_label
 
-__all__ = ["MAX_HEX_CHARS", "CharInfo", "from_bytes", "identify"]
+__all__ = ["MAX_HEX_CHARS", "CharProperties", "from_bytes", "identify"]
 
 # A piece of text scanned for emoji at once; a sequence cut at a piece's end
 # (only where 16 Ki characters hold no whitespace) shows as its code points.
@@ -39,7 +40,7 @@ _ENCODINGS = {
 
 
 @dataclass(frozen=True, slots=True)
-class CharInfo:
+class CharProperties:
     """One unit of an identified text: a code point or an emoji sequence.
 
     ``name`` is the Unicode name, a code point label (``<control-0007>``,
@@ -63,7 +64,7 @@ class CharInfo:
     html: str
     kind: str = "char"
     script_extensions: tuple[str, ...] = ()
-    parts: tuple[CharInfo, ...] = field(default=())
+    parts: tuple[CharProperties, ...] = field(default=())
 
     def as_dict(self) -> dict[str, object]:
         """The fields as JSON-ready values (``parts`` as a list of dicts)."""
@@ -87,13 +88,13 @@ class CharInfo:
         return row
 
 
-def identify(text: str) -> Iterator[CharInfo]:
+def identify(text: str) -> Iterator[CharProperties]:
     """Describe each character or emoji sequence of ``text``, lazily.
 
     >>> [(row.code, row.name) for row in identify("€e\\u0301")]
     [('U+20AC', 'EURO SIGN'), ('U+0065', 'LATIN SMALL LETTER E'), ('U+0301', 'COMBINING ACUTE ACCENT')]
     """
-    cache: dict[str, CharInfo] = {}
+    cache: dict[str, CharProperties] = {}
     for piece in _pieces(text):
         for unit in _units(piece):
             if len(unit) > 1:
@@ -127,7 +128,7 @@ def _units(piece: str) -> Iterator[str]:
     yield from piece[position:]
 
 
-def _cached(char: str, cache: dict[str, CharInfo]) -> CharInfo:
+def _cached(char: str, cache: dict[str, CharProperties]) -> CharProperties:
     info = cache.get(char)
     if info is None:
         if len(cache) >= _CACHE_SIZE:
@@ -136,15 +137,15 @@ def _cached(char: str, cache: dict[str, CharInfo]) -> CharInfo:
     return info
 
 
-def _describe(char: str) -> CharInfo:
+def _describe(char: str) -> CharProperties:
     code = ord(char)
     category = _props.category_of(code)
     script = _props.script_of(code)
     extensions = _props.script_extensions_of(code)
-    return CharInfo(
+    return CharProperties(
         char=char,
         code=f"U+{code:04X}",
-        name=_props.code_label(code),
+        name=code_label(code),
         category=category,
         category_name=_props.category_name(category),
         block=_props.block_of(code),
@@ -157,13 +158,13 @@ def _describe(char: str) -> CharInfo:
     )
 
 
-def _sequence(unit: str, cache: dict[str, CharInfo]) -> CharInfo:
+def _sequence(unit: str, cache: dict[str, CharProperties]) -> CharProperties:
     import emoji
 
     data = emoji.EMOJI_DATA.get(unit, {})
     name = data.get("en", "").strip(":").replace("_", " ")
     version = data.get("E")
-    return CharInfo(
+    return CharProperties(
         char=unit,
         code=" ".join(f"U+{ord(c):04X}" for c in unit),
         name=name or "<emoji sequence>",

@@ -27,7 +27,6 @@ from fontTools.unicodedata import Blocks, Scripts
 
 from awaitkit.core.errors import QueryError
 from awaitkit.find import _age_data
-from awaitkit.find._ranges import code_label
 from awaitkit.find._ucd import ucd
 
 __all__ = [
@@ -38,7 +37,6 @@ __all__ = [
     "blocks",
     "category_name",
     "category_of",
-    "code_label",
     "property_versions",
     "resolve_block",
     "resolve_category",

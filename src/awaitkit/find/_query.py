@@ -15,7 +15,6 @@ import re
 from collections.abc import Iterable
 
 from awaitkit.core.errors import QueryError
-from awaitkit.find._ranges import count_codes, iter_codes, parse_ranges
 from awaitkit.find._ucd import tokenize
 
 __all__ = ["MAX_QUERY_CHARS", "ParsedQuery", "parse_query"]
@@ -72,14 +71,21 @@ def parse_query(text: str) -> ParsedQuery:
     stripped = text.strip()
     if not stripped:
         raise QueryError("empty query")
-    ranges = parse_ranges(stripped)
+    upper = stripped.upper()
+    # Only a query that could hold a range imports the range parser.
+    if ("." in upper or "-" in upper) and ("U+" in upper or "0X" in upper):
+        from awaitkit.find._ranges import count_codes, iter_codes, parse_ranges
+
+        ranges = parse_ranges(stripped)
+    else:
+        ranges = None
     if ranges is not None:
         if (size := count_codes(ranges)) > MAX_QUERY_RANGE:
             raise QueryError(
                 f"range too large ({size} code points > {MAX_QUERY_RANGE} in one query)"
             )
         return ParsedQuery(codes=tuple(iter_codes(ranges)))
-    tokens = stripped.upper().split()
+    tokens = upper.split()
     matches = [_CODE_POINT.fullmatch(token) for token in tokens]
     if all(matches):
         values = (int(m.group(1), 16) for m in matches if m)

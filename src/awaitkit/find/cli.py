@@ -133,6 +133,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _run_codes(args: argparse.Namespace, out: TextIO) -> int:
     """Query words, ranges, listings of a block/script/category, with filters."""
+    text = " ".join(args.words)
+    upper = text.upper()
+    maybe_range = ("." in upper or "-" in upper) and ("U+" in upper or "0X" in upper)
+    if not (maybe_range or args.all or args.block or args.script or args.category):
+        return _run_index(args, out, text, [])  # the common path imports no more
+
     from awaitkit.find import _ranges
 
     predicates: list[Callable[[str], bool]] = []
@@ -142,8 +148,7 @@ def _run_codes(args: argparse.Namespace, out: TextIO) -> int:
         predicates.append(_ranges.in_script(args.script))
     if args.category:
         predicates.append(_ranges.in_category(args.category))
-    text = " ".join(args.words)
-    ranges = _ranges.parse_ranges(text) if text else None
+    ranges = _ranges.parse_ranges(text) if maybe_range else None
     codes: Iterator[int]
     total: int | None = None
     if args.all:
@@ -267,7 +272,7 @@ def _print_codes(
     """
     from itertools import islice
 
-    from awaitkit.find._ranges import code_label
+    from awaitkit.find._labels import code_label
 
     seen = 0
 
