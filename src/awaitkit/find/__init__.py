@@ -8,6 +8,17 @@ The front door is :func:`load_index` (the cached full index) and
     ...     print(format_match(match))
     U+1F431	🐱	CAT FACE
 
+Properties and listings: :func:`identify` describes each character of a
+text (block, script, category, age, encodings), :func:`from_bytes` decodes
+``"utf8:e282ac"``, ``block_of``/``script_of``/``category_of``/``age_of`` read
+one property, ``block_codes``/``script_codes``/``category_codes`` list
+code points lazily, and ``in_block``/``in_script``/``in_category`` make
+filters of result strings::
+
+    >>> from awaitkit.find import block_of, identify
+    >>> block_of("─"), next(identify("€")).age
+    ('Box Drawing', '2.1')
+
 The book's ``InvertedIndex`` and ``format_results`` are kept with their
 original semantics.  Names load on first use: the ``awaitkit`` CLI imports
 this package to build its parser, and must start in milliseconds.
@@ -30,8 +41,38 @@ if TYPE_CHECKING:
         cache_file as cache_file,
         load_index as load_index,
     )
+    from awaitkit.find._identify import (
+        CharProperties as CharProperties,
+        from_bytes as from_bytes,
+        identify as identify,
+    )
     from awaitkit.find._index import CharIndex as CharIndex
+    from awaitkit.find._labels import code_label as code_label
+    from awaitkit.find._props import (
+        age_of as age_of,
+        block_of as block_of,
+        blocks as blocks,
+        category_name as category_name,
+        category_of as category_of,
+        property_versions as property_versions,
+        resolve_block as resolve_block,
+        resolve_category as resolve_category,
+        resolve_script as resolve_script,
+        script_extensions_of as script_extensions_of,
+        script_of as script_of,
+        scripts as scripts,
+    )
     from awaitkit.find._query import MAX_QUERY_CHARS as MAX_QUERY_CHARS
+    from awaitkit.find._ranges import (
+        all_codes as all_codes,
+        block_codes as block_codes,
+        category_codes as category_codes,
+        in_block as in_block,
+        in_category as in_category,
+        in_script as in_script,
+        parse_ranges as parse_ranges,
+        script_codes as script_codes,
+    )
     from awaitkit.find._results import (
         Match as Match,
         QueryResult as QueryResult,
@@ -39,9 +80,24 @@ if TYPE_CHECKING:
     )
     from awaitkit.find._ucd import unicode_version as unicode_version
 
+_PROPS = (
+    "age_of block_of blocks category_name category_of property_versions "
+    "resolve_block resolve_category resolve_script script_extensions_of "
+    "script_of scripts"
+)
+_RANGES = (
+    "all_codes block_codes category_codes in_block in_category "
+    "in_script parse_ranges script_codes"
+)
 _LAZY = {
+    **dict.fromkeys(_PROPS.split(), "awaitkit.find._props"),
+    **dict.fromkeys(_RANGES.split(), "awaitkit.find._ranges"),
+    **dict.fromkeys(
+        ("CharProperties", "from_bytes", "identify"), "awaitkit.find._identify"
+    ),
     "CACHE_ENV": "awaitkit.find._cache",
     "CharIndex": "awaitkit.find._index",
+    "code_label": "awaitkit.find._labels",
     "InvertedIndex": "awaitkit.find._book",
     "MAX_QUERY_CHARS": "awaitkit.find._query",
     "Match": "awaitkit.find._results",

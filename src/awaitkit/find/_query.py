@@ -2,7 +2,8 @@
 
 Three shapes of query, tried in this order:
 
-* every token is a code point (``U+1F431``, ``0x1f431``): those characters;
+* every token is a code point (``U+1F431``, ``0x1f431``) or a range of them
+  (``U+2042..U+2044``, see :mod:`awaitkit.find._ranges`): those characters;
 * anything but ASCII letters, digits, spaces and ``- _ : '``: the text was
   pasted, so its characters themselves are the answer (``🐱``, ``é``);
 * otherwise name words, matched against names and CLDR emoji names.
@@ -21,6 +22,9 @@ __all__ = ["MAX_QUERY_CHARS", "ParsedQuery", "parse_query"]
 # Unicode's longest name has 88 characters; a query 10x longer is a mistake or
 # an attack, and refusing it keeps a server's per-request cost bounded.
 MAX_QUERY_CHARS = 1000
+# A range in a query is expanded (the servers answer from a tuple of codes):
+# one plane at most keeps that bounded.  The CLI lists any range lazily.
+MAX_QUERY_RANGE = 0x10000
 
 _CODE_POINT = re.compile(r"(?:U\+|0X)([0-9A-F]{1,6})")
 _WORD_CHARS = frozenset(
@@ -67,7 +71,21 @@ def parse_query(text: str) -> ParsedQuery:
     stripped = text.strip()
     if not stripped:
         raise QueryError("empty query")
-    tokens = stripped.upper().split()
+    upper = stripped.upper()
+    # Only a query that could hold a range imports the range parser.
+    if ("." in upper or "-" in upper) and ("U+" in upper or "0X" in upper):
+        from awaitkit.find._ranges import count_codes, iter_codes, parse_ranges
+
+        ranges = parse_ranges(stripped)
+    else:
+        ranges = None
+    if ranges is not None:
+        if (size := count_codes(ranges)) > MAX_QUERY_RANGE:
+            raise QueryError(
+                f"range too large ({size} code points > {MAX_QUERY_RANGE} in one query)"
+            )
+        return ParsedQuery(codes=tuple(iter_codes(ranges)))
+    tokens = upper.split()
     matches = [_CODE_POINT.fullmatch(token) for token in tokens]
     if all(matches):
         values = (int(m.group(1), 16) for m in matches if m)

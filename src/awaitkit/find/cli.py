@@ -13,7 +13,10 @@ from awaitkit._argtypes import Subcommands, non_negative_int, positive_int
 
 TYPE_CHECKING = False  # typing costs ~2 ms at start-up; type checkers know this name
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Callable, Iterator
+    from typing import TextIO
+
+    from awaitkit.find._index import CharIndex
 
 # ASCII only: help must print on any terminal, even LANG=C.
 _EPILOG = """\
@@ -22,7 +25,19 @@ examples:
   awaitkit find cat fa            the last word is a prefix: CAT FACE...
   awaitkit find thumbs up         emoji short names work too
   awaitkit find U+1F431           a code point (also 0x1F431)
+  awaitkit find U+2042..U+2044    a range (also U+2042-2044): every code point,
+                                  unnamed ones as <reserved-0378>, <surrogate-D800>
   awaitkit find CHARS             pasted characters: each one's name
+  awaitkit find --block "Box Drawing"   list a block (any spelling: box_drawing)
+  awaitkit find --script Greek    list a script (also its code: Grek)
+  awaitkit find --category Sm     list a category (Sm, "math symbol", L for letters)
+  awaitkit find --script Greek alpha    a query, filtered by script
+  awaitkit find --all --limit 20  every assigned code point, paged
+  awaitkit find --identify TEXT  code points, name, category, block, script,
+                                  age, UTF-8, UTF-16, HTML of each character
+  echo hi | awaitkit find --identify -    the same for standard input
+  awaitkit find --from-bytes utf8:e282ac  decode bytes (utf8, utf16le/be, utf32le/be)
+  awaitkit find --list-blocks     also --list-scripts, --list-categories
 
 exit status: 0 found, 1 nothing found, 2 usage error.
 The index is cached in $AWAITKIT_CACHE_DIR or the user cache directory."""
@@ -38,17 +53,42 @@ def register(commands: Subcommands) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("words", nargs="+", metavar="WORD", help="query words")
+    parser.add_argument("words", nargs="*", metavar="WORD", help="query words")
     parser.add_argument(
-        "--json", action="store_true", help="print one JSON array of {char, code, name}"
+        "--json",
+        action="store_true",
+        help="print one JSON array of {char, code, name} (identify: every field)",
     )
+    what = parser.add_argument_group("properties and listings")
+    what.add_argument(
+        "--identify",
+        metavar="TEXT",
+        help="describe each character or emoji sequence of TEXT ('-': stdin)",
+    )
+    what.add_argument(
+        "--from-bytes",
+        metavar="ENC:HEX",
+        help="decode hex bytes, then identify them: utf8:e282ac",
+    )
+    what.add_argument("--block", metavar="NAME", help="list, or filter by, a block")
+    what.add_argument("--script", metavar="NAME", help="list, or filter by, a script")
+    what.add_argument(
+        "--category", metavar="CAT", help="list, or filter by, a general category"
+    )
+    what.add_argument(
+        "--all", action="store_true", help="list every assigned code point"
+    )
+    for kind in ("blocks", "scripts", "categories"):
+        what.add_argument(
+            f"--list-{kind}", action="store_true", help=f"print the {kind} and exit"
+        )
     parser.add_argument(
         "--limit", type=positive_int, default=None, help="print at most N results"
     )
     parser.add_argument(
         "--offset", type=non_negative_int, default=0, help="skip the first N results"
     )
-    parser.set_defaults(handler=_run, default_log_level=None)
+    parser.set_defaults(handler=_run, default_log_level=None, find_parser=parser)
 
 
 def _rule(out: object) -> str:
@@ -62,20 +102,104 @@ def _rule(out: object) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from awaitkit.core.errors import QueryError, UsageError
-    from awaitkit.find._cache import load_index
 
     # A terminal or pipe that cannot encode a character (LANG=C, ascii)
     # gets a \U0001f431 escape instead of a UnicodeEncodeError.
     out = sys.stdout
     if hasattr(out, "reconfigure"):
         out.reconfigure(errors="backslashreplace")
-    index = load_index()
-    try:
-        total, codes = index.codes(
-            " ".join(args.words), limit=args.limit, offset=args.offset
+    listing = args.list_blocks or args.list_scripts or args.list_categories
+    inputs = args.identify is not None or args.from_bytes is not None
+    filters = args.block or args.script or args.category
+    if not (args.words or listing or inputs or filters or args.all):
+        args.find_parser.error("give query words, or a listing or --identify option")
+    if (listing or inputs) and (args.words or filters or args.all):
+        args.find_parser.error(
+            "--identify, --from-bytes and --list-* take no query words or filters"
         )
+    if args.identify is not None and args.from_bytes is not None:
+        args.find_parser.error("--identify and --from-bytes exclude each other")
+    if args.all and args.words:
+        args.find_parser.error("--all lists everything: give it no query words")
+    try:
+        if listing:
+            return _print_listing(args, out)
+        if inputs:
+            return _run_identify(args, out)
+        return _run_codes(args, out)
     except QueryError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def _run_codes(args: argparse.Namespace, out: TextIO) -> int:
+    """Query words, ranges, listings of a block/script/category, with filters."""
+    text = " ".join(args.words)
+    upper = text.upper()
+    maybe_range = ("." in upper or "-" in upper) and ("U+" in upper or "0X" in upper)
+    if not (maybe_range or args.all or args.block or args.script or args.category):
+        return _run_index(args, out, text, [])  # the common path imports no more
+
+    from awaitkit.find import _ranges
+
+    predicates: list[Callable[[str], bool]] = []
+    if args.block:
+        predicates.append(_ranges.in_block(args.block))
+    if args.script:
+        predicates.append(_ranges.in_script(args.script))
+    if args.category:
+        predicates.append(_ranges.in_category(args.category))
+    ranges = _ranges.parse_ranges(text) if maybe_range else None
+    codes: Iterator[int]
+    total: int | None = None
+    if args.all:
+        codes = _ranges.all_codes()
+    elif ranges is not None:
+        codes = _ranges.iter_codes(ranges)
+        total = None if predicates else _ranges.count_codes(ranges)
+    elif not args.words:
+        # A listing: the first filter is the source, the others filter it.
+        if args.block:
+            codes = _ranges.block_codes(args.block)
+        elif args.script:
+            codes = _ranges.script_codes(args.script)
+        else:
+            codes = _ranges.category_codes(args.category)
+        if len(predicates) == 1:
+            predicates = []
+    else:
+        return _run_index(args, out, text, predicates)
+    if predicates:
+        codes = (c for c in codes if all(p(chr(c)) for p in predicates))
+    return _print_codes(args, out, codes, total)
+
+
+def _run_index(
+    args: argparse.Namespace,
+    out: TextIO,
+    text: str,
+    predicates: list[Callable[[str], bool]],
+) -> int:
+    from awaitkit.find._cache import load_index
+
+    index = load_index()
+    if predicates:
+        # Filtered here until CharIndex.query takes where=: every match is
+        # tested, then the page is cut, so the total counts filtered matches.
+        _, found = index.codes(text)
+        kept = [c for c in found if all(p(chr(c)) for p in predicates)]
+        end = None if args.limit is None else args.offset + args.limit
+        return _print_rows(args, out, len(kept), kept[args.offset : end], index)
+    total, codes = index.codes(text, limit=args.limit, offset=args.offset)
+    return _print_rows(args, out, total, codes, index)
+
+
+def _print_rows(
+    args: argparse.Namespace,
+    out: TextIO,
+    total: int,
+    codes: list[int],
+    index: CharIndex,
+) -> int:
     # The lines of format_match(), without building Match values (see codes()).
     rows = [(f"U+{c:04X}", chr(c), index.name(c)) for c in codes]
     if args.json:
@@ -90,3 +214,182 @@ def _run(args: argparse.Namespace) -> int:
             print("\t".join(row))
         print(_rule(out) * 66, f"{total} found")
     return 0 if total else 1
+
+
+# Characters printed as an empty column: they would break the line or the
+# terminal (controls, separators) or cannot be encoded (surrogates).
+_HIDDEN = frozenset({"Cc", "Cs", "Cn", "Zl", "Zp"})
+
+
+def _display(char: str) -> str:
+    """How a code point shows in a text column: marks on a dotted circle."""
+    from awaitkit.find._ucd import ucd
+
+    category = ucd.category(char)
+    if category in _HIDDEN:
+        return ""
+    return "\u25cc" + char if category in ("Mn", "Me", "Mc") else char
+
+
+class _Batch:
+    """Text written in blocks: a write per row was most of a long listing's cost."""
+
+    __slots__ = ("out", "parts")
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.parts: list[str] = []
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+        if len(self.parts) >= 1024:
+            self.flush()
+
+    def flush(self) -> None:
+        self.out.write("".join(self.parts))
+        self.parts.clear()
+
+
+def _json_dump(value: object, out: TextIO) -> str:
+    import json
+
+    encoding = (getattr(out, "encoding", None) or "").lower().replace("-", "")
+    # Escaped JSON stays valid JSON where the stream cannot carry UTF-8 (and
+    # where a lone surrogate would otherwise be written raw).
+    text = json.dumps(value, ensure_ascii=False)
+    if encoding != "utf8" or any("\ud800" <= c <= "\udfff" for c in text):
+        text = json.dumps(value)
+    return text
+
+
+def _print_codes(
+    args: argparse.Namespace, out: TextIO, codes: Iterator[int], total: int | None
+) -> int:
+    """Stream a page of ``codes`` as result lines; count the rest when ``total`` is unknown.
+
+    Never holds more than one row: a range of a million code points with
+    ``--limit 10`` reads 10 of them (and counts by arithmetic).
+    """
+    from itertools import islice
+
+    from awaitkit.find._labels import code_label
+
+    seen = 0
+
+    def counted() -> Iterator[int]:
+        nonlocal seen
+        for code in codes:
+            seen += 1
+            yield code
+
+    source = counted()
+    end = None if args.limit is None else args.offset + args.limit
+    batch = _Batch(out)
+    if args.json:
+        batch.add("[")
+    for n, code in enumerate(islice(source, args.offset, end)):
+        char, name = chr(code), code_label(code)
+        if args.json:
+            row = {"char": char, "code": f"U+{code:04X}", "name": name}
+            batch.add((", " if n else "") + _json_dump(row, out))
+        else:
+            batch.add(f"U+{code:04X}\t{_display(char)}\t{name}\n")
+    batch.flush()
+    if total is None:
+        total = seen + sum(1 for _ in source)
+    if args.json:
+        out.write("]\n")
+    else:
+        print(_rule(out) * 66, f"{total} found")
+    return 0 if total else 1
+
+
+def _print_listing(args: argparse.Namespace, out: TextIO) -> int:
+    """``--list-blocks``, ``--list-scripts``, ``--list-categories``: one per line."""
+    from awaitkit.find import _props
+
+    rows: list[tuple[str, ...]]
+    if args.list_blocks:
+        rows = [
+            (f"U+{first:04X}..U+{last:04X}", name)
+            for name, first, last in _props.blocks()
+        ]
+    elif args.list_scripts:
+        rows = list(_props.scripts())
+    else:
+        rows = list(_props.CATEGORIES.items())
+    if args.json:
+        keys = ("range", "name") if args.list_blocks else ("code", "name")
+        print(_json_dump([dict(zip(keys, row, strict=True)) for row in rows], out))
+    else:
+        for row in rows:
+            print("\t".join(row))
+    return 0
+
+
+# Stdin for --identify is a paste, not a file: past this, a usage error.
+_MAX_STDIN = 64 * 1024 * 1024
+
+
+def _read_stdin() -> str:
+    from awaitkit.core.errors import UsageError
+
+    data = sys.stdin.buffer.read(_MAX_STDIN + 1)
+    if len(data) > _MAX_STDIN:
+        raise UsageError(
+            f"standard input is over {_MAX_STDIN} bytes: too large to identify"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # Identify it anyway: each invalid byte becomes the lone surrogate
+        # U+DC80..U+DCFF (Python's surrogateescape), shown as such.
+        print(
+            f"awaitkit: warning: standard input is not UTF-8 (byte {exc.start}: "
+            f"{data[exc.start : exc.end].hex()}); invalid bytes show as "
+            "<surrogate-DCxx>, xx being the byte",
+            file=sys.stderr,
+        )
+        return data.decode("utf-8", "surrogateescape")
+
+
+_IDENTIFY_HEADER = "char\tcode\tname\tcat\tblock\tscript\tage\tutf8\tutf16\thtml"
+
+
+def _run_identify(args: argparse.Namespace, out: TextIO) -> int:
+    """``--identify TEXT`` / ``--from-bytes ENC:HEX``: one row per unit, streamed."""
+    from itertools import islice
+
+    from awaitkit.find._identify import from_bytes, identify
+
+    if args.from_bytes is not None:
+        text = from_bytes(args.from_bytes)
+    elif args.identify == "-":
+        text = _read_stdin()
+    else:
+        text = args.identify
+    end = None if args.limit is None else args.offset + args.limit
+    shown = 0
+    batch = _Batch(out)
+    if args.json:
+        batch.add("[")
+    elif text:
+        batch.add(_IDENTIFY_HEADER + "\n")
+    for info in islice(identify(text), args.offset, end):
+        if args.json:
+            batch.add((", " if shown else "") + _json_dump(info.as_dict(), out))
+        else:
+            units = (info,) if not info.parts else (info, *info.parts)
+            for n, unit in enumerate(units):
+                char = unit.char if unit.parts else _display(unit.char)
+                prefix = "  " if n else ""
+                cells = [prefix + char, unit.code, unit.name, unit.category]
+                cells += [unit.block, unit.script, unit.age, unit.utf8]
+                batch.add("\t".join([*cells, unit.utf16, unit.html]) + "\n")
+        shown += 1
+    batch.flush()
+    if args.json:
+        out.write("]\n")
+    else:
+        print(_rule(out) * 66, f"{shown} found")
+    return 0 if shown else 1
