@@ -13,7 +13,7 @@ from awaitkit._argtypes import Subcommands, non_negative_int, positive_int
 
 TYPE_CHECKING = False  # typing costs ~2 ms at start-up; type checkers know this name
 if TYPE_CHECKING:
-    pass
+    from awaitkit.find._index import CharIndex
 
 # ASCII only: help must print on any terminal, even LANG=C.
 _EPILOG = """\
@@ -23,6 +23,18 @@ examples:
   awaitkit find thumbs up         emoji short names work too
   awaitkit find U+1F431           a code point (also 0x1F431)
   awaitkit find CHARS             pasted characters: each one's name
+  awaitkit find --format '{char}\t{code}\t{name}' flag
+  awaitkit find --compact arrow | wc -l     one line per match, no rule/count
+  awaitkit find --jsonl cat       one JSON object per line, for pickers
+  printf 'cat\ncat face\n' | awaitkit find --stdin-queries
+
+output: the book's lines (U+1F431, TAB, the character, TAB, its name), then a
+rule and "N found" -- on a terminal and in a pipe alike, so a script sees what
+a person sees; --compact leaves the rule and count out.  --format fields:
+{char} {code} {name} {kind} {via}; escapes \t \n \r \0 \\; {{ and }} for
+braces.  --stdin-queries reads one query per line and answers each with one
+JSON line {"query", "total", "matches"} (or {"query", "error"}), flushed at
+once; at most --limit matches each (default 100).
 
 exit status: 0 found, 1 nothing found, 2 usage error.
 The index is cached in $AWAITKIT_CACHE_DIR or the user cache directory."""
@@ -38,9 +50,28 @@ def register(commands: Subcommands) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("words", nargs="+", metavar="WORD", help="query words")
+    parser.add_argument("words", nargs="*", metavar="WORD", help="query words")
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON array of {char, code, name, kind, via}",
+    )
+    shape.add_argument(
+        "--jsonl", action="store_true", help="print one JSON object per match and line"
+    )
+    shape.add_argument(
+        "--format",
+        metavar="TEMPLATE",
+        help="print each match as TEMPLATE, e.g. '{char} {code} {name}'",
+    )
     parser.add_argument(
-        "--json", action="store_true", help="print one JSON array of {char, code, name}"
+        "--compact", action="store_true", help="leave out the rule and count line"
+    )
+    shape.add_argument(
+        "--stdin-queries",
+        action="store_true",
+        help="answer each line of stdin with one JSON line (a picker backend)",
     )
     parser.add_argument(
         "--limit", type=positive_int, default=None, help="print at most N results"
@@ -48,7 +79,7 @@ def register(commands: Subcommands) -> None:
     parser.add_argument(
         "--offset", type=non_negative_int, default=0, help="skip the first N results"
     )
-    parser.set_defaults(handler=_run, default_log_level=None)
+    parser.set_defaults(handler=_run, default_log_level=None, find_parser=parser)
 
 
 def _rule(out: object) -> str:
@@ -69,7 +100,25 @@ def _run(args: argparse.Namespace) -> int:
     out = sys.stdout
     if hasattr(out, "reconfigure"):
         out.reconfigure(errors="backslashreplace")
+    if not args.words and not args.stdin_queries:
+        args.find_parser.error("give query words, or --stdin-queries")
+    if args.words and args.stdin_queries:
+        args.find_parser.error("--stdin-queries reads its queries from stdin only")
+    template = None
+    if args.format is not None:
+        from awaitkit.find._output import parse_template
+
+        template = parse_template(args.format)
     index = load_index()
+    if args.stdin_queries:
+        from awaitkit.find._picker import PICKER_LIMIT, serve_queries
+
+        limit = PICKER_LIMIT if args.limit is None else args.limit
+        return serve_queries(
+            index, sys.stdin.buffer, out.buffer, limit=limit, offset=args.offset
+        )
+    if template is not None or args.json or args.jsonl:
+        return _print_matches(args, index, template)
     try:
         total, codes = index.codes(
             " ".join(args.words), limit=args.limit, offset=args.offset
@@ -77,16 +126,30 @@ def _run(args: argparse.Namespace) -> int:
     except QueryError as exc:
         raise UsageError(str(exc)) from exc
     # The lines of format_match(), without building Match values (see codes()).
-    rows = [(f"U+{c:04X}", chr(c), index.name(c)) for c in codes]
-    if args.json:
-        import json
-
-        encoding = (getattr(out, "encoding", None) or "").lower().replace("-", "")
-        matches = [{"char": ch, "code": code, "name": name} for code, ch, name in rows]
-        # Escaped JSON stays valid JSON where the stream cannot carry UTF-8.
-        print(json.dumps(matches, ensure_ascii=encoding != "utf8"))
-    else:
-        for row in rows:
-            print("\t".join(row))
+    for c in codes:
+        print(f"U+{c:04X}", chr(c), index.name(c), sep="\t")
+    if not args.compact:
         print(_rule(out) * 66, f"{total} found")
     return 0 if total else 1
+
+
+def _print_matches(args: argparse.Namespace, index: CharIndex, template: object) -> int:
+    """--json, --jsonl and --format: every field of each Match."""
+    from awaitkit.core.errors import QueryError, UsageError
+    from awaitkit.find import _output
+
+    out = sys.stdout
+    try:
+        result = index.query(" ".join(args.words), limit=args.limit, offset=args.offset)
+    except QueryError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        _output.write_json(out, result.matches)
+    elif args.jsonl:
+        _output.write_jsonl(out, result.matches)
+    else:
+        assert isinstance(template, _output.Template)
+        _output.write_lines(out, result.matches, template)
+        if not args.compact:
+            print(_rule(out) * 66, f"{result.total} found")
+    return 0 if result.total else 1
