@@ -50,7 +50,7 @@ class ContractIndex(CharIndex):
         extra: list[Match] = []
         if words == ["flag", "brazil"]:
             extra.append(FLAG)
-        if words[:2] == ["family", "man"]:
+        if words[:1] == ["family"]:
             extra.append(FAMILY)
         if words == ["sad"]:
             extra.append(CRYING)
