@@ -177,4 +177,6 @@ def test_help_documents_the_pipe_choice(index_cache_dir: Path) -> None:
     assert proc.returncode == 0
     text = proc.stdout.decode("ascii")
     assert "in a pipe alike" in text
+    assert "\t" not in text  # the examples show \t, they do not expand it
+    assert r"--format '{char}\t{code}\t{name}' flag" in text
     assert "--stdin-queries" in text

@@ -18,9 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from awaitkit.core.errors import UsageError
+from awaitkit.core.errors import QueryError, UsageError
 
 if TYPE_CHECKING:
+    import argparse
+
+    from awaitkit.find._index import CharIndex
     from awaitkit.find._results import Match
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "Template",
     "match_dict",
     "parse_template",
+    "print_matches",
     "write_json",
     "write_jsonl",
     "write_lines",
@@ -174,3 +178,29 @@ def write_jsonl(out: TextIO, matches: Iterable[Match]) -> None:
             json.dumps(match_dict(m), ensure_ascii=ascii_only) + "\n" for m in matches
         )
     )
+
+
+def print_matches(
+    args: argparse.Namespace, index: CharIndex, template: Template | None, rule: str
+) -> int:
+    """``find --json``, ``--jsonl`` or ``--format``: every field of each match.
+
+    Returns the exit status: 0 when something was found, else 1.
+    """
+    import sys
+
+    out = sys.stdout
+    try:
+        result = index.query(" ".join(args.words), limit=args.limit, offset=args.offset)
+    except QueryError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        write_json(out, result.matches)
+    elif args.jsonl:
+        write_jsonl(out, result.matches)
+    else:
+        assert template is not None
+        write_lines(out, result.matches, template)
+        if not args.compact:
+            out.write(f"{rule} {result.total} found\n")
+    return 0 if result.total else 1

@@ -13,7 +13,7 @@ from awaitkit._argtypes import Subcommands, non_negative_int, positive_int
 
 TYPE_CHECKING = False  # typing costs ~2 ms at start-up; type checkers know this name
 if TYPE_CHECKING:
-    from awaitkit.find._index import CharIndex
+    pass
 
 # ASCII only: help must print on any terminal, even LANG=C.
 _EPILOG = """\
@@ -23,15 +23,15 @@ examples:
   awaitkit find thumbs up         emoji short names work too
   awaitkit find U+1F431           a code point (also 0x1F431)
   awaitkit find CHARS             pasted characters: each one's name
-  awaitkit find --format '{char}\t{code}\t{name}' flag
+  awaitkit find --format '{char}\\t{code}\\t{name}' flag
   awaitkit find --compact arrow | wc -l     one line per match, no rule/count
   awaitkit find --jsonl cat       one JSON object per line, for pickers
-  printf 'cat\ncat face\n' | awaitkit find --stdin-queries
+  printf 'cat\\ncat face\\n' | awaitkit find --stdin-queries
 
 output: the book's lines (U+1F431, TAB, the character, TAB, its name), then a
 rule and "N found" -- on a terminal and in a pipe alike, so a script sees what
 a person sees; --compact leaves the rule and count out.  --format fields:
-{char} {code} {name} {kind} {via}; escapes \t \n \r \0 \\; {{ and }} for
+{char} {code} {name} {kind} {via}; escapes \\t \\n \\r \\0 \\\\; {{ and }} for
 braces.  --stdin-queries reads one query per line and answers each with one
 JSON line {"query", "total", "matches"} (or {"query", "error"}), flushed at
 once; at most --limit matches each (default 100).
@@ -118,7 +118,9 @@ def _run(args: argparse.Namespace) -> int:
             index, sys.stdin.buffer, out.buffer, limit=limit, offset=args.offset
         )
     if template is not None or args.json or args.jsonl:
-        return _print_matches(args, index, template)
+        from awaitkit.find._output import print_matches
+
+        return print_matches(args, index, template, _rule(out) * 66)
     try:
         total, codes = index.codes(
             " ".join(args.words), limit=args.limit, offset=args.offset
@@ -131,25 +133,3 @@ def _run(args: argparse.Namespace) -> int:
     if not args.compact:
         print(_rule(out) * 66, f"{total} found")
     return 0 if total else 1
-
-
-def _print_matches(args: argparse.Namespace, index: CharIndex, template: object) -> int:
-    """--json, --jsonl and --format: every field of each Match."""
-    from awaitkit.core.errors import QueryError, UsageError
-    from awaitkit.find import _output
-
-    out = sys.stdout
-    try:
-        result = index.query(" ".join(args.words), limit=args.limit, offset=args.offset)
-    except QueryError as exc:
-        raise UsageError(str(exc)) from exc
-    if args.json:
-        _output.write_json(out, result.matches)
-    elif args.jsonl:
-        _output.write_jsonl(out, result.matches)
-    else:
-        assert isinstance(template, _output.Template)
-        _output.write_lines(out, result.matches, template)
-        if not args.compact:
-            print(_rule(out) * 66, f"{result.total} found")
-    return 0 if result.total else 1
