@@ -66,7 +66,15 @@ def test_limit_offset_keep_the_total(
 def test_json_output(cached: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["find", "--json", "--limit", "1", "cat", "face"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert rows == [{"char": "🐱", "code": "U+1F431", "name": "CAT FACE"}]
+    assert rows == [
+        {
+            "char": "🐱",
+            "code": "U+1F431",
+            "name": "CAT FACE",
+            "kind": "char",
+            "via": "name",
+        }
+    ]
 
 
 def test_json_nothing_found(cached: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,6 +15,7 @@ from awaitkit.find import script_of
 from awaitkit.find._ucd import ucd
 
 RULE = "─" * 66
+CODE = {"kind": "char", "via": "code"}  # what a range or listing row is
 
 
 @pytest.fixture
@@ -72,8 +73,8 @@ def test_range_json_with_surrogates_is_valid_json(
     assert main(["find", "--json", "U+DBFF..U+DC00"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows == [
-        {"char": "\udbff", "code": "U+DBFF", "name": "<surrogate-DBFF>"},
-        {"char": "\udc00", "code": "U+DC00", "name": "<surrogate-DC00>"},
+        {"char": "\udbff", "code": "U+DBFF", "name": "<surrogate-DBFF>"} | CODE,
+        {"char": "\udc00", "code": "U+DC00", "name": "<surrogate-DC00>"} | CODE,
     ]
 
 
@@ -337,3 +338,65 @@ def test_from_bytes_errors_exit_2(
     err = capsys.readouterr().err
     assert err.startswith("awaitkit: error: ")
     assert message in err
+
+
+def test_range_jsonl_format_and_compact(
+    cached: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["find", "--jsonl", "U+2042..U+2043"]) == 0
+    rows = [json.loads(line) for line in out_lines(capsys)]
+    assert rows == [
+        {"char": "⁂", "code": "U+2042", "name": "ASTERISM"} | CODE,
+        {"char": "\u2043", "code": "U+2043", "name": "HYPHEN BULLET"} | CODE,
+    ]
+    assert main(["find", "--format", "{code}={name} ({via})", "U+2042..U+2043"]) == 0
+    assert out_lines(capsys) == [
+        "U+2042=ASTERISM (code)",
+        "U+2043=HYPHEN BULLET (code)",
+        f"{RULE} 2 found",
+    ]
+    assert main(["find", "--compact", "--block", "Box Drawing", "--limit", "1"]) == 0
+    assert out_lines(capsys) == ["U+2500\t─\tBOX DRAWINGS LIGHT HORIZONTAL"]
+
+
+def test_filtered_query_in_json_keeps_only_the_block(
+    cached: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["find", "--json", "--block", "Mathematical Operators", "sign"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows
+    assert all(0x2200 <= ord(r["char"][0]) <= 0x22FF for r in rows)
+    assert main(["find", "--json", "sign"]) == 0
+    unfiltered = json.loads(capsys.readouterr().out)
+    assert len(unfiltered) > len(rows)  # the filter did leave something out
+
+
+def test_identify_and_listing_as_jsonl(
+    cached: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["find", "--jsonl", "--identify", "é€"]) == 0
+    rows = [json.loads(line) for line in out_lines(capsys)]
+    assert [r["code"] for r in rows] == ["U+00E9", "U+20AC"]
+    assert main(["find", "--jsonl", "--list-categories"]) == 0
+    rows = [json.loads(line) for line in out_lines(capsys)]
+    assert {"code": "Sm", "name": "Math_Symbol"} in rows or any(
+        r["code"] == "Sm" for r in rows
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--format", "{char}", "--identify", "x"],
+        ["--format", "{char}", "--list-blocks"],
+        ["--stdin-queries", "cat"],
+        ["--stdin-queries", "--block", "Box Drawing"],
+        ["--stdin-queries", "--identify", "x"],
+    ],
+)
+def test_options_that_exclude_each_other_are_usage_errors(
+    cached: Path, args: list[str]
+) -> None:
+    done = run_cli(cached, *args)
+    assert done.returncode == 2
+    assert b"usage:" in done.stderr

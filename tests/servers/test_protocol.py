@@ -226,3 +226,22 @@ def test_shared_render_cache_still_closes_at_eof(index: CharIndex) -> None:
     again, closed = drive(Session(rendered=rendered), index, b"cat face\r\n")
     assert (again, closed) == (warm, False)
     assert all(not reply.close for reply in rendered.values())
+
+
+def test_sequence_lines_list_every_code_point() -> None:
+    """A sequence is one line: all its code points, the whole string, its name."""
+    from awaitkit.find import Match, QueryResult
+    from awaitkit.servers._protocol import render
+
+    family = Match.of(
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467", "family: man, woman, girl"
+    )
+    flag = Match.of("\U0001f1e7\U0001f1f7", "flag: Brazil", via="keyword")
+    lines = lines_of(render(QueryResult(2, (family, flag))))
+    assert lines[0] == (
+        "U+1F468 U+200D U+1F469 U+200D U+1F467\t"
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467\tfamily: man, woman, girl"
+    )
+    assert lines[1] == "U+1F1E7 U+1F1F7\t\U0001f1e7\U0001f1f7\tflag: Brazil"
+    assert lines[2] == f"{RULE} 2 found"
+    assert all(line.count("\t") == 2 for line in lines[:2])

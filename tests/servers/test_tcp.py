@@ -214,3 +214,28 @@ async def test_shutdown_says_goodbye_to_idle_clients(index: CharIndex) -> None:
     assert server.clients == 0
     with pytest.raises(ConnectionRefusedError):  # no longer accepting
         await asyncio.open_connection(server.host, server.port)
+
+
+async def test_sequences_over_the_wire_and_paged(index: CharIndex) -> None:
+    """Sequence results (from an index that has them) keep every code point."""
+    from tests.servers._contract_index import FAMILY, ContractIndex
+
+    contract = ContractIndex(index)
+    async with (
+        serving(contract, page_size=1) as server,
+        connect(server) as (reader, writer),
+    ):
+        await until_prompt(reader)
+        writer.write(b"flag brazil\r\nfamily\r\n+\r\n")
+        flag = await until_prompt(reader)
+        family = await until_prompt(reader)
+        more = await until_prompt(reader)
+    assert flag.decode().split("\r\n")[0] == (
+        "U+1F1E7 U+1F1F7\t\U0001f1e7\U0001f1f7\tflag: Brazil"
+    )
+    assert family.decode().startswith(
+        f"{FAMILY.code}\t{FAMILY.char}\t{FAMILY.name}\r\n"
+    )
+    assert "; send + for more" in family.decode()
+    assert more.decode().startswith("U+")
+    assert FAMILY.char not in more.decode()

@@ -44,7 +44,13 @@ async def test_search_returns_char_code_name(client: httpx.AsyncClient) -> None:
     assert response.headers["content-type"] == "application/json"
     assert response.headers["x-total-count"] == "10"
     body = response.json()
-    assert body[0] == {"char": "\U0001f431", "code": "U+1F431", "name": "CAT FACE"}
+    assert body[0] == {
+        "char": "\U0001f431",
+        "code": "U+1F431",
+        "name": "CAT FACE",
+        "kind": "char",
+        "via": "name",
+    }
     assert len(body) == 10
 
 
@@ -100,7 +106,16 @@ async def test_fast_path_bytes_equal_fastapi_jsonresponse(index: CharIndex) -> N
     """The cached fragments give exactly what FastAPI's JSONResponse would."""
     matches = index.query("sign", limit=None).matches
     expected = JSONResponse(
-        [{"char": m.char, "code": m.code, "name": m.name} for m in matches]
+        [
+            {
+                "char": m.char,
+                "code": m.code,
+                "name": m.name,
+                "kind": m.kind,
+                "via": m.via,
+            }
+            for m in matches
+        ]
     ).body
     assert FragmentCache().encode(matches) == expected
     assert FragmentCache().encode(()) == b"[]"
@@ -142,6 +157,7 @@ async def test_page_renders_results_without_javascript(
     client: httpx.AsyncClient,
 ) -> None:
     text = (await client.get("/", params={"q": "cat face"})).text
+    assert '<tr class="kind-char via-name"><td class="code">U+1F431</td>' in text
     assert '<td class="char" title="click to copy">\U0001f431</td>' in text
     assert '<td class="name">CAT FACE</td>' in text
     assert '<p id="caption" aria-live="polite">10 found</p>' in text

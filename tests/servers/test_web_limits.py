@@ -192,7 +192,7 @@ async def test_refusal_waits_for_the_pipelined_response_before_it(port: int) -> 
     reply = await exchange(port, good + head(size=DEFAULT.max_head + 1))
     assert responses(reply) == [200, 431]
     first, second = reply.split(b"HTTP/1.1 431", 1)
-    assert first.endswith(b'"name":"CAT FACE"}]')
+    assert first.endswith(b'"name":"CAT FACE","kind":"char","via":"name"}]')
     assert second.endswith(b"bytes\n")
 
 
@@ -235,7 +235,10 @@ async def test_request_then_half_close_is_answered(port: int) -> None:
     )
     assert status(reply) == 200
     assert b"connection: close\r\n" in reply
-    assert b'{"char":"\xf0\x9f\x90\xb1","code":"U+1F431","name":"CAT FACE"}' in reply
+    assert (
+        b'{"char":"\xf0\x9f\x90\xb1","code":"U+1F431","name":"CAT FACE","kind":"char","via":"name"}'
+        in reply
+    )
 
 
 async def test_pipelined_requests_then_half_close_are_all_answered(port: int) -> None:
@@ -248,7 +251,7 @@ async def test_pipelined_requests_then_half_close_are_all_answered(port: int) ->
     )
     assert responses(reply) == [200, 200, 200]
     cat, nothing, health = reply.split(b"HTTP/1.1 ")[1:]
-    assert cat.endswith(b'"name":"CAT FACE"}]')
+    assert cat.endswith(b'"name":"CAT FACE","kind":"char","via":"name"}]')
     assert nothing.endswith(b"\r\n\r\n[]")
     assert health.endswith(b'{"status":"ok"}')
     assert b"connection: close\r\n" in health  # only the last says so

@@ -38,6 +38,18 @@ examples:
   echo hi | awaitkit find --identify -    the same for standard input
   awaitkit find --from-bytes utf8:e282ac  decode bytes (utf8, utf16le/be, utf32le/be)
   awaitkit find --list-blocks     also --list-scripts, --list-categories
+  awaitkit find --format '{char}\\t{code}\\t{name}' flag
+  awaitkit find --compact arrow | wc -l     one line per match, no rule/count
+  awaitkit find --jsonl cat       one JSON object per line, for pickers
+  printf 'cat\\ncat face\\n' | awaitkit find --stdin-queries
+
+output: the book's lines (U+1F431, TAB, the character, TAB, its name), then a
+rule and "N found" -- on a terminal and in a pipe alike, so a script sees what
+a person sees; --compact leaves the rule and count out.  --format fields:
+{char} {code} {name} {kind} {via}; escapes \\t \\n \\r \\0 \\\\; {{ and }} for
+braces.  --stdin-queries reads one query per line and answers each with one
+JSON line {"query", "total", "matches"} (or {"query", "error"}), flushed at
+once; at most --limit matches each (default 100).
 
 exit status: 0 found, 1 nothing found, 2 usage error.
 The index is cached in $AWAITKIT_CACHE_DIR or the user cache directory."""
@@ -54,10 +66,28 @@ def register(commands: Subcommands) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("words", nargs="*", metavar="WORD", help="query words")
-    parser.add_argument(
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON array of {char, code, name} (identify: every field)",
+        help="print one JSON array of {char, code, name, kind, via} "
+        "(identify: every field)",
+    )
+    shape.add_argument(
+        "--jsonl", action="store_true", help="print one JSON object per match and line"
+    )
+    shape.add_argument(
+        "--format",
+        metavar="TEMPLATE",
+        help="print each match as TEMPLATE, e.g. '{char} {code} {name}'",
+    )
+    parser.add_argument(
+        "--compact", action="store_true", help="leave out the rule and count line"
+    )
+    shape.add_argument(
+        "--stdin-queries",
+        action="store_true",
+        help="answer each line of stdin with one JSON line (a picker backend)",
     )
     what = parser.add_argument_group("properties and listings")
     what.add_argument(
@@ -111,16 +141,39 @@ def _run(args: argparse.Namespace) -> int:
     listing = args.list_blocks or args.list_scripts or args.list_categories
     inputs = args.identify is not None or args.from_bytes is not None
     filters = args.block or args.script or args.category
-    if not (args.words or listing or inputs or filters or args.all):
-        args.find_parser.error("give query words, or a listing or --identify option")
+    if args.stdin_queries:
+        if args.words or listing or inputs or filters or args.all:
+            args.find_parser.error(
+                "--stdin-queries reads its queries from stdin only: "
+                "no query words, filters, listings or --identify"
+            )
+    elif not (args.words or listing or inputs or filters or args.all):
+        args.find_parser.error(
+            "give query words, a listing or --identify option, or --stdin-queries"
+        )
     if (listing or inputs) and (args.words or filters or args.all):
         args.find_parser.error(
             "--identify, --from-bytes and --list-* take no query words or filters"
         )
+    if (listing or inputs) and args.format is not None:
+        args.find_parser.error("--format prints matches: not --identify or --list-*")
     if args.identify is not None and args.from_bytes is not None:
         args.find_parser.error("--identify and --from-bytes exclude each other")
     if args.all and args.words:
         args.find_parser.error("--all lists everything: give it no query words")
+    args.template = None
+    if args.format is not None:
+        from awaitkit.find._output import parse_template
+
+        args.template = parse_template(args.format)
+    if args.stdin_queries:
+        from awaitkit.find._cache import load_index
+        from awaitkit.find._picker import PICKER_LIMIT, serve_queries
+
+        limit = PICKER_LIMIT if args.limit is None else args.limit
+        return serve_queries(
+            load_index(), sys.stdin.buffer, out.buffer, limit=limit, offset=args.offset
+        )
     try:
         if listing:
             return _print_listing(args, out)
@@ -182,6 +235,10 @@ def _run_index(
     from awaitkit.find._cache import load_index
 
     index = load_index()
+    if args.template is not None or args.json or args.jsonl:
+        from awaitkit.find._output import print_matches
+
+        return print_matches(args, index, args.template, _rule(out) * 66, predicates)
     if predicates:
         # Filtered here until CharIndex.query takes where=: every match is
         # tested, then the page is cut, so the total counts filtered matches.
@@ -201,17 +258,9 @@ def _print_rows(
     index: CharIndex,
 ) -> int:
     # The lines of format_match(), without building Match values (see codes()).
-    rows = [(f"U+{c:04X}", chr(c), index.name(c)) for c in codes]
-    if args.json:
-        import json
-
-        encoding = (getattr(out, "encoding", None) or "").lower().replace("-", "")
-        matches = [{"char": ch, "code": code, "name": name} for code, ch, name in rows]
-        # Escaped JSON stays valid JSON where the stream cannot carry UTF-8.
-        print(json.dumps(matches, ensure_ascii=encoding != "utf8"))
-    else:
-        for row in rows:
-            print("\t".join(row))
+    for c in codes:
+        print(f"U+{c:04X}", chr(c), index.name(c), sep="\t")
+    if not args.compact:
         print(_rule(out) * 66, f"{total} found")
     return 0 if total else 1
 
@@ -288,18 +337,29 @@ def _print_codes(
     if args.json:
         batch.add("[")
     for n, code in enumerate(islice(source, args.offset, end)):
-        char, name = chr(code), code_label(code)
-        if args.json:
-            row = {"char": char, "code": f"U+{code:04X}", "name": name}
-            batch.add((", " if n else "") + _json_dump(row, out))
+        char, name, label = chr(code), code_label(code), f"U+{code:04X}"
+        if args.json or args.jsonl:
+            row = {"char": char, "code": label, "name": name}
+            row |= {"kind": "char", "via": "code"}
+            if args.jsonl:
+                batch.add(_json_dump(row, out) + "\n")
+            else:
+                batch.add((", " if n else "") + _json_dump(row, out))
+        elif args.template is not None:
+            batch.add(
+                args.template.render_fields(
+                    char=char, code=label, name=name, kind="char", via="code"
+                )
+                + "\n"
+            )
         else:
-            batch.add(f"U+{code:04X}\t{_display(char)}\t{name}\n")
+            batch.add(f"{label}\t{_display(char)}\t{name}\n")
     batch.flush()
     if total is None:
         total = seen + sum(1 for _ in source)
     if args.json:
         out.write("]\n")
-    else:
+    elif not (args.jsonl or args.compact):
         print(_rule(out) * 66, f"{total} found")
     return 0 if total else 1
 
@@ -318,9 +378,13 @@ def _print_listing(args: argparse.Namespace, out: TextIO) -> int:
         rows = list(_props.scripts())
     else:
         rows = list(_props.CATEGORIES.items())
-    if args.json:
+    if args.json or args.jsonl:
         keys = ("range", "name") if args.list_blocks else ("code", "name")
-        print(_json_dump([dict(zip(keys, row, strict=True)) for row in rows], out))
+        objects = [dict(zip(keys, row, strict=True)) for row in rows]
+        if args.jsonl:
+            out.write("".join(_json_dump(o, out) + "\n" for o in objects))
+        else:
+            print(_json_dump(objects, out))
     else:
         for row in rows:
             print("\t".join(row))
@@ -373,10 +437,12 @@ def _run_identify(args: argparse.Namespace, out: TextIO) -> int:
     batch = _Batch(out)
     if args.json:
         batch.add("[")
-    elif text:
+    elif text and not (args.jsonl or args.compact):
         batch.add(_IDENTIFY_HEADER + "\n")
     for info in islice(identify(text), args.offset, end):
-        if args.json:
+        if args.jsonl:
+            batch.add(_json_dump(info.as_dict(), out) + "\n")
+        elif args.json:
             batch.add((", " if shown else "") + _json_dump(info.as_dict(), out))
         else:
             units = (info,) if not info.parts else (info, *info.parts)
@@ -390,6 +456,6 @@ def _run_identify(args: argparse.Namespace, out: TextIO) -> int:
     batch.flush()
     if args.json:
         out.write("]\n")
-    else:
+    elif not (args.jsonl or args.compact):
         print(_rule(out) * 66, f"{shown} found")
     return 0 if shown else 1

@@ -12,6 +12,10 @@ The protocol is the book's, so ``nc`` and ``telnet`` work as clients::
     ────── ... ──────── 1 found          <- '─' * 66 and the count
     ?>                                   <- the prompt again
 
+A result may be an emoji sequence: its line's first column then lists every
+code point, space-separated (``U+1F1E7 U+1F1F7<TAB>🇧🇷<TAB>flag: Brazil``), so
+the tab-separated columns stay three.
+
 Additions that make it safe to expose:
 
 * at most ``page_size`` matches per reply; the status line then says

@@ -1,7 +1,7 @@
 """Queries for the servers: an LRU cache in front of the index, misses in a thread.
 
 The index is immutable, so a page of results is a pure function of
-``(query, limit, offset)``.  A broad query is costly to rank (``sign``:
+``(query, limit, offset, types, lang)``.  A broad query is costly to rank (``sign``:
 ~4 ms, ``cjk``: ~90 ms for a page of 100), and on the event loop that time
 would be lag for every other client; so a cache miss runs in a worker thread
 and the answer is kept for next time.  The cache is bounded both in entries
@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from awaitkit.find import CharIndex, QueryResult
 
 __all__ = ["CachedSearch"]
 
-_Key = tuple[str, int | None, int]
+_Key = tuple[str, int | None, int, tuple[str, ...] | None, str | None]
 
 
 class CachedSearch:
@@ -58,9 +58,16 @@ class CachedSearch:
             f"hits={self.hits} misses={self.misses}>"
         )
 
-    def cached(self, text: str, limit: int | None, offset: int) -> QueryResult | None:
+    def cached(
+        self,
+        text: str,
+        limit: int | None,
+        offset: int,
+        types: tuple[str, ...] | None = None,
+        lang: str | None = None,
+    ) -> QueryResult | None:
         """The remembered page, or ``None``."""
-        key = (text, limit, offset)
+        key = (text, limit, offset, types, lang)
         result = self._pages.get(key)
         if result is not None:
             self._pages.move_to_end(key)
@@ -72,26 +79,41 @@ class CachedSearch:
         result = self.cached(text, limit, offset)
         if result is None:
             result = self.index.query(text, limit=limit, offset=offset)
-            self._remember((text, limit, offset), result)
+            self._remember((text, limit, offset, None, None), result)
         return result
 
     async def query(
-        self, text: str, *, limit: int | None, offset: int = 0
+        self,
+        text: str,
+        *,
+        limit: int | None,
+        offset: int = 0,
+        types: tuple[str, ...] | None = None,
+        lang: str | None = None,
     ) -> QueryResult:
-        """Look-up whose misses run in a thread; raises ``QueryError``."""
-        result = self.cached(text, limit, offset)
+        """Look-up whose misses run in a thread; raises ``QueryError``.
+
+        ``types`` and ``lang`` reach ``index.query`` only when given, so an
+        index without those keyword arguments serves every other query.
+        """
+        key = (text, limit, offset, types, lang)
+        result = self.cached(*key)
         if result is not None:
             return result
+        options: dict[str, Any] = {"limit": limit, "offset": offset}
+        if types is not None:
+            options["types"] = types
+        if lang is not None:
+            options["lang"] = lang
         if not self.threaded:
-            result = self.index.query(text, limit=limit, offset=offset)
-            self._remember((text, limit, offset), result)
+            result = self.index.query(text, **options)
+            self._remember(key, result)
             return result
-        key = (text, limit, offset)
         running = self._running.get(key)
         if running is not None:
             return await asyncio.shield(running)
         future = asyncio.ensure_future(
-            asyncio.to_thread(self.index.query, text, limit=limit, offset=offset)
+            asyncio.to_thread(self.index.query, text, **options)
         )
         self._running[key] = future
 

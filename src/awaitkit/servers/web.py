@@ -2,7 +2,8 @@
 
 Routes::
 
-    GET /search?q=cat+face&limit=100&offset=0   JSON list of {char, code, name}
+    GET /search?q=cat+face&limit=100&offset=0   JSON list of {char, code, name, kind, via}
+        &types=char,sequence&lang=fr            (when the index supports them)
     GET /                                       the page (results rendered when ?q= given)
     GET /mojifinder.js                          the page's script
     GET /healthz                                {"status": "ok"}
@@ -11,7 +12,8 @@ Routes::
 ``limit`` is 1-10000 or ``all`` (default 100); the ``X-Total-Count`` header
 tells how many matched in all.  Bad input gets a 4xx JSON body: 422 for a
 missing q, a q over 200 characters or a limit/offset out of range (FastAPI's
-validation detail), 400 for a query with nothing to search for.  Before
+validation detail), 400 for a query with nothing to search for, an unknown
+type or language, or one the index does not support (:mod:`._options`).  Before
 any of this, the HTTP layer (:func:`awaitkit.servers._serve.web_config`)
 answers an oversized request target ``414``, an oversized head or too many
 header fields ``431``, malformed bytes ``400``, and still answers a client
@@ -44,7 +46,8 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from awaitkit.core import QueryError
-from awaitkit.servers._encode import FragmentCache
+from awaitkit.servers._encode import BodyMemo, FragmentCache
+from awaitkit.servers._options import SearchOptions
 from awaitkit.servers._page import CSP, PAGE_LIMIT, SCRIPT, render_page
 from awaitkit.servers._search import CachedSearch
 
@@ -71,33 +74,54 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class CharInfo(BaseModel):
-    """One character found."""
+    """One result: a character or an emoji sequence, and how it was found."""
 
-    char: str
-    code: str
+    char: str = Field(description="the character, or every code point of a sequence")
+    code: str = Field(description="its code points: U+1F431, or U+1F1E7 U+1F1F7")
     name: str
+    kind: str = Field(description="char or sequence")
+    via: str = Field(description="name, alias, keyword, code or text")
 
 
 class Finder:
-    """The app's state: the cached search and the JSON fragment cache."""
+    """The app's state: the cached search, the JSON caches, what the index takes."""
 
     def __init__(self, search: CachedSearch) -> None:
         self.search = search
         self.fragments = FragmentCache()
+        self.bodies = BodyMemo()
+        self.options = SearchOptions.of(search.index)
 
-    async def query(self, q: str, limit: int | None, offset: int) -> QueryResult:
+    async def query(
+        self,
+        q: str,
+        limit: int | None,
+        offset: int,
+        types: tuple[str, ...] | None = None,
+        lang: str | None = None,
+    ) -> QueryResult:
         """Run a query; raises :class:`QueryError` for an empty or invalid one."""
-        return await self.search.query(q, limit=limit, offset=offset)
+        return await self.search.query(
+            q, limit=limit, offset=offset, types=types, lang=lang
+        )
 
     async def search_json(
-        self, q: str, limit: int | None, offset: int
+        self,
+        q: str,
+        limit: int | None,
+        offset: int,
+        types: tuple[str, ...] | None = None,
+        lang: str | None = None,
     ) -> tuple[int, bytes]:
         """``(total, JSON body)`` for a query."""
-        result = await self.query(q, limit, offset)
-        if len(result.matches) > _THREAD_ABOVE:
-            body = await asyncio.to_thread(self.fragments.encode, result.matches)
-        else:
-            body = self.fragments.encode(result.matches)
+        result = await self.query(q, limit, offset, types, lang)
+        body = self.bodies.get(result)
+        if body is None:
+            if len(result.matches) > _THREAD_ABOVE:
+                body = await asyncio.to_thread(self.fragments.encode, result.matches)
+            else:
+                body = self.fragments.encode(result.matches)
+            self.bodies.put(result, body)
         return result.total, body
 
 
@@ -109,11 +133,16 @@ def _json_headers(body: bytes, total: int) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def _fast_params(query_string: bytes) -> tuple[str, int | None, int] | None:
-    """(q, limit, offset) when every parameter is plainly valid, else ``None``."""
+_FastParams = tuple[str, int | None, int, tuple[str, ...] | None, str | None]
+
+
+def _fast_params(query_string: bytes, options: SearchOptions) -> _FastParams | None:
+    """(q, limit, offset, types, lang) when every parameter is plainly valid, else ``None``."""
     q: str | None = None
     limit: int | None = DEFAULT_LIMIT
     offset = 0
+    types: tuple[str, ...] | None = None
+    lang: str | None = None
     try:
         pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
     except ValueError:
@@ -136,9 +165,17 @@ def _fast_params(query_string: bytes) -> tuple[str, int | None, int] | None:
             if not (value.isdigit() and int(value) <= MAX_OFFSET):
                 return None
             offset = int(value)
+        elif key == "types" or key == "lang":
+            try:
+                if key == "types":
+                    types = options.parse_types(value)
+                else:
+                    lang = options.parse_lang(value)
+            except ValueError:
+                return None  # the route answers 400 with the reason
     if q is None or not 1 <= len(q) <= MAX_QUERY:
         return None
-    return q, limit, offset
+    return q, limit, offset, types, lang
 
 
 class SearchFastPath:
@@ -153,9 +190,12 @@ class SearchFastPath:
             scope["type"] == "http"
             and scope["path"] == "/search"
             and scope["method"] == "GET"
-            and (params := _fast_params(scope["query_string"])) is not None
         ):
             finder: Finder = scope["app"].state.finder
+            params = _fast_params(scope["query_string"], finder.options)
+        else:
+            params = None
+        if params is not None:
             try:
                 total, body = await finder.search_json(*params)
             except QueryError:
@@ -231,12 +271,28 @@ def create_app(
             Query(description=f"1-{MAX_LIMIT}, or 'all'"),
         ] = DEFAULT_LIMIT,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+        types: Annotated[
+            str | None,
+            Query(
+                max_length=100,
+                description="comma-separated kinds of result: char, sequence",
+            ),
+        ] = None,
+        lang: Annotated[
+            str | None,
+            Query(max_length=20, description="search emoji names in this language"),
+        ] = None,
     ) -> Response:
-        """Characters whose names hold every word of ``q``, by code point."""
+        """Characters (and emoji sequences) for ``q``, best first."""
         finder: Finder = request.app.state.finder
         try:
+            kinds = None if types is None else finder.options.parse_types(types)
+            language = None if lang is None else finder.options.parse_lang(lang)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        try:
             total, body = await finder.search_json(
-                q, None if limit == "all" else limit, offset
+                q, None if limit == "all" else limit, offset, kinds, language
             )
         except QueryError as exc:
             raise HTTPException(400, str(exc)) from exc
@@ -257,8 +313,9 @@ def create_app(
                 result = await request.app.state.finder.query(query, PAGE_LIMIT, 0)
             except QueryError as exc:
                 error = str(exc)
+        languages = request.app.state.finder.options.languages
         return HTMLResponse(
-            render_page(q[:MAX_QUERY], result, error),
+            render_page(q[:MAX_QUERY], result, error, languages=languages),
             headers={"content-security-policy": CSP},
         )
 

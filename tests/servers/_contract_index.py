@@ -1,0 +1,66 @@
+"""The real index, taking ``types=`` and ``lang=`` as the engine's ``query`` will.
+
+The servers' plumbing for sequences, keyword matches, ``types`` and ``lang``
+is tested against this subclass: it answers every query from the real
+index and adds, for a few queries, results the index does not have yet (a
+flag sequence, a keyword match, a French name), so the front ends see the
+whole :class:`~awaitkit.find.Match` contract.  It records the keyword
+arguments of every call, to show what reaches the index.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from awaitkit.find import CharIndex, Match, QueryResult
+
+FLAG = Match.of("\U0001f1e7\U0001f1f7", "flag: Brazil")
+FAMILY = Match.of(
+    "\U0001f468\u200d\U0001f469\u200d\U0001f467", "family: man, woman, girl"
+)
+CRYING = Match.of("\U0001f622", "CRYING FACE", via="keyword")
+FRENCH = {"\U0001f431": "tête de chat"}
+
+
+class ContractIndex(CharIndex):
+    """``CharIndex`` plus the keyword arguments and kinds of result to come."""
+
+    languages = ("en", "fr", "de")
+
+    def __init__(self, base: CharIndex) -> None:
+        super().__init__(*base.parts(), start=base.start, stop=base.stop)
+        self.calls: list[dict[str, Any]] = []
+
+    def query(
+        self,
+        text: str,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        types: tuple[str, ...] | None = None,
+        lang: str | None = None,
+    ) -> QueryResult:
+        call: dict[str, Any] = {"text": text}
+        if types is not None:
+            call["types"] = types
+        if lang is not None:
+            call["lang"] = lang
+        self.calls.append(call)
+        words = text.lower().split()
+        extra: list[Match] = []
+        if words == ["flag", "brazil"]:
+            extra.append(FLAG)
+        if words[:1] == ["family"]:
+            extra.append(FAMILY)
+        if words == ["sad"]:
+            extra.append(CRYING)
+        matches = [*extra, *super().query(text).matches]
+        if lang == "fr":
+            matches = [
+                Match(m.char, m.code, FRENCH.get(m.char, m.name), m.kind, m.via)
+                for m in matches
+            ]
+        if types is not None:
+            matches = [m for m in matches if m.kind in types]
+        end = None if limit is None else offset + limit
+        return QueryResult(len(matches), tuple(matches[offset:end]))
