@@ -36,7 +36,13 @@ async def test_search_over_real_http(base_url: str) -> None:
     async with plain_client(base_url) as client:
         response = await client.get("/search", params={"q": "cat face", "limit": 1})
     assert response.json() == [
-        {"char": "\U0001f431", "code": "U+1F431", "name": "CAT FACE"}
+        {
+            "char": "\U0001f431",
+            "code": "U+1F431",
+            "name": "CAT FACE",
+            "kind": "char",
+            "via": "name",
+        }
     ]
     assert response.headers["x-total-count"] == "10"
 
