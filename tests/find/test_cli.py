@@ -164,7 +164,7 @@ def test_no_words_subprocess_exit_2(index_cache_dir: Path) -> None:
 def test_version_names_the_unicode_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--version"])
-    assert f"(Unicode {unicode_version()})" in capsys.readouterr().out
+    assert f"(Unicode {unicode_version()};" in capsys.readouterr().out
 
 
 HEAVY_MODULES = (

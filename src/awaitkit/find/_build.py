@@ -21,7 +21,6 @@ the cached index needs neither.
 
 from __future__ import annotations
 
-import re
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -30,7 +29,7 @@ from importlib import resources
 from awaitkit.find._tables import COUNT_BITS, COUNT_MASK, SEQUENCE_BASE
 from awaitkit.find._ucd import fold_words, strip_marks, tokenize, ucd
 
-__all__ = ["LANGUAGES", "ascii_words", "build_chunks", "data_versions"]
+__all__ = ["LANGUAGES", "ascii_words", "build_chunks"]
 
 # The languages the emoji package has names in besides English; CLDR
 # keywords are shipped for the same ones (tools/cldr_annotations.py).
@@ -73,20 +72,6 @@ def _data_lines(*parts: str) -> Iterator[list[str]]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#"):
             yield line.split("\t")
-
-
-def data_versions() -> dict[str, str]:
-    """The versions named in the shipped data files' headers."""
-    found: dict[str, str] = {}
-    for key, parts, pattern in (
-        ("aliases", ("name_aliases.txt",), r"# Unicode (\S+):"),
-        ("cldr", ("cldr", "en.txt"), r"# CLDR (\S+) "),
-    ):
-        path = resources.files("awaitkit.find").joinpath("data", *parts)
-        with path.open(encoding="utf-8") as f:
-            match = re.match(pattern, f.readline())
-        found[key] = match.group(1) if match else "unknown"
-    return found
 
 
 class _Sources:

@@ -211,7 +211,7 @@ class WordTable:
         return [v for v in candidates if v in prefixed]
 
     def search_any(self, words: tuple[str, ...], *, prefix: bool = True) -> list[int]:
-        """Packed values of the entries having any of the words, most words first."""
+        """``missed words << 26 | packed value`` of the entries having any of the words."""
         hits: dict[int, int] = {}
         *full, last = words
         groups: list[Sequence[int] | set[int]] = [self.exact(w) for w in set(full)]
@@ -220,8 +220,7 @@ class WordTable:
             for value in group:
                 hits[value] = hits.get(value, 0) + 1
         # Packed values are below 2**26: the count of words matched goes above.
-        keyed = sorted((len(words) - n) << 26 | v for v, n in hits.items())
-        return [k & ((1 << 26) - 1) for k in keyed]
+        return sorted((len(groups) - n) << 26 | v for v, n in hits.items())
 
     def rank_keys(
         self,
