@@ -112,7 +112,12 @@ class _Sources:
             english = [_short_name(info.get("en", ""))]
             english += [_short_name(alias) for alias in info.get("alias", ())]
             if is_flag and entry >= SEQUENCE_BASE:
-                english.append("flag " + english[0])
+                # "flag Brazil", not "Brazil": a flag is named as one (and a
+                # query for "flag" then ranks ~270 flags by word counts alone).
+                english = [
+                    name if name.lower().startswith("flag") else "flag " + name
+                    for name in english
+                ]
             _add(self.names[entry], (ascii_words(name) for name in english))
             for lang in LANGUAGES:
                 if raw := info.get(lang):

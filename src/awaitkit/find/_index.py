@@ -60,6 +60,7 @@ class CharIndex:
     __slots__ = (
         "_chunks",
         "_labels",
+        "_sequence_codes",
         "_sequence_labels",
         "_sequence_of",
         "_sequences",
@@ -78,6 +79,7 @@ class CharIndex:
         self._tables: dict[str, WordTable | None] = {}
         self._labels: dict[str, dict[int, str]] = {}
         self._sequence_of: dict[str, int] | None = None
+        self._sequence_codes: dict[int, str] = {}
         for part in ("seq.chars", "seq.labels"):
             if part not in self._chunks:
                 raise ValueError(f"index chunk {part} is missing")
@@ -154,7 +156,11 @@ class CharIndex:
             where=where,
         )
         matches = tuple(
-            Match.of(self.char(e), self.name(e, lang), via=via) for e, via in found
+            Match(self.char(e), self.code(e), self.name(e, lang), kind, via)
+            if e >= SEQUENCE_BASE
+            else Match(chr(e), f"U+{e:04X}", self.name(e, lang), "char", via)
+            for e, via in found
+            for kind in ("sequence",)
         )
         return QueryResult(total, matches)
 
@@ -230,7 +236,12 @@ class CharIndex:
         """``"U+1F431"``, or every code point of a sequence: ``"U+1F1E7 U+1F1F7"``."""
         if entry < SEQUENCE_BASE:
             return f"U+{entry:04X}"
-        return " ".join(f"U+{ord(c):04X}" for c in self.char(entry))
+        code = self._sequence_codes.get(entry)
+        if code is None:
+            # Kept: a sequence is spelt out each time it is shown.
+            code = " ".join(f"U+{ord(c):04X}" for c in self.char(entry))
+            self._sequence_codes[entry] = code
+        return code
 
     def name(self, entry: int, lang: str | None = None) -> str:
         """The name of ``entry`` (in ``lang`` where it has one); ``""`` when unnamed.

@@ -66,6 +66,7 @@ class WordTable:
 
     __slots__ = (
         "_ids",
+        "_lines",
         "_offsets",
         "_postings",
         "_texts",
@@ -99,7 +100,8 @@ class WordTable:
         self._postings = postings
         self._ids = ids
         self._texts_raw = texts
-        self._texts: dict[int, list[list[str]]] | None = None
+        self._texts: dict[int, list[list[str]]] = {}
+        self._lines: list[str] | None = None
         self.unicode_names = unicode_names
         self.start = start
         self.stop = stop
@@ -117,14 +119,18 @@ class WordTable:
 
     def names(self, entry: int) -> list[list[str]]:
         """Every name of ``entry`` in this table, as word lists."""
-        if self._texts is None:
-            # Parsed on first use: most queries never touch it.
-            lines = self._texts_raw.split("\n") if self._texts_raw else []
-            self._texts = {
-                entry: [name.split() for name in line.split("|")]
-                for entry, line in zip(self._ids, lines, strict=True)
-            }
-        found = self._texts.get(entry, [])
+        found = self._texts.get(entry)
+        if found is None:
+            # Split on first use, one entry at a time: a query looks at a
+            # few dozen entries, and parsing all ~10,000 would cost a cold
+            # start ~10 ms.
+            if self._lines is None:
+                self._lines = self._texts_raw.split("\n") if self._texts_raw else []
+            i = bisect_left(self._ids, entry)
+            found = []
+            if i < len(self._ids) and self._ids[i] == entry:
+                found = [name.split() for name in self._lines[i].split("|")]
+            self._texts[entry] = found
         own = self.unicode_words(entry)
         return [own, *found] if own else found
 
@@ -233,7 +239,8 @@ class WordTable:
         """A sort key per value: ``inexact << 26 | extra words << 21 | entry``.
 
         Exact means a name whose words are the query's; extra counts the
-        words of the best-matching name beyond the query's.  ``keep`` (for
+        words of the entry's shortest name beyond the query's (of the
+        best-matching name with ``keep``).  ``keep`` (for
         phrases and ``--exact``) drops the entries none of whose names it
         accepts: those come back as ``-1``.
         """
@@ -244,10 +251,17 @@ class WordTable:
         for value in values:
             entry = value >> COUNT_BITS
             count = value & COUNT_MASK
-            if keep is None and count > n:
-                # No name of this entry is short enough to be exact: its
-                # shortest name decides, with no name look-up (most results).
-                keys.append(1 << 26 | min(count - n, COUNT_MASK) << 21 | entry)
+            if keep is None:
+                # The shortest name gives the extra words; only an entry with
+                # a name as short as the query can be exact, so only those
+                # are looked up (most results are not).
+                inexact = 1
+                if count <= n and any(
+                    len(alt) == n and sorted(alt) == wanted for alt in self.names(entry)
+                ):
+                    inexact = 0
+                extra = max(count - n, 0)
+                keys.append(inexact << 26 | min(extra, COUNT_MASK) << 21 | entry)
                 continue
             inexact, extra = self._best_name(entry, need, last, wanted, keep)
             if inexact < 0:
