@@ -155,12 +155,11 @@ class CharIndex:
             exact=exact,
             where=where,
         )
+        # Match(...) directly, not Match.of(): the code column of a sequence
+        # is kept by code(), and "flag" alone has ~290 results to build.
         matches = tuple(
-            Match(self.char(e), self.code(e), self.name(e, lang), kind, via)
-            if e >= SEQUENCE_BASE
-            else Match(chr(e), f"U+{e:04X}", self.name(e, lang), "char", via)
+            Match(self.char(e), self.code(e), self.name(e, lang), _kind(e), via)
             for e, via in found
-            for kind in ("sequence",)
         )
         return QueryResult(total, matches)
 
@@ -406,6 +405,10 @@ def _table_keys(
         for miss, rank in zip(missed, ranks, strict=True)
         if rank >= 0
     ]
+
+
+def _kind(entry: int) -> str:
+    return "sequence" if entry >= SEQUENCE_BASE else "char"
 
 
 def _has_run(name: list[str], phrase: tuple[str, ...]) -> bool:
