@@ -48,9 +48,13 @@ class _VersionAction(argparse.Action):
         values: object,
         option_string: str | None = None,
     ) -> None:
-        from awaitkit.find import unicode_version
+        from awaitkit.find import data_versions
 
-        print(f"awaitkit {__version__} (Unicode {unicode_version()})")
+        v = data_versions()
+        print(
+            f"awaitkit {__version__} (Unicode {v['unicode']}; find data: name "
+            f"aliases of Unicode {v['aliases']}, emoji {v['emoji']}, CLDR {v['cldr']})"
+        )
         parser.exit(0)
 
 

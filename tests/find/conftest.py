@@ -27,3 +27,12 @@ def full_index(index_cache_dir: Path) -> CharIndex:
 def ascii_index() -> CharIndex:
     """A tiny in-memory index over range(32, 128)."""
     return CharIndex.build(32, 128)
+
+
+def name_table(index: CharIndex) -> tuple[list[str], memoryview, memoryview]:
+    """The words, offsets and postings of the index's table of Unicode names."""
+    parts = index.parts()
+    words = bytes(parts["name.words"]).decode().split("\n")
+    offsets = memoryview(bytes(parts["name.offsets"])).cast("I")
+    postings = memoryview(bytes(parts["name.postings"])).cast("I")
+    return words, offsets, postings

@@ -78,11 +78,12 @@ def test_round_trip_keeps_every_table(full_index: CharIndex) -> None:
             lambda data: data.replace(b"format=", b"format=9", 1), id="stale-format"
         ),
         pytest.param(
-            lambda data: data.replace(b"sizes=", b"sizes=x", 1), id="bad-header"
+            lambda data: data.replace(b"chunks=", b"chunks=x", 1), id="bad-header"
         ),
         pytest.param(lambda data: data.replace(b" crc32=", b" crc32", 1), id="no-crc"),
         pytest.param(
-            lambda data: data.replace(b"sizes=", b"sizes=1", 1), id="bad-size"
+            lambda data: data.replace(b"chunks=seq.chars:", b"chunks=seq.chars:1", 1),
+            id="bad-size",
         ),
         pytest.param(
             lambda data: _resigned(data, b"format=", b"format=9"), id="stale-signed"
@@ -91,7 +92,8 @@ def test_round_trip_keeps_every_table(full_index: CharIndex) -> None:
             lambda data: _resigned(data, b"emoji=", b"emoji=0"), id="stale-emoji"
         ),
         pytest.param(
-            lambda data: _resigned(data, b"sizes=", b"sizes=1"), id="size-signed"
+            lambda data: _resigned(data, b"seq.chars:", b"seq.chars:1"),
+            id="size-signed",
         ),
     ],
 )
@@ -133,7 +135,7 @@ def test_read_only_cache_directory_still_works(tmp_path: Path) -> None:
     )
     proc = python_in_read_only_dir(folder, script)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["10", "🐱"]
+    assert proc.stdout.split() == ["11", "🐱"]  # 10 names, 1 keyword
     assert list(folder.iterdir()) == []
 
 
@@ -162,28 +164,45 @@ def test_default_directory_is_platformdirs_user_cache(
 
 
 def test_cache_file_is_compact(index_cache_dir: Path) -> None:
-    """Well under the book's 67 MiB of sets: a few MB of arrays."""
-    assert cache_file(index_cache_dir).stat().st_size < 4_000_000
+    """Well under the book's 67 MiB of sets: MBs of arrays, 14 languages included."""
+    assert cache_file(index_cache_dir).stat().st_size < 16_000_000
 
 
 def test_inconsistent_tables_are_refused(full_index: CharIndex) -> None:
     """Tables that passed the checksum but do not fit together are still refused."""
-    words, offsets, postings, emoji = full_index.parts()
+    parts = full_index.parts()
+    words = bytes(parts["name.words"])
     with pytest.raises(ValueError, match="offsets"):
-        CharIndex(words[:-1], offsets, postings, emoji, start=32, stop=0x110000)
-    with pytest.raises(ValueError, match="emoji"):
-        CharIndex(words, offsets, postings, emoji + "\nX", start=32, stop=0x110000)
+        CharIndex(
+            parts | {"name.words": words.rpartition(b"\n")[0]}, start=32, stop=0x110000
+        )
+    with pytest.raises(ValueError, match="sequence"):
+        CharIndex(
+            parts | {"seq.labels": bytes(parts["seq.labels"]) + b"\nX"},
+            start=32,
+            stop=0x110000,
+        )
+    with pytest.raises(ValueError, match="missing"):
+        CharIndex(
+            {k: v for k, v in parts.items() if k != "seq.chars"},
+            start=32,
+            stop=0x110000,
+        )
 
 
 def test_unaligned_table_sizes_are_refused(good_bytes: bytes) -> None:
     """Sizes that add up but cut a uint32 table mid-item (checksum made valid)."""
     head = good_bytes[: good_bytes.index(b"\n")].rpartition(b" crc32=")[0]
-    sizes = [int(s) for s in head.split(b"sizes=")[1].split(b" ")[0].split(b",")]
-    shifted = [sizes[0] - 1, sizes[1] + 1, *sizes[2:]]
-    old = b"sizes=" + b",".join(b"%d" % s for s in sizes)
-    new = b"sizes=" + b",".join(b"%d" % s for s in shifted)
+    listed = head.split(b"chunks=")[1].split(b" ")[0]
+    sizes = [entry.split(b":") for entry in listed.split(b",")]
+    names = [name for name, _ in sizes]
+    i = names.index(b"name.offsets")
+    shifted = [[n, int(s)] for n, s in sizes]
+    shifted[i - 1][1] -= 1  # name.words one byte shorter, name.offsets one longer
+    shifted[i][1] += 1
+    new = b",".join(n + b":%d" % s for n, s in shifted)
     with pytest.raises(ValueError, match="wrong size"):
-        parse_index(_resigned(good_bytes, old, new))
+        parse_index(_resigned(good_bytes, listed, new))
 
 
 def test_header_records_every_version(good_bytes: bytes) -> None:
@@ -197,7 +216,7 @@ def test_header_records_every_version(good_bytes: bytes) -> None:
     assert emoji_version() == version("emoji")
     header = good_bytes[: good_bytes.index(b"\n")].decode()
     for field in (
-        "format=1",
+        "format=2",
         f"unicode={unicode_version()}",
         f"package={__version__}",
         f"emoji={version('emoji')}",

@@ -133,7 +133,7 @@ def test_ascii_terminal_gets_escapes_not_a_crash(index_cache_dir: Path) -> None:
     out = proc.stdout.decode("ascii")
     assert out.startswith("U+1F431\t\\U0001f431\tCAT FACE\n")
     # The box-drawing rule falls back to ASCII instead of 66 escapes.
-    assert out.splitlines()[-1] == "-" * 66 + " 10 found"
+    assert out.splitlines()[-1] == "-" * 66 + " 11 found"
 
 
 def test_ascii_terminal_json_stays_valid(index_cache_dir: Path) -> None:
@@ -164,7 +164,7 @@ def test_no_words_subprocess_exit_2(index_cache_dir: Path) -> None:
 def test_version_names_the_unicode_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--version"])
-    assert f"(Unicode {unicode_version()})" in capsys.readouterr().out
+    assert f"(Unicode {unicode_version()};" in capsys.readouterr().out
 
 
 HEAVY_MODULES = (

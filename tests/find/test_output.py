@@ -122,7 +122,7 @@ def test_compact_leaves_out_the_rule(
 def test_jsonl_option(cached: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["find", "--jsonl", "cat", "face"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert len(rows) == 10
+    assert len(rows) == 11
     assert rows[0] == {
         "char": "\U0001f431",
         "code": "U+1F431",

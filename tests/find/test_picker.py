@@ -37,7 +37,7 @@ class CountingReader(io.BytesIO):
 def test_one_answer_per_line_in_order(full_index: CharIndex) -> None:
     answers = run_lines(full_index, b"cat face\r\nU+1F431\nxyzzy\n", limit=3)
     assert [a["query"] for a in answers] == ["cat face", "U+1F431", "xyzzy"]
-    assert answers[0]["total"] == 10
+    assert answers[0]["total"] == 11
     first = answers[0]["matches"][0]  # type: ignore[index]
     assert first == {
         "char": "\U0001f431",
@@ -68,7 +68,7 @@ def test_empty_blank_and_bad_lines_never_end_the_loop(full_index: CharIndex) -> 
     assert answers[3] == {"query": "", "total": 0, "matches": []}
     assert answers[4]["query"] == "a\x00b"  # NUL: pasted text, answered as data
     assert "too long" in str(answers[5]["error"])  # over MAX_QUERY_CHARS
-    assert answers[6]["total"] == 10
+    assert answers[6]["total"] == 11
     assert len(answers) == 7
 
 
@@ -132,7 +132,7 @@ def test_each_answer_is_flushed_before_the_next_query(index_cache_dir: Path) -> 
     with _picker(index_cache_dir, "--limit", "2") as proc:
         assert proc.stdin is not None
         assert proc.stdout is not None
-        for query, total in [(b"cat face", 10), (b"cat", 15), (b"xyzzy", 0)]:
+        for query, total in [(b"cat face", 11), (b"cat", 25), (b"xyzzy", 0)]:
             proc.stdin.write(query + b"\n")
             proc.stdin.flush()
             reply = json.loads(proc.stdout.readline())
@@ -173,7 +173,7 @@ def test_hostile_stdin_through_the_cli(index_cache_dir: Path) -> None:
     assert proc.returncode == 0, err
     answers = [json.loads(line) for line in out.splitlines()]
     assert [a.get("error") is None for a in answers] == [False, True, False, True]
-    assert answers[-1]["total"] == 10
+    assert answers[-1]["total"] == 11
 
 
 @pytest.mark.parametrize(

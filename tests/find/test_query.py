@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from awaitkit.core import QueryError
 from awaitkit.find import CharIndex, Match, QueryResult, format_match
+from tests.find.conftest import name_table
 
 
 def chars(result: QueryResult) -> list[str]:
@@ -42,7 +43,10 @@ def test_cat_face_first(full_index: CharIndex) -> None:
     result = full_index.query("cat face")
     assert result.matches[0] == Match("🐱", "U+1F431", "CAT FACE")
     assert result.total == len(result.matches) >= 10
-    assert all({"CAT", "FACE"} <= set(m.name.split()) for m in result.matches)
+    by_name = [m for m in result.matches if m.via == "name"]
+    assert all({"CAT", "FACE"} <= set(m.name.split()) for m in by_name)
+    # Keyword matches (TIGER FACE: keyword "cat") come after every name match.
+    assert result.matches[: len(by_name)] == tuple(by_name)
 
 
 def test_words_are_case_and_order_insensitive(full_index: CharIndex) -> None:
@@ -63,7 +67,9 @@ def test_prefix_alone(full_index: CharIndex) -> None:
     result = full_index.query("ampersa")
     assert "&" in chars(result)
     assert all(
-        any(w.startswith("AMPERSA") for w in m.name.split()) for m in result.matches
+        any(w.startswith("AMPERSA") for w in m.name.split())
+        for m in result.matches
+        if m.via == "name"
     )
 
 
@@ -71,7 +77,9 @@ def test_prefix_alone(full_index: CharIndex) -> None:
     "query", ["U+1F431", "u+1f431", "0x1F431", "0x1f431", " U+1F431 "]
 )
 def test_code_point_queries(full_index: CharIndex, query: str) -> None:
-    assert full_index.query(query).matches == (Match("🐱", "U+1F431", "CAT FACE"),)
+    assert full_index.query(query).matches == (
+        Match("🐱", "U+1F431", "CAT FACE", via="code"),
+    )
 
 
 def test_several_code_points_keep_their_order(full_index: CharIndex) -> None:
@@ -160,7 +168,7 @@ def test_generated_names_found_by_hex_ending(
 
 def test_generated_hex_endings_are_not_indexed(full_index: CharIndex) -> None:
     """The vocabulary holds real words, not ~100,000 hex endings."""
-    words = full_index.parts()[0]
+    words = name_table(full_index)[0]
     assert "CJK" in words
     assert not {"4E01", "9FA5", "F900", "17000", "20000"} & set(words)
     assert len(words) < 40_000

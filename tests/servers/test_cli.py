@@ -84,7 +84,7 @@ def test_tcp_shuts_down_gracefully_on_signal(
     assert status == 0, err
     assert out == "Server shut down.\n"
     assert goodbye == b"\r\nserver shutting down, bye\r\n"
-    assert "query 'cat face': 10 found" in err
+    assert "query 'cat face': 11 found" in err
     assert "Traceback" not in err
 
 

@@ -62,7 +62,7 @@ async def test_query_round_trip_and_repr(index: CharIndex) -> None:
         writer.write(b"cat face\r\n")
         reply = await until_prompt(reader)
         assert reply.startswith("U+1F431\t\U0001f431\tCAT FACE\r\n".encode())
-        assert f"{RULE} 10 found\r\n".encode() in reply
+        assert f"{RULE} 11 found\r\n".encode() in reply
         assert repr(server) == f"<TcpServer 127.0.0.1:{server.port} clients=1>"
     assert server.queries == 1
 
@@ -76,8 +76,8 @@ async def test_plus_pages_over_the_wire(index: CharIndex) -> None:
         writer.write(b"cat face\r\n+\r\n")
         first = await until_prompt(reader)
         second = await until_prompt(reader)
-        assert f"{RULE} first 3 of 10 found; send + for more".encode() in first
-        assert f"{RULE} 4-6 of 10 found; send + for more".encode() in second
+        assert f"{RULE} first 3 of 11 found; send + for more".encode() in first
+        assert f"{RULE} 4-6 of 11 found; send + for more".encode() in second
 
 
 async def test_logs_connection_query_and_close(
@@ -92,7 +92,7 @@ async def test_logs_connection_query_and_close(
         await eventually(lambda: server.clients == 0)
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.startswith("connect 127.0.0.1:") for m in messages)
-    assert any("query 'cat face': 10 found" in m for m in messages)
+    assert any("query 'cat face': 11 found" in m for m in messages)
     assert any(
         m.startswith("close 127.0.0.1:") and "after 1 queries" in m for m in messages
     )
@@ -139,7 +139,7 @@ async def test_half_closed_client_gets_its_answer(index: CharIndex) -> None:
         writer.write_eof()
         data = await read_all(reader)
         assert data.startswith(PROMPT + b"U+1F431")
-        assert f"{RULE} 10 found".encode() in data
+        assert f"{RULE} 11 found".encode() in data
 
 
 async def test_idle_client_is_closed(index: CharIndex) -> None:

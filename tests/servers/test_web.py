@@ -42,7 +42,7 @@ async def test_search_returns_char_code_name(client: httpx.AsyncClient) -> None:
     response = await client.get("/search", params={"q": "cat face"})
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
-    assert response.headers["x-total-count"] == "10"
+    assert response.headers["x-total-count"] == "11"
     body = response.json()
     assert body[0] == {
         "char": "\U0001f431",
@@ -51,7 +51,7 @@ async def test_search_returns_char_code_name(client: httpx.AsyncClient) -> None:
         "kind": "char",
         "via": "name",
     }
-    assert len(body) == 10
+    assert len(body) == 11
 
 
 async def test_limit_offset_and_all(
@@ -160,7 +160,7 @@ async def test_page_renders_results_without_javascript(
     assert '<tr class="kind-char via-name"><td class="code">U+1F431</td>' in text
     assert '<td class="char" title="click to copy">\U0001f431</td>' in text
     assert '<td class="name">CAT FACE</td>' in text
-    assert '<p id="caption" aria-live="polite">10 found</p>' in text
+    assert '<p id="caption" aria-live="polite">11 found</p>' in text
     assert 'value="cat face"' in text
 
 

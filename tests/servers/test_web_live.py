@@ -44,7 +44,7 @@ async def test_search_over_real_http(base_url: str) -> None:
             "via": "name",
         }
     ]
-    assert response.headers["x-total-count"] == "10"
+    assert response.headers["x-total-count"] == "11"
 
 
 async def test_lifespan_loads_index_when_none_given(

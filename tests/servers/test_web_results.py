@@ -14,7 +14,13 @@ from awaitkit.servers import create_app
 from awaitkit.servers._encode import BodyMemo, FragmentCache
 from awaitkit.servers._options import _KINDS, SearchOptions
 from awaitkit.servers._page import render_page
-from tests.servers._contract_index import CRYING, FAMILY, FLAG, ContractIndex
+from tests.servers._contract_index import (
+    CRYING,
+    FAMILY,
+    FLAG,
+    ContractIndex,
+    PlainIndex,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -49,7 +55,7 @@ async def client(
 async def plain_client(
     index: CharIndex, request: pytest.FixtureRequest
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async for c in _client(index, request.param):
+    async for c in _client(PlainIndex(index), request.param):
         yield c
 
 
@@ -60,7 +66,10 @@ def test_kinds_match_the_find_package() -> None:
 def test_options_come_from_the_query_signature(
     index: CharIndex, contract_index: ContractIndex
 ) -> None:
-    plain = SearchOptions.of(index)
+    real = SearchOptions.of(index)
+    assert (real.has_types, real.has_lang) == (True, True)
+    assert real.languages == frozenset(index.languages) >= {"en", "fr", "ja"}
+    plain = SearchOptions.of(PlainIndex(index))
     assert (plain.has_types, plain.has_lang, plain.languages) == (
         False,
         False,
@@ -112,7 +121,7 @@ async def test_types_filter_reaches_the_index(
     assert (await client.get("/search?q=flag%20brazil&types=char")).json() == []
     chars = (await client.get("/search?q=flag&types=char,sequence")).json()
     assert len(chars) > 10
-    assert all(m["kind"] == "char" for m in chars)
+    assert {m["kind"] for m in chars} == {"char", "sequence"}  # flags are both
     assert {"text": "flag brazil", "types": ("sequence",)} in contract_index.calls
 
 
@@ -247,3 +256,37 @@ async def test_repeated_query_body_equals_a_fresh_encoding(
     assert first.content == again.content
     matches = index.query("sign", limit=None).matches
     assert first.content == FragmentCache().encode(matches)
+
+
+@pytest.fixture(params=[True, False], ids=["fast-path", "fastapi-path"])
+async def real_client(
+    index: CharIndex, request: pytest.FixtureRequest
+) -> AsyncIterator[httpx.AsyncClient]:
+    async for c in _client(index, request.param):
+        yield c
+
+
+async def test_real_index_answers_sequences_keywords_and_languages(
+    real_client: httpx.AsyncClient,
+) -> None:
+    """The engine itself, not a double: what the page and API show for each option."""
+    flag = (await real_client.get("/search?q=flag%20brazil")).json()[0]
+    assert flag == {
+        "char": "\U0001f1e7\U0001f1f7",
+        "code": "U+1F1E7 U+1F1F7",
+        "name": "FLAG BRAZIL",
+        "kind": "sequence",
+        "via": "name",
+    }
+    sad = (await real_client.get("/search?q=sad&limit=all")).json()
+    assert any(m["char"] == "\U0001f622" and m["via"] == "keyword" for m in sad)
+    french = (await real_client.get("/search?q=chat&lang=fr")).json()
+    assert french[0]["name"] == "chat"
+    only = (await real_client.get("/search?q=flag&types=sequence&limit=all")).json()
+    assert only
+    assert {m["kind"] for m in only} == {"sequence"}
+    unknown = await real_client.get("/search?q=chat&lang=xx")
+    assert unknown.status_code == 400
+    assert "ja" in unknown.json()["detail"]
+    page = (await real_client.get("/")).text
+    assert 'data-langs="ar de en es fa fr id it ja ko pt ru tr zh"' in page

@@ -79,6 +79,7 @@ if TYPE_CHECKING:
         format_match as format_match,
     )
     from awaitkit.find._ucd import unicode_version as unicode_version
+    from awaitkit.find._versions import data_versions as data_versions
 
 _PROPS = (
     "age_of block_of blocks category_name category_of property_versions "
@@ -96,6 +97,7 @@ _LAZY = {
         ("CharProperties", "from_bytes", "identify"), "awaitkit.find._identify"
     ),
     "CACHE_ENV": "awaitkit.find._cache",
+    "data_versions": "awaitkit.find._versions",
     "CharIndex": "awaitkit.find._index",
     "code_label": "awaitkit.find._labels",
     "InvertedIndex": "awaitkit.find._book",

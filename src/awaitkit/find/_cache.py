@@ -7,9 +7,11 @@ checks below (and be rebuilt).  It also loads in ~2 ms: the integer tables are
 views of the bytes read, and the word list is the only per-entry object.
 
 Layout: one ASCII header line ``AWAITKIT-FIND key=value ...``, then the
-payload: the words (UTF-8, newline-separated), the offsets and postings
-(``array('I')`` bytes, native order, recorded in the header) and the emoji
-names.  The header names the format, Unicode, package and ``emoji`` data
+payload: named chunks, listed in the header as ``chunks=name:size,...``
+-- each word table's words (UTF-8, newline-separated), offsets, postings
+and entry ids (``array('I')`` bytes, native order, recorded in the header)
+and names, the emoji sequences and their names (see
+:mod:`awaitkit.find._index`).  The header names the format, Unicode, package and ``emoji`` data
 versions the file was built for; any mismatch, a wrong size or a CRC-32 mismatch of header
 and payload (truncation, bit rot) means "rebuild".  CRC-32 detects accidents;
 it is no defence against someone who can write your cache directory, but
@@ -49,7 +51,7 @@ def _log() -> logging.Logger:
     return logging.getLogger("awaitkit.find")
 
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _MAGIC = b"AWAITKIT-FIND"
 
 
@@ -97,37 +99,33 @@ def _expected() -> dict[str, str]:
 
 
 def dump_index(index: CharIndex) -> bytes:
-    """Serialise the full index: header line, then the payload it describes."""
-    words, offsets, postings, emoji_text = index.parts()
-    chunks = [
-        "\n".join(words).encode(),
-        offsets.tobytes(),
-        postings.tobytes(),
-        emoji_text.encode(),
-    ]
-    fields = _expected() | {"sizes": ",".join(str(len(c)) for c in chunks)}
-    return seal(_MAGIC, fields, b"".join(chunks))
+    """Serialise the full index: header line, then the chunks it lists."""
+    chunks = index.parts()
+    for name in chunks:
+        if not name.replace(".", "").replace("_", "").isalnum():
+            raise ValueError(f"chunk name {name!r} cannot be stored")
+    listed = ",".join(f"{name}:{len(data)}" for name, data in chunks.items())
+    fields = _expected() | {"chunks": listed}
+    return seal(_MAGIC, fields, b"".join(bytes(c) for c in chunks.values()))
 
 
 def parse_index(data: bytes) -> CharIndex:
     """Read :func:`dump_index` output back; ``ValueError`` when stale or damaged."""
-    fields, payload = unseal(data, _MAGIC, _expected(), what="index", max_header=512)
+    fields, payload = unseal(data, _MAGIC, _expected(), what="index", max_header=8192)
     try:
-        sizes = [int(s) for s in fields["sizes"].split(",")]
+        listed = [entry.split(":") for entry in fields["chunks"].split(",")]
+        sizes = [(name, int(size)) for name, size in listed]
     except (ValueError, KeyError) as exc:
         raise ValueError(f"damaged index header: {exc!r}") from None
-    if len(sizes) != 4 or sum(sizes) != len(payload) or sizes[1] % 4 or sizes[2] % 4:
+    if sum(size for _, size in sizes) != len(payload) or len(dict(sizes)) != len(sizes):
         raise ValueError("index file has the wrong size")
-    cuts = [0]
-    for size in sizes:
-        cuts.append(cuts[-1] + size)
-    words = str(payload[cuts[0] : cuts[1]], "utf-8").split("\n")
-    # Views over the bytes just read: no copy.  ("I" items are read with
-    # memcpy, so the unaligned start is fine on every platform.)
-    offsets = payload[cuts[1] : cuts[2]].cast("I")
-    postings = payload[cuts[2] : cuts[3]].cast("I")
-    emoji_text = str(payload[cuts[3] : cuts[4]], "utf-8")
-    return CharIndex(words, offsets, postings, emoji_text, start=32, stop=STOP_CODE)
+    chunks: dict[str, memoryview] = {}
+    at = 0
+    for name, size in sizes:
+        # Views over the bytes just read: no copy.
+        chunks[name] = payload[at : at + size]
+        at += size
+    return CharIndex(chunks, start=32, stop=STOP_CODE)
 
 
 def load_index(cache_dir: str | os.PathLike[str] | None = None) -> CharIndex:

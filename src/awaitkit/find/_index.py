@@ -1,54 +1,50 @@
-"""The fast character index: sorted words over packed, sorted posting lists.
+"""The fast character index: characters and emoji sequences, by name, alias or keyword.
 
-Layout (chosen so that loading from the cache is a few ``memcpy``-like
-steps instead of rebuilding ~120,000 Python sets):
+An entry is a code point, or an emoji sequence (a flag, a keycap, a ZWJ
+family, a skin-tone variant) numbered from ``SEQUENCE_BASE``.  Its names
+are spread over word tables (see :mod:`awaitkit.find._tables`), one per
+source, so that each result says how it was found:
 
-* ``words``: the sorted vocabulary.  Binary search finds a word, and the
-  words sharing a prefix are one contiguous run, so prefix matching needs
-  no extra structure.
-* ``postings``: one table of uint32 (``array('I')`` when built, a
-  ``memoryview`` over the cache file's bytes when loaded); word ``i`` owns
-  ``postings[offsets[i]:offsets[i + 1]]``, sorted.  Each value packs
-  ``code << 5 | words_in_name`` so ranking ("fewer extra words first")
-  needs no name look-ups; the same character always packs to the same value,
-  so intersections compare plain ints.
-* Hex endings of generated names (``CJK UNIFIED IDEOGRAPH-4E00``) are not
-  indexed: they were 82 % of the book's keys.  A query word that looks like
-  hex is checked against the name of that one code point instead.
+========================  ===========  ====================================
+table                     ``via``      rank
+========================  ===========  ====================================
+``name``                  name         Unicode and emoji names: first
+``alias``                 alias        Unicode name aliases: with names
+``keyword``               keyword      CLDR keywords: after names
+``name.LANG``             name         with ``lang=``: before all the above
+``keyword.LANG``          keyword      with ``lang=``: before English keywords
+========================  ===========  ====================================
+
+Within a rank: a name that is exactly the query's words first, then fewer
+extra words, then names before aliases, then code point order (sequences
+after characters).  An entry found in several tables is listed once, for
+its best.  The tables are named byte chunks (:mod:`awaitkit.find._cache`
+stores them as they are); a table is parsed the first time a query needs it,
+so a ``lang=`` table costs nothing until asked for.
 """
 
 from __future__ import annotations
 
-from array import array
-from bisect import bisect_left
-from collections import defaultdict
-from collections.abc import Sequence
-
 from awaitkit.find._query import parse_query
-from awaitkit.find._ucd import STOP_CODE, generated_suffix, tokenize, ucd
+from awaitkit.find._tables import ENTRY_MASK, SEQUENCE_BASE, WordTable
+from awaitkit.find._ucd import STOP_CODE, strip_marks, ucd
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: typing costs ~2 ms at start-up
 if TYPE_CHECKING:
-    from typing import TypeAlias
+    from collections.abc import Callable, Mapping
 
+    from awaitkit.find._query import ParsedQuery
     from awaitkit.find._results import QueryResult
-
-    # An array('I') when built, a zero-copy view of the file's bytes when loaded.
-    IntTable: TypeAlias = array[int] | memoryview
 
 __all__ = ["CharIndex"]
 
-_COUNT_BITS = 5
-_COUNT_MASK = (1 << _COUNT_BITS) - 1
-_CODE_MASK = 0x1FFFFF  # 21 bits hold any code point
-_HEX = frozenset("0123456789ABCDEF")
-# Checking the last (prefix) word against one candidate's own name costs about
-# as much as adding this many postings to a set: whichever is cheaper is used.
-_SET_COST_RATIO = 64
+_VIAS = ("name", "alias", "keyword")
+_TABLE_PARTS = ("words", "offsets", "postings", "ids", "texts")
+_KINDS = ("char", "sequence")
 
 
 class CharIndex:
-    """Search Unicode characters by name words, code point or pasted text.
+    """Search Unicode characters and emoji sequences by name words, code point or text.
 
     Get the full index from :func:`awaitkit.find.load_index` (cached on
     disk); ``CharIndex.build(start, stop)`` builds a range in memory::
@@ -56,293 +52,383 @@ class CharIndex:
         >>> index = CharIndex.build(32, 128)
         >>> index.query("dollar").matches[0].name
         'DOLLAR SIGN'
+
+    ``languages`` lists what ``lang=`` takes (``"en"`` and those the emoji
+    data has names in).
     """
 
     __slots__ = (
-        "_emoji",
-        "_emoji_text",
-        "_offsets",
-        "_postings",
-        "_words",
+        "_chunks",
+        "_labels",
+        "_sequence_codes",
+        "_sequence_labels",
+        "_sequence_of",
+        "_sequences",
+        "_tables",
+        "languages",
         "start",
         "stop",
     )
 
     def __init__(
-        self,
-        words: list[str],
-        offsets: IntTable,
-        postings: IntTable,
-        emoji_text: str,
-        *,
-        start: int,
-        stop: int,
+        self, chunks: Mapping[str, bytes | memoryview], *, start: int, stop: int
     ) -> None:
-        # Cheap consistency checks, so a damaged table fails here (and the
-        # cache is rebuilt) rather than at query time.
-        if len(offsets) != len(words) + 1 or offsets[-1] != len(postings):
-            raise ValueError("index offsets do not match words and postings")
-        emoji_chars = emoji_text.partition("\n")[0]
-        if emoji_text and emoji_text.count("\n") != len(emoji_chars):
-            raise ValueError("index emoji table is inconsistent")
-        self._words = words
-        self._offsets = offsets
-        self._postings = postings
-        self._emoji_text = emoji_text
-        self._emoji: dict[int, str] | None = None
+        self._chunks = dict(chunks)
         self.start = start
         self.stop = stop
+        self._tables: dict[str, WordTable | None] = {}
+        self._labels: dict[str, dict[int, str]] = {}
+        self._sequence_of: dict[str, int] | None = None
+        self._sequence_codes: dict[int, str] = {}
+        for part in ("seq.chars", "seq.labels"):
+            if part not in self._chunks:
+                raise ValueError(f"index chunk {part} is missing")
+        self._sequences = _lines(self._chunks["seq.chars"])
+        self._sequence_labels = _lines(self._chunks["seq.labels"])
+        if len(self._sequence_labels) != len(self._sequences):
+            raise ValueError("index sequence labels do not match the sequences")
+        langs = {k.split(".")[1] for k in self._chunks if k.startswith("name.")}
+        langs -= {*_TABLE_PARTS, "label_ids", "labels"}
+        self.languages = ("en", *sorted(langs))
+        # The table every query needs, checked now: a damaged file fails
+        # here, and the cache rebuilds it, rather than at query time.
+        if self._table("name") is None:
+            raise ValueError("index table name is missing")
 
     @classmethod
     def build(cls, start: int = 32, stop: int = STOP_CODE) -> CharIndex:
-        """Index the named characters in ``range(start, stop)`` (~0.5 s for all)."""
-        emoji = _emoji_names(start, stop)
-        table: defaultdict[str, list[int]] = defaultdict(list)
-        name_of = ucd.name
-        for code in range(start, stop):
-            name = name_of(chr(code), "")
-            if not name:
-                continue
-            # Unicode names hold only A-Z, 0-9, space and hyphen, so this is
-            # tokenize(name) at a fraction of the cost (this loop runs 1.1M times).
-            words = name.replace("-", " ").split()
-            value = code << _COUNT_BITS | min(len(words), _COUNT_MASK)
-            if name.endswith(f"-{code:04X}"):
-                words.pop()  # a generated hex ending, see generated_suffix()
-            unique = set(words)
-            for alt in emoji.get(code, ()):
-                unique.update(alt.split())
-            for word in unique:
-                table[word].append(value)  # codes ascend, so each list is sorted
-        vocabulary = sorted(table)
-        offsets = array("I", [0])
-        postings = array("I")
-        for word in vocabulary:
-            postings.extend(table[word])
-            offsets.append(len(postings))
-        # First line: the emoji themselves; then one line of names per emoji,
-        # so loading is one zip() instead of parsing 1,600 lines.
-        codes = sorted(emoji)
-        emoji_text = "\n".join(
-            ["".join(map(chr, codes)), *("|".join(emoji[code]) for code in codes)]
-        )
-        return cls(vocabulary, offsets, postings, emoji_text, start=start, stop=stop)
+        """Index the named characters in ``range(start, stop)`` and the emoji (~2 s for all)."""
+        from awaitkit.find._build import build_chunks
 
-    def parts(self) -> tuple[list[str], IntTable, IntTable, str]:
-        """The raw tables (words, offsets, postings, emoji names), for storage."""
-        return self._words, self._offsets, self._postings, self._emoji_text
+        return cls(build_chunks(start, stop), start=start, stop=stop)
+
+    def parts(self) -> dict[str, bytes | memoryview]:
+        """The raw tables as named byte chunks, for storage."""
+        return dict(self._chunks)
 
     def __repr__(self) -> str:
+        table = self._table("name")
+        words, postings = (len(table.words), len(table)) if table else (0, 0)
         return (
             f"<CharIndex U+{self.start:04X}..U+{self.stop - 1:04X} "
-            f"words={len(self._words)} postings={len(self._postings)}>"
+            f"words={words} postings={postings} sequences={len(self._sequences)} "
+            f"languages={len(self.languages)}>"
         )
 
+    # -- the public queries -----------------------------------------------------
+
     def query(
-        self, text: str, *, limit: int | None = None, offset: int = 0
+        self,
+        text: str,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        types: tuple[str, ...] | None = None,
+        lang: str | None = None,
+        any_word: bool = False,
+        exact: bool = False,
+        where: Callable[[str], bool] | None = None,
     ) -> QueryResult:
-        """Find characters for ``text``, best first; ``limit``/``offset`` page them.
+        """Find characters and sequences for ``text``, best first; ``limit``/``offset`` page them.
+
+        ``types`` keeps kinds of result (``"char"``, ``"sequence"``);
+        ``lang`` searches emoji names and keywords in that language too
+        (one of :attr:`languages`) and names the results in it;
+        ``any_word`` finds entries having any of the words (most first);
+        ``exact`` only whole names; ``where`` keeps the results whose
+        string it accepts, before paging.
 
         Raises :class:`~awaitkit.core.QueryError` for an empty, whitespace-only
-        or oversized query, or a negative ``limit``/``offset``.  Nothing found
-        is not an error: ``QueryResult(total=0, matches=())``.
+        or oversized query, an unknown type or language, or a negative
+        ``limit``/``offset``.  Nothing found is not an error:
+        ``QueryResult(total=0, matches=())``.
         """
         from awaitkit.find._results import Match, QueryResult
 
-        total, codes = self.codes(text, limit=limit, offset=offset)
-        matches = tuple(Match.of(chr(c), self._name(c)) for c in codes)
+        total, found = self.found(
+            text,
+            limit=limit,
+            offset=offset,
+            types=types,
+            lang=lang,
+            any_word=any_word,
+            exact=exact,
+            where=where,
+        )
+        # Match(...) directly, not Match.of(): the code column of a sequence
+        # is kept by code(), and "flag" alone has ~290 results to build.
+        matches = tuple(
+            Match(self.char(e), self.code(e), self.name(e, lang), _kind(e), via)
+            for e, via in found
+        )
         return QueryResult(total, matches)
 
     def codes(
-        self, text: str, *, limit: int | None = None, offset: int = 0
+        self,
+        text: str,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        **options: object,
     ) -> tuple[int, list[int]]:
-        """Like :meth:`query`, as ``(total, code points of the page)``.
+        """Like :meth:`query`, as ``(total, entries of the page)``.
 
-        For callers that format lines themselves: it skips building
-        :class:`Match` values (and importing :mod:`dataclasses`, ~6 ms of a
-        cold CLI start).
+        An entry is a code point, or an emoji sequence (``>= 0x110000``):
+        :meth:`char`, :meth:`code` and :meth:`name` describe it.  For callers
+        that format lines themselves: it skips building :class:`Match`
+        values (and importing :mod:`dataclasses`, ~6 ms of a cold CLI start).
         """
+        total, found = self.found(text, limit=limit, offset=offset, **options)  # type: ignore[arg-type]
+        return total, [entry for entry, _ in found]
+
+    def found(
+        self,
+        text: str,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        types: tuple[str, ...] | None = None,
+        lang: str | None = None,
+        any_word: bool = False,
+        exact: bool = False,
+        where: Callable[[str], bool] | None = None,
+    ) -> tuple[int, list[tuple[int, str]]]:
+        """``(total, [(entry, via), ...] of the page)``: :meth:`query` without values."""
         from awaitkit.core.errors import QueryError
 
         if offset < 0 or (limit is not None and limit < 0):
             raise QueryError("limit and offset must not be negative")
+        if types is not None:
+            for kind in types:
+                if kind not in _KINDS:
+                    raise QueryError(f"unknown type {kind!r}; known: char, sequence")
+        lang = self._language(lang)
         parsed = parse_query(text)
-        if parsed.words:
-            found = self._search(parsed.words)
+        folded = None
+        if lang is not None:
+            folded = parse_query(text, fold=True)
+            if parsed.pasted and folded.words:
+                parsed = parse_query(strip_marks(text))
+        if parsed.words or (folded is not None and folded.words):
+            found = self._search(parsed, folded, lang, any_word=any_word, exact=exact)
+        elif parsed.pasted:
+            found = [(e, "text") for e in self._segment(text.strip())]
         else:
-            found = [c for c in parsed.codes if self._name(c)]
+            found = [(c, "code") for c in parsed.codes if self.name(c)]
+        if types is not None and set(types) != set(_KINDS):
+            wanted_sequences = "sequence" in types
+            found = [f for f in found if (f[0] >= SEQUENCE_BASE) == wanted_sequences]
+        if where is not None:
+            found = [f for f in found if where(self.char(f[0]))]
         end = None if limit is None else offset + limit
         return len(found), found[offset:end]
 
-    def name(self, code: int) -> str:
-        """The Unicode name of ``code``, ``""`` when unnamed or outside this index."""
-        return self._name(code)
+    # -- entries ------------------------------------------------------------------
 
-    # -- look-ups -----------------------------------------------------------
+    def char(self, entry: int) -> str:
+        """The string of ``entry``: one character, or a whole sequence."""
+        if entry >= SEQUENCE_BASE:
+            return self._sequences[entry - SEQUENCE_BASE]
+        return chr(entry)
 
-    def _name(self, code: int) -> str:
-        if self.start <= code < self.stop:
-            return str(ucd.name(chr(code), ""))
+    def code(self, entry: int) -> str:
+        """``"U+1F431"``, or every code point of a sequence: ``"U+1F1E7 U+1F1F7"``."""
+        if entry < SEQUENCE_BASE:
+            return f"U+{entry:04X}"
+        code = self._sequence_codes.get(entry)
+        if code is None:
+            # Kept: a sequence is spelt out each time it is shown.
+            code = " ".join(f"U+{ord(c):04X}" for c in self.char(entry))
+            self._sequence_codes[entry] = code
+        return code
+
+    def name(self, entry: int, lang: str | None = None) -> str:
+        """The name of ``entry`` (in ``lang`` where it has one); ``""`` when unnamed.
+
+        A character's Unicode name, else its name alias (``DELETE`` for
+        U+007F); a sequence's emoji name (``FLAG BRAZIL``).
+        """
+        if lang is not None and lang != "en":
+            named = self._label(f"name.{lang}", entry)
+            if named:
+                return named
+        if entry >= SEQUENCE_BASE:
+            n = entry - SEQUENCE_BASE
+            if n < len(self._sequences):
+                return self._sequence_labels[n]
+            return ""
+        if self.start <= entry < self.stop:
+            return str(ucd.name(chr(entry), "")) or self._label("alias", entry)
         return ""
 
-    def _generated(self, word: str) -> int | None:
-        """The packed value of the character whose generated name ends in ``word``."""
-        if 4 <= len(word) <= 6 and _HEX.issuperset(word):
-            code = int(word, 16)
-            name = self._name(code) if code <= _CODE_MASK else ""
-            if name and generated_suffix(code, name) == word:
-                return code << _COUNT_BITS | min(len(_name_tokens(name)), _COUNT_MASK)
-        return None
+    # -- look-ups -------------------------------------------------------------------
 
-    def _exact(self, word: str) -> Sequence[int]:
-        """Sorted packed values of the characters whose names contain ``word``."""
-        words = self._words
-        i = bisect_left(words, word)
-        found: Sequence[int] = ()
-        if i < len(words) and words[i] == word:
-            found = self._postings[self._offsets[i] : self._offsets[i + 1]]
-        extra = self._generated(word)
-        if extra is not None:
-            merged = list(found)
-            merged.insert(bisect_left(merged, extra), extra)
-            found = merged
-        return found
+    def _language(self, lang: str | None) -> str | None:
+        if lang is None or lang == "en":
+            return None
+        if lang not in self.languages:
+            from awaitkit.core.errors import QueryError
 
-    def _prefixed(self, prefix: str) -> set[int]:
-        """Packed values of characters having a name word that starts with ``prefix``."""
-        lo, hi = self._prefix_run(prefix)
-        found = set(self._postings[lo:hi])
-        extra = self._generated(prefix)
-        if extra is not None:
-            found.add(extra)
-        return found
-
-    def _has_prefix(self, code: int, prefix: str) -> bool:
-        name = self._name(code)
-        words = _name_tokens(name)
-        # A generated hex ending matches only whole (see _generated).
-        if generated_suffix(code, name) and words.pop() == prefix:
-            return True
-        for alt in self._emoji_names(code):
-            words.extend(alt)
-        return any(w.startswith(prefix) for w in words)
-
-    def _prefix_run(self, prefix: str) -> tuple[int, int]:
-        """Posting bounds of the words starting with ``prefix`` (one run: they sort together)."""
-        words = self._words
-        lo = bisect_left(words, prefix)
-        hi = bisect_left(words, prefix + "\uffff", lo)
-        return self._offsets[lo], self._offsets[hi]
-
-    def _search(self, words: tuple[str, ...]) -> list[int]:
-        *full, last = words
-        lists = sorted((self._exact(w) for w in set(full)), key=len)
-        lo, hi = self._prefix_run(last)
-        if not lists or hi - lo < len(lists[0]):
-            # The prefix is the rarest word: start from it.
-            candidates = sorted(self._prefixed(last))
-            candidates = [v for v in candidates if all(_contains(r, v) for r in lists)]
-        else:
-            first, rest = lists[0], lists[1:]
-            candidates = [v for v in first if all(_contains(r, v) for r in rest)]
-            if hi - lo > _SET_COST_RATIO * len(candidates):
-                complete = self._exact(last)
-                candidates = [
-                    v
-                    for v in candidates
-                    if _contains(complete, v)
-                    or self._has_prefix(v >> _COUNT_BITS, last)
-                ]
-            else:
-                prefixed = self._prefixed(last)
-                candidates = [v for v in candidates if v in prefixed]
-        return self._rank(candidates, words)
-
-    def _rank(self, values: list[int], words: tuple[str, ...]) -> list[int]:
-        """Codes ordered by: exact name first, then fewer extra words, then code point."""
-        wanted = sorted(words)
-        need, last = set(words[:-1]), words[-1]
-        emoji = self._emoji_table()
-        keys = []
-        for value in values:
-            code = value >> _COUNT_BITS
-            extra = (value & _COUNT_MASK) - len(words)
-            inexact = 1
-            if code in emoji:
-                inexact, extra = self._best_name(code, need, last, wanted)
-            elif extra <= 0:
-                extra = 0
-                if sorted(_name_tokens(self._name(code))) == wanted:
-                    inexact = 0
-            keys.append(inexact << 26 | min(extra, _COUNT_MASK) << 21 | code)
-        keys.sort()
-        return [key & _CODE_MASK for key in keys]
-
-    def _best_name(
-        self, code: int, need: set[str], last: str, wanted: list[str]
-    ) -> tuple[int, int]:
-        """Best (inexact, extra words) over the names of an emoji that match.
-
-        An emoji has its Unicode name and CLDR names; it ranks by whichever
-        single name matches best.  When the words matched only across names,
-        the Unicode name's length decides.
-        """
-        name = _name_tokens(self._name(code))
-        best = (1, max(len(name) - len(wanted), 0))
-        matched = False
-        for alt in (name, *self._emoji_names(code)):
-            if need.issubset(alt) and (
-                last in alt or any(w.startswith(last) for w in alt)
-            ):
-                extra = len(alt) - len(wanted)
-                exact = extra == 0 and sorted(alt) == wanted
-                rank = (0 if exact else 1, max(extra, 0))
-                if not matched or rank < best:
-                    best, matched = rank, True
-        return best
-
-    def _emoji_table(self) -> dict[int, str]:
-        # Parsed on first use: most queries never touch it, loading stays fast.
-        if self._emoji is None:
-            chars, _, names = self._emoji_text.partition("\n")
-            lines = names.split("\n") if chars else []
-            self._emoji = dict(zip(map(ord, chars), lines, strict=True))
-        return self._emoji
-
-    def _emoji_names(self, code: int) -> list[list[str]]:
-        """The CLDR names of emoji ``code`` as word lists (none for other characters)."""
-        names = self._emoji_table().get(code)
-        return [name.split() for name in names.split("|")] if names else []
-
-
-def _name_tokens(name: str) -> list[str]:
-    """``tokenize(name)`` for a Unicode name (only A-Z, 0-9, space, hyphen), faster."""
-    return name.replace("-", " ").split()
-
-
-def _contains(values: Sequence[int], value: int) -> bool:
-    i = bisect_left(values, value)
-    return i < len(values) and values[i] == value
-
-
-def _emoji_names(start: int, stop: int) -> dict[int, list[str]]:
-    """CLDR short names and common aliases of single-code-point emoji, as word strings."""
-    try:
-        import emoji
-    except ImportError:  # pragma: no cover - emoji is a declared dependency
-        return {}
-    names: dict[int, list[str]] = {}
-    for sequence, data in emoji.EMOJI_DATA.items():
-        core = sequence.replace("\ufe0f", "")  # drop the emoji-style selector
-        if len(core) != 1 or not start <= ord(core) < stop:
-            continue
-        alts = names.setdefault(ord(core), [])
-        for raw in [data.get("en", ""), *data.get("alias", [])]:
-            # "piñata" -> "PINATA": queries are typed in ASCII.
-            plain = "".join(
-                c for c in ucd.normalize("NFKD", raw) if not ucd.combining(c)
+            shown = lang if len(lang) <= 20 else lang[:20] + "..."
+            raise QueryError(
+                f"unknown language {shown!r}; known: {', '.join(self.languages)}"
             )
-            words = " ".join(tokenize(plain))
-            if words and words not in alts:
-                alts.append(words)
-    return {code: alts for code, alts in names.items() if alts}
+        return lang
+
+    def _table(self, name: str) -> WordTable | None:
+        if name in self._tables:
+            return self._tables[name]
+        table = None
+        if f"{name}.words" in self._chunks:
+            parts = [self._chunks[f"{name}.{p}"] for p in _TABLE_PARTS]
+            words = str(parts[0], "utf-8")
+            table = WordTable(
+                words.split("\n") if words else [],
+                _ints(parts[1]),
+                _ints(parts[2]),
+                _ints(parts[3]),
+                str(parts[4], "utf-8"),
+                unicode_names=name == "name",
+                start=self.start,
+                stop=self.stop,
+            )
+        self._tables[name] = table
+        return table
+
+    def _label(self, prefix: str, entry: int) -> str:
+        labels = self._labels.get(prefix)
+        if labels is None:
+            ids = self._chunks.get(f"{prefix}.label_ids")
+            names = self._chunks.get(f"{prefix}.labels")
+            labels = {}
+            if ids is not None and names is not None:
+                labels = dict(zip(_ints(ids), _lines(names), strict=True))
+            self._labels[prefix] = labels
+        return labels.get(entry, "")
+
+    def _segment(self, text: str) -> list[int]:
+        """The entries of pasted ``text``: emoji sequences whole, longest first."""
+        sequences = self._sequence_of
+        if sequences is None:
+            sequences = {}
+            for n, chars in enumerate(self._sequences):
+                sequences[chars] = SEQUENCE_BASE + n
+                sequences.setdefault(chars.replace("\ufe0f", ""), SEQUENCE_BASE + n)
+            self._sequence_of = sequences
+        longest = max(map(len, sequences), default=0)
+        found: dict[int, None] = {}
+        i = 0
+        while i < len(text):
+            for size in range(min(longest, len(text) - i), 1, -1):
+                entry = sequences.get(text[i : i + size])
+                if entry is not None:
+                    found[entry] = None
+                    i += size
+                    break
+            else:
+                code = ord(text[i])
+                if not text[i].isspace() and self.name(code):
+                    found[code] = None
+                i += 1
+        return list(found)
+
+    def _search(
+        self,
+        parsed: ParsedQuery,
+        folded: ParsedQuery | None,
+        lang: str | None,
+        *,
+        any_word: bool,
+        exact: bool,
+    ) -> list[tuple[int, str]]:
+        # (table, via, tier, words): lower tiers rank first.
+        plan: list[tuple[str, int, int, ParsedQuery]] = []
+        if lang is not None and folded is not None and folded.words:
+            plan.append((f"name.{lang}", 0, 0, folded))
+            plan.append((f"keyword.{lang}", 2, 2, folded))
+        base = 1 if lang is not None else 0
+        if parsed.words:
+            plan += [("name", 0, base, parsed), ("alias", 1, base, parsed)]
+            plan.append(("keyword", 2, base + 1 + (lang is not None), parsed))
+        keys: list[int] = []
+        for name, via, tier, words in plan:
+            table = self._table(name)
+            if table is not None:
+                keys += _table_keys(table, words, via, tier, any_word, exact)
+        keys.sort()
+        seen: set[int] = set()
+        found = []
+        for key in keys:
+            entry = key & ENTRY_MASK
+            if entry not in seen:
+                seen.add(entry)
+                found.append((entry, _VIAS[key >> 21 & 3]))
+        return found
+
+
+def _table_keys(
+    table: WordTable,
+    parsed: ParsedQuery,
+    via: int,
+    tier: int,
+    any_word: bool,
+    exact: bool,
+) -> list[int]:
+    """Sort keys ``tier, words missed, inexact, extra words, via, entry`` of one table."""
+    words = parsed.words
+    prefix = parsed.prefix and not exact
+    keep: Callable[[list[str]], bool] | None = None
+    if exact:
+        wanted = list(words)
+
+        def keep(name: list[str]) -> bool:
+            return name == wanted
+
+    elif parsed.phrases:
+        phrases = parsed.phrases
+
+        def keep(name: list[str]) -> bool:
+            return all(_has_run(name, phrase) for phrase in phrases)
+
+    if any_word:
+        values = table.search_any(words, prefix=prefix)
+        missed = [v >> 26 for v in values]
+        values = [v & ((1 << 26) - 1) for v in values]
+        ranks = table.rank_keys(values, words, prefix=prefix, keep=keep)
+    else:
+        values = table.search(words, prefix=prefix)
+        missed = [0] * len(values)
+        ranks = table.rank_keys(values, words, prefix=prefix, keep=keep)
+    top = tier << 45
+    return [
+        top | miss << 34 | (rank >> 21) << 23 | via << 21 | (rank & ENTRY_MASK)
+        for miss, rank in zip(missed, ranks, strict=True)
+        if rank >= 0
+    ]
+
+
+def _kind(entry: int) -> str:
+    return "sequence" if entry >= SEQUENCE_BASE else "char"
+
+
+def _has_run(name: list[str], phrase: tuple[str, ...]) -> bool:
+    """Whether ``phrase`` occurs in ``name`` as adjacent words, in order."""
+    size = len(phrase)
+    first = phrase[0]
+    return any(
+        word == first and tuple(name[i : i + size]) == phrase
+        for i, word in enumerate(name)
+    )
+
+
+def _ints(chunk: bytes | memoryview) -> memoryview:
+    """A uint32 table over ``chunk``'s bytes, no copy; ``ValueError`` when cut."""
+    if len(chunk) % 4:
+        raise ValueError("index table has the wrong size")
+    # ("I" items are read with memcpy, so an unaligned start is fine.)
+    return memoryview(chunk).cast("B").cast("I")
+
+
+def _lines(chunk: bytes | memoryview) -> list[str]:
+    text = str(chunk, "utf-8")
+    return text.split("\n") if text else []

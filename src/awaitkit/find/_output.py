@@ -15,8 +15,8 @@ JSON (``--json``, ``--jsonl`` and the picker backend) carries every field of
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from awaitkit.core.errors import QueryError, UsageError
 
@@ -186,11 +186,16 @@ def print_matches(
     template: Template | None,
     rule: str,
     predicates: Sequence[Callable[[str], bool]] = (),
+    *,
+    options: Mapping[str, Any] | None = None,
 ) -> int:
     """``find --json``, ``--jsonl`` or ``--format``: every field of each match.
 
     ``predicates`` (``--block``, ``--script``, ``--category`` on a query) keep
-    the matches whose string passes them all; the total counts those.
+    the matches whose string passes them all, tested by the index before it
+    pages (its ``where=``); the total counts those.  ``options`` are more
+    keyword arguments of ``CharIndex.query`` (``lang``, ``any_word``,
+    ``exact``; a ``where`` in them wins over ``predicates``).
     Returns the exit status: 0 when something was found, else 1.
     """
     import sys
@@ -198,14 +203,11 @@ def print_matches(
     out = sys.stdout
     text = " ".join(args.words)
     try:
-        if predicates:
-            every = index.query(text).matches
-            kept = [m for m in every if all(p(m.char) for p in predicates)]
-            end = None if args.limit is None else args.offset + args.limit
-            total, matches = len(kept), kept[args.offset : end]
-        else:
-            result = index.query(text, limit=args.limit, offset=args.offset)
-            total, matches = result.total, list(result.matches)
+        extra = dict(options or {})
+        if predicates and "where" not in extra:
+            extra["where"] = lambda s: all(p(s) for p in predicates)
+        result = index.query(text, limit=args.limit, offset=args.offset, **extra)
+        total, matches = result.total, list(result.matches)
     except QueryError as exc:
         raise UsageError(str(exc)) from exc
     if args.json:

@@ -22,7 +22,8 @@ chunks, never held.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, BinaryIO
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from awaitkit.core.errors import QueryError
 from awaitkit.find._output import match_dict
@@ -50,8 +51,18 @@ def _dumps(obj: object) -> bytes:
         return json.dumps(obj, separators=(",", ":")).encode("ascii") + b"\n"
 
 
-def answer(index: CharIndex, line: bytes, *, limit: int, offset: int = 0) -> bytes:
-    """The JSON line answering one query ``line`` (without its newline)."""
+def answer(
+    index: CharIndex,
+    line: bytes,
+    *,
+    limit: int,
+    offset: int = 0,
+    options: Mapping[str, Any] | None = None,
+) -> bytes:
+    """The JSON line answering one query ``line`` (without its newline).
+
+    ``options``: more keyword arguments of ``CharIndex.query`` (``lang``...).
+    """
     line = line.removesuffix(b"\r")
     try:
         query = line.decode("utf-8")
@@ -66,7 +77,7 @@ def answer(index: CharIndex, line: bytes, *, limit: int, offset: int = 0) -> byt
         # What a picker sends when its input is cleared: nothing to show.
         return _dumps({"query": "", "total": 0, "matches": []})
     try:
-        result = index.query(query, limit=limit, offset=offset)
+        result = index.query(query, limit=limit, offset=offset, **(options or {}))
     except QueryError as exc:
         return _dumps({"query": query, "error": str(exc)})
     return _dumps(
@@ -86,6 +97,7 @@ def serve_queries(
     limit: int = PICKER_LIMIT,
     offset: int = 0,
     max_line: int = MAX_LINE,
+    options: Mapping[str, Any] | None = None,
 ) -> int:
     """Answer every line of ``stdin`` on ``stdout`` until EOF; returns 0.
 
@@ -101,10 +113,14 @@ def serve_queries(
         if not chunk:
             return 0
         if chunk.endswith(b"\n"):
-            stdout.write(answer(index, chunk[:-1], limit=limit, offset=offset))
+            stdout.write(
+                answer(index, chunk[:-1], limit=limit, offset=offset, options=options)
+            )
         elif len(chunk) <= max_line:
             # EOF in the middle of a line: answer what there is, then stop.
-            stdout.write(answer(index, chunk, limit=limit, offset=offset))
+            stdout.write(
+                answer(index, chunk, limit=limit, offset=offset, options=options)
+            )
         else:
             stdout.write(too_long)
             stdout.flush()

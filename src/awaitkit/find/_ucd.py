@@ -16,7 +16,9 @@ except ImportError:  # pragma: no cover - unicodedata2 is a declared dependency
 
 __all__ = [
     "STOP_CODE",
+    "fold_words",
     "generated_suffix",
+    "strip_marks",
     "tokenize",
     "ucd",
     "unicode_version",
@@ -43,6 +45,23 @@ def tokenize(text: str) -> list[str]:
     ['CAT', 'FACE', 'SMILE']
     """
     return _WORD.findall(text.upper().translate(_APOSTROPHES))
+
+
+def strip_marks(text: str) -> str:
+    """``text`` without accents and other combining marks: ``tête`` -> ``tete``."""
+    return "".join(c for c in ucd.normalize("NFKD", text) if not ucd.combining(c))
+
+
+_FOLD_SPLIT = re.compile(r"[\W_]+")
+
+
+def fold_words(text: str) -> list[str]:
+    """Words in any script, case-folded, without accents (names in other languages).
+
+    >>> fold_words("Tête de chat")
+    ['tete', 'de', 'chat']
+    """
+    return [w for w in _FOLD_SPLIT.split(strip_marks(text).casefold()) if w]
 
 
 def generated_suffix(code: int, name: str) -> str:

@@ -13,8 +13,8 @@ from awaitkit._argtypes import Subcommands, non_negative_int, positive_int
 
 TYPE_CHECKING = False  # typing costs ~2 ms at start-up; type checkers know this name
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-    from typing import TextIO
+    from collections.abc import Callable, Iterator, Sequence
+    from typing import Any, TextIO
 
     from awaitkit.find._index import CharIndex
 
@@ -24,6 +24,14 @@ examples:
   awaitkit find cat face          names containing CAT and FACE
   awaitkit find cat fa            the last word is a prefix: CAT FACE...
   awaitkit find thumbs up         emoji short names work too
+  awaitkit find flag brazil       emoji sequences: flags, keycaps, families,
+                                  skin tones (their code points, space-separated)
+  awaitkit find nbsp              name aliases: nbsp, bom, zwj, factorial
+  awaitkit find sad               CLDR keywords, listed after name matches
+  awaitkit find --lang fr chat    emoji names and keywords in French too
+  awaitkit find -o cat dog        any of the words (the most words first)
+  awaitkit find -x red heart      whole names only
+  awaitkit find '"thumbs up"'     a phrase: these words, adjacent, in order
   awaitkit find U+1F431           a code point (also 0x1F431)
   awaitkit find U+2042..U+2044    a range (also U+2042-2044): every code point,
                                   unnamed ones as <reserved-0378>, <surrogate-D800>
@@ -66,6 +74,25 @@ def register(commands: Subcommands) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("words", nargs="*", metavar="WORD", help="query words")
+    how = parser.add_argument_group("query")
+    how.add_argument(
+        "-o",
+        "--or",
+        dest="any_word",
+        action="store_true",
+        help="match names having any of the words (most words first)",
+    )
+    how.add_argument(
+        "-x",
+        "--exact",
+        action="store_true",
+        help="match whole names only (no prefix, no extra words)",
+    )
+    how.add_argument(
+        "--lang",
+        metavar="LANG",
+        help="search emoji names and keywords in LANG too (fr, de, es, ja, ...)",
+    )
     shape = parser.add_mutually_exclusive_group()
     shape.add_argument(
         "--json",
@@ -167,12 +194,17 @@ def _run(args: argparse.Namespace) -> int:
 
         args.template = parse_template(args.format)
     if args.stdin_queries:
-        from awaitkit.find._cache import load_index
         from awaitkit.find._picker import PICKER_LIMIT, serve_queries
 
         limit = PICKER_LIMIT if args.limit is None else args.limit
+        index = load_checked(args)
         return serve_queries(
-            load_index(), sys.stdin.buffer, out.buffer, limit=limit, offset=args.offset
+            index,
+            sys.stdin.buffer,
+            out.buffer,
+            limit=limit,
+            offset=args.offset,
+            options=query_options(args),
         )
     try:
         if listing:
@@ -226,40 +258,66 @@ def _run_codes(args: argparse.Namespace, out: TextIO) -> int:
     return _print_codes(args, out, codes, total)
 
 
+def load_checked(args: argparse.Namespace) -> CharIndex:
+    """The index, after checking ``--lang`` against what it has (a usage error)."""
+    from awaitkit.core.errors import UsageError
+    from awaitkit.find._cache import load_index
+
+    index = load_index()
+    if args.lang is not None and args.lang.lower() not in index.languages:
+        raise UsageError(
+            f"--lang: unknown language {args.lang[:20]!r}; known: "
+            + ", ".join(index.languages)
+        )
+    return index
+
+
+def query_options(
+    args: argparse.Namespace, predicates: Sequence[Callable[[str], bool]] = ()
+) -> dict[str, Any]:
+    """The keyword arguments of ``CharIndex.query`` that the options ask for."""
+    options: dict[str, Any] = {}
+    if args.lang is not None:
+        options["lang"] = args.lang.lower()
+    if args.any_word:
+        options["any_word"] = True
+    if args.exact:
+        options["exact"] = True
+    if predicates:
+        options["where"] = lambda s: all(p(s) for p in predicates)
+    return options
+
+
 def _run_index(
     args: argparse.Namespace,
     out: TextIO,
     text: str,
     predicates: list[Callable[[str], bool]],
 ) -> int:
-    from awaitkit.find._cache import load_index
-
-    index = load_index()
+    index = load_checked(args)
+    options = query_options(args, predicates)
     if args.template is not None or args.json or args.jsonl:
         from awaitkit.find._output import print_matches
 
-        return print_matches(args, index, args.template, _rule(out) * 66, predicates)
-    if predicates:
-        # Filtered here until CharIndex.query takes where=: every match is
-        # tested, then the page is cut, so the total counts filtered matches.
-        _, found = index.codes(text)
-        kept = [c for c in found if all(p(chr(c)) for p in predicates)]
-        end = None if args.limit is None else args.offset + args.limit
-        return _print_rows(args, out, len(kept), kept[args.offset : end], index)
-    total, codes = index.codes(text, limit=args.limit, offset=args.offset)
-    return _print_rows(args, out, total, codes, index)
+        return print_matches(
+            args, index, args.template, _rule(out) * 66, predicates, options=options
+        )
+    # where= filters before paging, so the total counts filtered matches.
+    total, found = index.codes(text, limit=args.limit, offset=args.offset, **options)
+    return _print_rows(args, out, total, found, index)
 
 
 def _print_rows(
     args: argparse.Namespace,
     out: TextIO,
     total: int,
-    codes: list[int],
+    entries: list[int],
     index: CharIndex,
 ) -> int:
     # The lines of format_match(), without building Match values (see codes()).
-    for c in codes:
-        print(f"U+{c:04X}", chr(c), index.name(c), sep="\t")
+    lang = args.lang.lower() if args.lang else None
+    for e in entries:
+        print(index.code(e), index.char(e), index.name(e, lang), sep="\t")
     if not args.compact:
         print(_rule(out) * 66, f"{total} found")
     return 0 if total else 1
