@@ -243,3 +243,26 @@ def test_any_text_gives_a_result_or_a_query_error(
 def test_odd_hex_like_queries(full_index: CharIndex, query: str) -> None:
     result = full_index.query(query)
     assert all(m.name for m in result.matches)
+
+
+def test_kept_matches_follow_language_and_via(full_index: CharIndex) -> None:
+    """Matches are reused across queries, never across languages or ways found."""
+    english = full_index.query("cat face").matches[0]
+    french = full_index.query("chat", lang="fr").matches
+    assert english.name == "CAT FACE"
+    assert any(m.char == english.char and m.name != "CAT FACE" for m in french)
+    assert full_index.query("cat face").matches[0] is english
+    by_code = full_index.query("U+1F431").matches[0]
+    assert (by_code.via, english.via) == ("code", "name")
+
+
+def test_kept_matches_are_bounded(
+    monkeypatch: pytest.MonkeyPatch, full_index: CharIndex
+) -> None:
+    import awaitkit.find._index as index_module
+
+    monkeypatch.setattr(index_module, "_MAX_KEPT_MATCHES", 100)
+    for query in ("flag", "face", "arrow", "latin small", "cjk"):
+        full_index.query(query, limit=400)
+        assert len(full_index._matches) <= 100 + 400
+    assert full_index.query("cat face").matches[0].name == "CAT FACE"

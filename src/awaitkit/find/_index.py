@@ -34,13 +34,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from awaitkit.find._query import ParsedQuery
-    from awaitkit.find._results import QueryResult
+    from awaitkit.find._results import Match, QueryResult
 
 __all__ = ["CharIndex"]
 
 _VIAS = ("name", "alias", "keyword")
 _TABLE_PARTS = ("words", "offsets", "postings", "ids", "texts")
 _KINDS = ("char", "sequence")
+# Matches kept for reuse (see query): a few MB at most.
+_MAX_KEPT_MATCHES = 20_000
 
 
 class CharIndex:
@@ -60,6 +62,7 @@ class CharIndex:
     __slots__ = (
         "_chunks",
         "_labels",
+        "_matches",
         "_sequence_codes",
         "_sequence_labels",
         "_sequence_of",
@@ -80,6 +83,7 @@ class CharIndex:
         self._labels: dict[str, dict[int, str]] = {}
         self._sequence_of: dict[str, int] | None = None
         self._sequence_codes: dict[int, str] = {}
+        self._matches: dict[tuple[int, str, str | None], Match] = {}
         for part in ("seq.chars", "seq.labels"):
             if part not in self._chunks:
                 raise ValueError(f"index chunk {part} is missing")
@@ -155,13 +159,26 @@ class CharIndex:
             exact=exact,
             where=where,
         )
-        # Match(...) directly, not Match.of(): the code column of a sequence
-        # is kept by code(), and "flag" alone has ~290 results to build.
-        matches = tuple(
-            Match(self.char(e), self.code(e), self.name(e, lang), _kind(e), via)
-            for e, via in found
-        )
-        return QueryResult(total, matches)
+        # Matches are immutable and the same entries come back query after
+        # query (each keystroke of a picker, "flag" and its ~290 results), so
+        # they are kept, up to a bound: building one costs more than finding it.
+        kept = self._matches
+        if len(kept) > _MAX_KEPT_MATCHES:
+            kept.clear()
+        matches = []
+        for entry, via in found:
+            match = kept.get((entry, via, lang))
+            if match is None:
+                match = Match(
+                    self.char(entry),
+                    self.code(entry),
+                    self.name(entry, lang),
+                    _kind(entry),
+                    via,
+                )
+                kept[entry, via, lang] = match
+            matches.append(match)
+        return QueryResult(total, tuple(matches))
 
     def codes(
         self,
@@ -397,8 +414,14 @@ def _table_keys(
         ranks = table.rank_keys(values, words, prefix=prefix, keep=keep)
     else:
         values = table.search(words, prefix=prefix)
-        missed = [0] * len(values)
         ranks = table.rank_keys(values, words, prefix=prefix, keep=keep)
+        top = tier << 45 | via << 21
+        # (rank >> 21) << 23 moves "inexact, extra words" above the via bits.
+        return [
+            top | (rank >> 21) << 23 | (rank & ENTRY_MASK)
+            for rank in ranks
+            if rank >= 0
+        ]
     top = tier << 45
     return [
         top | miss << 34 | (rank >> 21) << 23 | via << 21 | (rank & ENTRY_MASK)

@@ -197,15 +197,12 @@ class WordTable:
         if lists and not lists[0]:
             return []
         if not last:
-            first, rest = lists[0], lists[1:]
-            return [v for v in first if all(_contains(r, v) for r in rest)]
+            return _having_all(lists[0], lists[1:])
         lo, hi = self._prefix_run(last)
         if not lists or hi - lo < len(lists[0]):
             # The prefix is the rarest word: start from it.
-            candidates = sorted(self.prefixed(last))
-            return [v for v in candidates if all(_contains(r, v) for r in lists)]
-        first, rest = lists[0], lists[1:]
-        candidates = [v for v in first if all(_contains(r, v) for r in rest)]
+            return _having_all(sorted(self.prefixed(last)), lists)
+        candidates = _having_all(lists[0], lists[1:])
         if hi - lo > _SET_COST_RATIO * len(candidates):
             complete = self.exact(last)
             return [
@@ -247,27 +244,34 @@ class WordTable:
         wanted = sorted(words)
         n = len(words)
         need, last = set(words[:-1] if prefix else words), words[-1] if prefix else ""
+        if keep is None:
+            return self._rank_shortest(values, n, wanted)
         keys = []
         for value in values:
             entry = value >> COUNT_BITS
-            count = value & COUNT_MASK
-            if keep is None:
-                # The shortest name gives the extra words; only an entry with
-                # a name as short as the query can be exact, so only those
-                # are looked up (most results are not).
-                inexact = 1
-                if count <= n and any(
-                    len(alt) == n and sorted(alt) == wanted for alt in self.names(entry)
-                ):
-                    inexact = 0
-                extra = max(count - n, 0)
-                keys.append(inexact << 26 | min(extra, COUNT_MASK) << 21 | entry)
-                continue
             inexact, extra = self._best_name(entry, need, last, wanted, keep)
             if inexact < 0:
                 keys.append(-1)
             else:
                 keys.append(inexact << 26 | min(extra, COUNT_MASK) << 21 | entry)
+        return keys
+
+    def _rank_shortest(self, values: list[int], n: int, wanted: list[str]) -> list[int]:
+        """:meth:`rank_keys` without ``keep``: the shortest name decides."""
+        inexact = 1 << 26
+        keys: list[int] = []
+        append = keys.append
+        for value in values:
+            count = value & COUNT_MASK  # < 32: the extra words fit their field
+            if count > n:
+                append(inexact | (count - n) << 21 | value >> COUNT_BITS)
+                continue
+            # Only an entry with a name as short as the query can be exact, so
+            # only those are looked up (most results are not).
+            entry = value >> COUNT_BITS
+            names = self.names(entry)
+            exact = any(len(alt) == n and sorted(alt) == wanted for alt in names)
+            append(entry if exact else inexact | entry)
         return keys
 
     def _best_name(
@@ -306,6 +310,16 @@ class WordTable:
 def _name_tokens(name: str) -> list[str]:
     """``tokenize(name)`` for a Unicode name (only A-Z, 0-9, space, hyphen), faster."""
     return name.replace("-", " ").split()
+
+
+def _having_all(first: Sequence[int], rest: list[Sequence[int]]) -> list[int]:
+    """The values of ``first`` found in every list of ``rest`` (all sorted)."""
+    if not rest:
+        return list(first)
+    if len(rest) == 1:
+        (other,) = rest
+        return [v for v in first if _contains(other, v)]
+    return [v for v in first if all(_contains(r, v) for r in rest)]
 
 
 def _contains(values: Sequence[int], value: int) -> bool:
