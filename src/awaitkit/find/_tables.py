@@ -269,9 +269,12 @@ class WordTable:
             # Only an entry with a name as short as the query can be exact, so
             # only those are looked up (most results are not).
             entry = value >> COUNT_BITS
-            names = self.names(entry)
-            exact = any(len(alt) == n and sorted(alt) == wanted for alt in names)
-            append(entry if exact else inexact | entry)
+            key = inexact | entry
+            for alt in self.names(entry):  # a loop, not any(): this is the hot spot
+                if len(alt) == n and sorted(alt) == wanted:
+                    key = entry
+                    break
+            append(key)
         return keys
 
     def _best_name(
