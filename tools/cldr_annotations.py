@@ -24,23 +24,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _npm import load, members
 
+from awaitkit.find._build import LANGUAGES as EMOJI_LANGUAGES
+
 OUT = Path(__file__).resolve().parent.parent / "src/awaitkit/find/data/cldr"
-LANGUAGES = [
-    "ar",
-    "de",
-    "en",
-    "es",
-    "fa",
-    "fr",
-    "id",
-    "it",
-    "ja",
-    "ko",
-    "pt",
-    "ru",
-    "tr",
-    "zh",
-]
+# English and the languages the emoji package names emoji in (find keeps both lists).
+LANGUAGES = sorted(["en", *EMOJI_LANGUAGES])
 
 
 def main() -> int:
