@@ -311,6 +311,7 @@ def test_to_dict_round_trips() -> None:
         ({"headers": ["x"]}, "headers: must be a table"),
         ({"response_headers": {"X": "a\r\nb"}}, "CR, LF"),
         ({"response_headers": {"Content-Length": "5"}}, "may not set"),
+        ({"response_headers": {"X": "→"}}, "not Latin-1"),
         ({"schedule": "503"}, "schedule: must be a list"),
         ({"schedule": ["teapot"]}, "bad entry 'teapot'"),
         ({"schedule": ["delay"]}, "delay needs @VALUE"),

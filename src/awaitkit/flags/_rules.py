@@ -344,6 +344,13 @@ def _step(fields: Mapping[str, Any], where: str, base: _Step | None = None) -> _
         framing = _FRAMING.intersection(k.lower() for k in extra)
         if framing:
             raise _fail(where, "response_headers", f"may not set {framing.pop()}")
+        for key, value in extra.items():
+            try:
+                value.encode("latin-1")
+            except UnicodeEncodeError:
+                raise _fail(
+                    where, f"response_headers.{key}", "not Latin-1 (HTTP header bytes)"
+                ) from None
         headers = tuple(extra.items())
     retry_after = base.retry_after
     if fields.get("retry_after") is not None:
