@@ -362,3 +362,58 @@ async def test_hostile_paths_with_rules_loaded() -> None:
     assert long.status == 404
     assert absolute.status == 500
     assert still.body == gif_body()
+
+
+async def test_half_closed_client_still_gets_the_dripped_body() -> None:
+    """A client that shuts its sending side after asking gets the paced body whole."""
+    rules = [{"path": GIF, "rate": 40_000}]
+    async with serving_flags(rules=rules) as base:
+        reader, writer = await asyncio.open_connection(*split_url(base))
+        writer.write(f"GET {GIF} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        writer.write_eof()
+        async with asyncio.timeout(10):
+            data = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+    assert data.endswith(gif_body())
+
+
+async def test_client_gone_mid_drip_and_shutdown_mid_drip() -> None:
+    """A client that leaves during a paced body, and a server stopped during one."""
+    rules = [{"path": GIF, "rate": 100}]  # minutes for the whole GIF
+    async with FlagsServer(rules=rules) as server:
+        reader, writer = await asyncio.open_connection(*split_url(server.base_url))
+        writer.write(f"GET {GIF} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        writer.close()
+        await writer.wait_closed()
+        async with asyncio.timeout(10):
+            while server.stats.in_flight:
+                await asyncio.sleep(0.01)
+        # A second one is still dripping when the server stops.
+        reader, writer = await asyncio.open_connection(*split_url(server.base_url))
+        writer.write(f"GET {GIF} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        await reader.readuntil(b"\r\n\r\n")
+        start = time.monotonic()
+    assert time.monotonic() - start < 5  # close() did not wait for the drip
+    with contextlib.suppress(ConnectionError):
+        assert len(await reader.read()) < len(gif_body())
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+
+
+async def test_pipelined_requests_wait_behind_a_rule_fault() -> None:
+    """Pipelined requests are answered in order, each by its own attempt's action."""
+    rules = [{"path": GIF, "schedule": ["503", "delay@0.1+rate@50000", "200"]}]
+    async with serving_flags(rules=rules) as base:
+        one = f"GET {GIF} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        reader, writer = await asyncio.open_connection(*split_url(base))
+        writer.write(one * 2 + get(GIF.encode()))
+        async with asyncio.timeout(10):
+            data = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+    assert data.count(b"HTTP/1.1 ") == 3
+    assert data.startswith(b"HTTP/1.1 503")
+    assert data.count(gif_body()) == 2

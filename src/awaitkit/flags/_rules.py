@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import hashlib
 import itertools
 import math
 import re
@@ -622,6 +623,14 @@ class Rule:
         return steps[i].realise(key, path, attempt, self.id)
 
 
+def _counter_key(client: str, path: str) -> tuple[str, str]:
+    """The counter's key: long ids and paths by digest, so memory stays bounded."""
+    if len(client) + len(path) <= _CACHED_PATH:
+        return (client, path)
+    data = f"{client}\x00{path}".encode("utf-8", "surrogatepass")
+    return ("", hashlib.blake2b(data, digest_size=16).hexdigest())
+
+
 class RuleSet:
     """Rules in order (the first match wins) and the attempt counters.
 
@@ -713,7 +722,7 @@ class RuleSet:
     def count(self, client: str, path: str) -> int:
         """Count one more request of ``client`` for ``path``; its attempt number."""
         counters = self._attempts
-        key = (client, path)
+        key = _counter_key(client, path)
         n = counters.get(key, 0) + 1
         if n == 1 and len(counters) >= MAX_COUNTERS:
             # Bounded memory against clients that make up paths: forget the
@@ -725,7 +734,7 @@ class RuleSet:
 
     def attempts_of(self, client: str, path: str) -> int:
         """How many requests ``client`` made for ``path`` so far (not counting one)."""
-        return self._attempts.get((client, path), 0)
+        return self._attempts.get(_counter_key(client, path), 0)
 
     def decide(
         self,
