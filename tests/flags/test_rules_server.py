@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from awaitkit.core.testing import split_url
+from awaitkit.core.testing import split_url, wait_until
 from awaitkit.flags import (
     FlagsServer,
     RuleSet,
@@ -387,9 +387,7 @@ async def test_client_gone_mid_drip_and_shutdown_mid_drip() -> None:
         assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
         writer.close()
         await writer.wait_closed()
-        async with asyncio.timeout(10):
-            while server.stats.in_flight:
-                await asyncio.sleep(0.01)
+        await wait_until(lambda: server.stats.in_flight == 0, wait=10)
         # A second one is still dripping when the server stops.
         reader, writer = await asyncio.open_connection(*split_url(server.base_url))
         writer.write(f"GET {GIF} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
