@@ -12,6 +12,8 @@ import pytest
 from awaitkit.core.testing import split_url, wait_until
 from awaitkit.flags import (
     FlagsServer,
+    Rule,
+    RuleError,
     RuleSet,
     build_dataset,
     country_codes,
@@ -415,3 +417,16 @@ async def test_pipelined_requests_wait_behind_a_rule_fault() -> None:
     assert data.count(b"HTTP/1.1 ") == 3
     assert data.startswith(b"HTTP/1.1 503")
     assert data.count(gif_body()) == 2
+
+
+def test_rules_argument_types() -> None:
+    """A RuleSet is kept and reseeded; one bare dict is refused with a clear message."""
+    rules = RuleSet(seed=1)
+    server = FlagsServer(rules=rules, seed=2)
+    assert server.rules is rules
+    assert rules.seed == 2
+    assert len(FlagsServer(rules=[{"status": 500}, Rule(path="/x")]).rules) == 2
+    with pytest.raises(RuleError, match="list of rules"):
+        FlagsServer(rules={"path": "/x", "status": 500})
+    with pytest.raises(RuleError, match="status"):
+        FlagsServer(rules=[{"status": 1}])
