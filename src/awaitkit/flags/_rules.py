@@ -48,7 +48,8 @@ _CACHED_PATH = 512  # longer paths are matched afresh each time
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
-_FRAMING = {"content-length", "transfer-encoding", "connection"}
+# Set by the server itself: framing (a rule cannot break it by accident), Server, Date.
+_FRAMING = {"content-length", "transfer-encoding", "connection", "server", "date"}
 _GLOB_CHARS = frozenset("*?[")
 
 
