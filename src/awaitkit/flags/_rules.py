@@ -445,7 +445,8 @@ class Rule:
 
     Action fields: ``status`` 200..599 (429 and 503 send ``Retry-After``,
     ``retry_after`` seconds, default 1) with ``body`` (default
-    ``"STATUS REASON\\n"``), ``response_headers`` added to the response,
+    ``"STATUS REASON\\n"``), ``response_headers`` added to whatever answer
+    goes out (replacing the server's of the same name),
     ``delay`` (min, max) seconds, ``reset``/``close``/``stall`` after that
     many body bytes (``None`` in ``at``: half), ``stall_timeout``, ``rate``
     bytes/s.  ``schedule`` lists actions by attempt; after its end the last
