@@ -7,6 +7,14 @@
     async with serving_flags("ERROR", seed=1) as base_url:
         ...  # GET f"{base_url}/flags/br/br.gif": 418 a quarter of the time
 
+    rules = [{"path": "/flags/*", "schedule": ["503", "reset@1000", "200"]}]
+    async with serving_flags(rules=rules) as base_url:
+        ...  # each path: a 503, then a reset after 1000 body bytes, then 200s
+
+Rules (:class:`Rule`, :class:`RuleSet`, :func:`load_rules` for TOML/JSON
+files) match method, path, headers and the attempt number of (client,
+path); see ``awaitkit.flags._rules``.
+
 The data set holds every ISO 3166-1 alpha-2 country: ``/flags/<cc>/<cc>.gif``
 (a synthetic, deterministic image showing the code) and
 ``/flags/<cc>/metadata.json``.  Names are loaded on first use, so importing
@@ -31,10 +39,17 @@ if TYPE_CHECKING:
         metadata as metadata,
     )
     from awaitkit.flags._policy import (
+        Action as Action,
         Decision as Decision,
         Fault as Fault,
         Policy as Policy,
         parse_delay as parse_delay,
+    )
+    from awaitkit.flags._rulefile import load_rules as load_rules
+    from awaitkit.flags._rules import (
+        Rule as Rule,
+        RuleError as RuleError,
+        RuleSet as RuleSet,
     )
     from awaitkit.flags._server import (
         FlagsServer as FlagsServer,
@@ -43,6 +58,11 @@ if TYPE_CHECKING:
     from awaitkit.flags._site import ServerStats as ServerStats
 
 _LAZY = {
+    "Action": "awaitkit.flags._policy",
+    "Rule": "awaitkit.flags._rules",
+    "RuleError": "awaitkit.flags._rules",
+    "RuleSet": "awaitkit.flags._rules",
+    "load_rules": "awaitkit.flags._rulefile",
     "Decision": "awaitkit.flags._policy",
     "Fault": "awaitkit.flags._policy",
     "FlagsServer": "awaitkit.flags._server",
@@ -59,16 +79,21 @@ _LAZY = {
 }
 
 __all__ = [
+    "Action",
     "Decision",
     "Fault",
     "FlagsServer",
     "Policy",
     "Resource",
+    "Rule",
+    "RuleError",
+    "RuleSet",
     "ServerStats",
     "build_dataset",
     "country_codes",
     "country_name",
     "export_dataset",
+    "load_rules",
     "metadata",
     "parse_delay",
     "serving_flags",
