@@ -25,6 +25,13 @@ from awaitkit.flags._http import (
     reason,
     split_target,
 )
+from awaitkit.flags._httpbin import (
+    NAMES as HTTPBIN_NAMES,
+    Drip,
+    Reply,
+    accepts_any_method,
+    respond as httpbin_reply,
+)
 from awaitkit.flags._policy import Decision, Fault
 
 if TYPE_CHECKING:
@@ -113,7 +120,8 @@ class Responder:
             self._send_fault_status(request, fault)
             return
         if request.method not in _ALLOWED:
-            self._send_status(request, 405, [("Allow", "GET, HEAD")])
+            if not self._httpbin_any_method(request):
+                self._send_status(request, 405, [("Allow", "GET, HEAD")])
             return
         site = self.site
         memory = site.memory_files
@@ -126,6 +134,9 @@ class Responder:
             segments = split_target(request.target)
         except BadTarget as exc:
             self._send_status(request, exc.status)
+            return
+        if segments and segments[0] in HTTPBIN_NAMES:
+            self._send_httpbin(request, segments)
             return
         if memory is not None:
             self._send_file(request, memory.get(segments))
@@ -331,6 +342,110 @@ class Responder:
         if fault is Fault.RESET:
             self._reset()
         self._finish(request, status, cut, close=True)
+
+    # -- httpbin-style paths (_httpbin decides, these send) -----------------
+
+    def _httpbin_any_method(self, request: Request) -> bool:
+        """Answer a non-GET/HEAD request if its path is /status or /delay."""
+        try:
+            segments = split_target(request.target)
+        except BadTarget:
+            return False
+        if not segments or not accepts_any_method(segments[0]):
+            return False
+        self._send_httpbin(request, segments)
+        return True
+
+    def _send_httpbin(self, request: Request, segments: tuple[str, ...]) -> None:
+        transport = self.transport
+        assert transport is not None
+        tls = transport.get_extra_info("sslcontext") is not None
+        reply = httpbin_reply(
+            segments,
+            request.target,
+            method=request.method.decode("latin-1"),
+            headers=request.headers,
+            origin=self.peer.rpartition(":")[0],
+            scheme="https" if tls else "http",
+        )
+        if reply.delay > 0:
+            # A timer, as the policy's delays: cancelled if the client leaves.
+            self.timer = self.loop.call_later(
+                reply.delay, self._send_reply_later, request, reply
+            )
+            return
+        self._send_reply(request, reply)
+
+    def _send_reply_later(self, request: Request, reply: Reply) -> None:
+        self.timer = None
+        self._send_reply(request, reply)
+        self._process()
+
+    def _send_reply(self, request: Request, reply: Reply) -> None:
+        transport = self.transport
+        assert transport is not None
+        if reply.interim is not None:
+            code = reply.interim
+            transport.write(f"HTTP/1.1 {code} {reason(code)}\r\n\r\n".encode())
+        status = reply.status
+        drip = reply.drip
+        length = drip.numbytes if drip is not None else len(reply.body)
+        headers = reply.headers
+        if status not in (204, 304):
+            headers = [*headers, ("Content-Length", str(length))]
+        head = self._head(request, status, headers)
+        if drip is not None and not request.head_only:
+            self.task = self.loop.create_task(self._drip(request, status, head, drip))
+            return
+        self._write(request, status, head, b"" if request.head_only else reply.body)
+
+    async def _drip(
+        self, request: Request, status: int, head: bytes, drip: Drip
+    ) -> None:
+        """Send ``drip.numbytes`` of ``*`` in steps spread evenly over its duration."""
+        transport = self.transport
+        assert transport is not None
+        transport.write(head)
+        total = drip.numbytes
+        stop = total
+        fault = request.decision.fault
+        if fault is not Fault.NONE:  # only body faults get here
+            self.site.stats.by_fault[fault.value] += 1
+            stop = total // 2
+        # At most one write per 10 ms, and at least one.
+        steps = max(1, min(total, int(drip.duration * 100)))
+        start = self.loop.time()
+        pos = 0
+        for step in range(1, steps + 1):
+            wait = start + drip.duration * step / steps - self.loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            end = min(total * step // steps, stop)
+            if end > pos:
+                transport.write(b"*" * (end - pos))
+                pos = end
+            if pos >= stop:
+                break
+            if not self.can_write:  # the client reads slower than we drip
+                self._drained = self.loop.create_future()
+                await self._drained
+        self.task = None
+        if self.closing:
+            return
+        sent = len(head) + pos
+        if pos == total:
+            self._finish(request, status, sent, close=not request.keep_alive)
+        elif fault is Fault.STALL:
+            self._log(request, status, sent)
+            self.timer = self.loop.call_later(
+                self.site.policy.stall_timeout, self._end_stall, request, status
+            )
+        else:
+            self.pending_error = None  # the connection ends broken
+            if fault is Fault.RESET:
+                self._reset()
+            self._finish(request, status, sent, close=True)
+        self._process()
 
     def _end_stall(self, request: Request, status: int) -> None:
         self.timer = None

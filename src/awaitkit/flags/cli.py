@@ -36,7 +36,10 @@ def register(serve_commands: Subcommands) -> None:
         "HTTP/1.1, injecting delays and faults. Presets: LOCAL (no faults), DELAY "
         "(0.5-5 s delays), ERROR (25 percent 418, 0.5 s delay); options override them. "
         "With --seed the sequence of faults repeats, drawn in request arrival order "
-        "(with concurrent clients, which request gets which fault may vary).",
+        "(with concurrent clients, which request gets which fault may vary). "
+        "httpbin-style paths need no option: /status/CODE, /delay/S, "
+        "/drip?numbytes=N&duration=S&delay=S&code=C, /bytes/N?seed=K, /redirect/N, "
+        "/gzip, /headers, /response-headers?K=V (see the README for the bounds).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
     parser.add_argument(
