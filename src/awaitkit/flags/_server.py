@@ -13,13 +13,18 @@ import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from awaitkit.core import bind_tcp
 from awaitkit.flags._files import DirectoryFiles, MemoryFiles
 from awaitkit.flags._policy import Policy
 from awaitkit.flags._protocol import HttpConnection
 from awaitkit.flags._site import ServerStats, Site
+
+if TYPE_CHECKING:
+    from ssl import SSLContext
+
+    from awaitkit.flags._tls import TlsAcceptor
 
 __all__ = ["FlagsServer", "serving_flags"]
 
@@ -48,6 +53,8 @@ class FlagsServer:
     ``preset`` is LOCAL, DELAY or ERROR; ``fault_options`` override fields of
     :class:`Policy` (``delay="0.5-1"``, ``error_rate=0.1``, ``reset_rate=...``).
     ``directory`` serves that directory instead of the in-memory data set.
+    ``ssl`` serves HTTPS with that server context (``base_url`` is then
+    ``https://``; see :func:`self_signed_tls` and :func:`server_context`).
     """
 
     def __init__(
@@ -62,8 +69,11 @@ class FlagsServer:
         keepalive_timeout: float = 15.0,
         request_timeout: float = 30.0,
         sock: socket.socket | None = None,
+        ssl: SSLContext | None = None,
         **fault_options: Any,
     ) -> None:
+        self.ssl = ssl
+        self._tls: TlsAcceptor | None = None  # serving HTTPS
         self.policy = Policy.preset(preset, **fault_options)
         self.preset = preset.upper()
         self.host = host
@@ -112,12 +122,22 @@ class FlagsServer:
         sock = self._sock or bind_tcp(self.host, self.port, backlog=_BACKLOG)
         # create_server listens again with its own backlog (default 100, too
         # few for a thousand clients connecting at once): pass ours.
-        self._server = await loop.create_server(
-            lambda: HttpConnection(site), sock=sock, backlog=_BACKLOG
-        )
+        scheme = "http"
+        if self.ssl is None:
+            self._server = await loop.create_server(
+                lambda: HttpConnection(site), sock=sock, backlog=_BACKLOG
+            )
+        else:
+            from awaitkit.flags._tls import TlsAcceptor
+
+            self._tls = TlsAcceptor(
+                site, self.ssl, handshake_timeout=self.request_timeout
+            )
+            self._tls.start(sock)
+            scheme = "https"
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
-        self.base_url = f"http://{shown}:{port}"
+        self.base_url = f"{scheme}://{shown}:{port}"
         self._schedule_tick()
 
     def _schedule_tick(self) -> None:
@@ -133,9 +153,13 @@ class FlagsServer:
             self._ticker.cancel()
             self._ticker = None
         server, self._server = self._server, None
-        if server is None:
+        tls, self._tls = self._tls, None
+        if server is None and tls is None:
             return
-        server.close()
+        if server is not None:
+            server.close()
+        if tls is not None:
+            await tls.close()  # stops accepting, ends the handshakes in progress
         tasks = []
         if self._site is not None:
             for conn in list(self._site.connections):
@@ -145,7 +169,8 @@ class FlagsServer:
                 conn.shutdown()
         # File reads in flight (directory mode) end before we return.
         await asyncio.gather(*tasks, return_exceptions=True)
-        await server.wait_closed()
+        if server is not None:
+            await server.wait_closed()
 
     async def __aenter__(self) -> FlagsServer:
         await self.start()
@@ -168,9 +193,12 @@ async def serving_flags(
     port: int = 0,
     directory: Path | str | None = None,
     seed: int | None = None,
+    tls: SSLContext | None = None,
     **fault_options: Any,
 ) -> AsyncIterator[str]:
     """Serve the flags data set in-process; yield its base URL.
+
+    ``tls``: a server context to serve HTTPS with (the URL is then https://).
 
     Example::
 
@@ -184,6 +212,7 @@ async def serving_flags(
         port=port,
         directory=directory,
         seed=seed,
+        ssl=tls,
         **fault_options,
     ) as server:
         yield server.base_url
