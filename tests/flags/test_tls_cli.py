@@ -16,8 +16,10 @@ from cryptography.hazmat.primitives import serialization
 
 from awaitkit.cli import main
 from awaitkit.core import UsageError
+from awaitkit.core.testing import exchange
 from awaitkit.flags import build_dataset, self_signed_tls, server_context
 from tests.conftest import find_binary
+from tests.flags.rawhttp import get
 from tests.http._tls import Pki, make_pki
 
 pytestmark = pytest.mark.anyio
@@ -226,6 +228,8 @@ async def test_cli_self_signed_with_curl_and_fetch(tmp_path: Path) -> None:
             "--dest", str(tmp_path), f"{base}{GIF}", f"{base}/redirect/2",
         )  # fmt: skip
         assert code == 0, out
+        plain = await exchange(base, get(b"/flags/br/br.gif"))  # plain HTTP: refused
+        assert not plain.startswith(b"HTTP/")
         assert (
             await asyncio.to_thread((tmp_path / "br.gif").read_bytes)
             == build_dataset()["flags/br/br.gif"].body
@@ -233,6 +237,7 @@ async def test_cli_self_signed_with_curl_and_fetch(tmp_path: Path) -> None:
         proc.terminate()
         _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()
+    assert b"TLS handshake failed: plain HTTP sent to the TLS port" in err
     assert b"Traceback" not in err
     assert not await asyncio.to_thread(ca.parent.exists)
 
