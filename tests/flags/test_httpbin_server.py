@@ -96,6 +96,42 @@ async def test_status_and_delay_take_any_method_others_get_405() -> None:
         assert status_of(await exchange(base_url, post % b"/bytes/4")) == 405
 
 
+async def test_pipelined_delays_keep_their_order() -> None:
+    """A delayed request pipelined before a quick one is still answered first."""
+    requests = (
+        b"GET /delay/0.3 HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /status/201 HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /drip?numbytes=4&duration=0.1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        + get(b"/bytes/3?seed=1")
+    )
+    async with serving_flags() as base_url:
+        response = await exchange(base_url, requests)
+    assert statuses_of(response) == [200, 201, 200, 200]
+    assert b"****" in response
+
+
+async def test_a_drip_waits_for_a_slow_reader() -> None:
+    """A client that stops reading while 1 MiB drips still gets every byte: the
+    drip waits on flow control (a small send buffer, inherited by accepted
+    sockets, makes the transport pause while the client is not reading)."""
+    n = 1024 * 1024
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    async with FlagsServer(sock=listener) as server:
+        reader, writer = await asyncio.open_connection(*split_url(server.base_url))
+        writer.write(get(b"/drip?numbytes=%d&duration=0.2" % n))
+        await wait_until(lambda: server.stats.in_flight == 1)
+        await asyncio.sleep(0.4)  # not reading while the drip would be done
+        assert server.stats.in_flight == 1  # held back, not finished into a buffer
+        data = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+    head, body = split(data)
+    assert b"Content-Length: %d" % n in head
+    assert body == b"*" * n
+
+
 async def test_head_gets_the_head_only() -> None:
     """HEAD on /bytes and /drip: the Content-Length of the GET, no body."""
     head = b"HEAD %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"

@@ -12,8 +12,14 @@ from collections.abc import AsyncIterator
 import pytest
 
 from awaitkit.core.testing import exchange, split_url
-from awaitkit.flags import FlagsServer, SelfSignedTLS, build_dataset, self_signed_tls
-from awaitkit.http import HttpClient, TruncatedBody
+from awaitkit.flags import (
+    FlagsServer,
+    SelfSignedTLS,
+    build_dataset,
+    self_signed_tls,
+    serving_flags,
+)
+from awaitkit.http import CertificateError, HttpClient, TruncatedBody
 from tests.flags.loops import both_loops
 from tests.flags.rawhttp import get
 
@@ -73,6 +79,22 @@ async def test_self_signed_serves_https(tls: SelfSignedTLS) -> None:
             assert resp.status == 200
         assert server.stats.connections == 2  # keep-alive over TLS, one per host
     assert tls.hosts == ("localhost", "127.0.0.1", "::1")
+
+
+async def test_serving_flags_takes_tls(tls: SelfSignedTLS) -> None:
+    """serving_flags(tls=context) yields an https:// URL; an untrusting client is refused."""
+    async with serving_flags(tls=tls.server_context) as base_url:
+        assert base_url.startswith("https://")
+        async with (
+            HttpClient(ssl_context=tls.client_context()) as client,
+            client.get(f"{base_url}/status/418") as resp,
+        ):
+            assert resp.status == 418
+        stranger = await asyncio.to_thread(self_signed_tls)  # another CA
+        async with HttpClient(ssl_context=stranger.client_context()) as client:
+            with pytest.raises(CertificateError):
+                async with client.get(f"{base_url}/status/200"):
+                    pass
 
 
 async def test_body_faults_apply_over_tls(tls: SelfSignedTLS) -> None:
