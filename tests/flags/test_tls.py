@@ -19,7 +19,7 @@ from awaitkit.flags import (
     self_signed_tls,
     serving_flags,
 )
-from awaitkit.http import CertificateError, HttpClient, TruncatedBody
+from awaitkit.http import CertificateError, ConnectError, HttpClient, TruncatedBody
 from tests.flags.loops import both_loops
 from tests.flags.rawhttp import get
 
@@ -158,6 +158,28 @@ async def test_silent_and_vanishing_clients_time_out_or_are_dropped(
     messages = [r.getMessage() for r in caplog.records]
     assert any("taking longer than 0.5 seconds" in m for m in messages), messages
     assert not troubles(caplog)
+
+
+async def test_handshakes_in_progress_are_bounded(tls: SelfSignedTLS) -> None:
+    """Past max_connections handshakes at once, new connections are closed at once."""
+    async with tls_server(tls, max_connections=2) as server:
+        address = split_url(server.base_url)
+        silent = [await asyncio.open_connection(*address) for _ in range(2)]
+        reader, writer = await asyncio.open_connection(*address)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, not queued
+        writer.close()
+        for _, w in silent:
+            w.close()
+        # The slots come back once the server has seen those two leave.
+        async with HttpClient(ssl_context=tls.client_context()) as client:
+            async with asyncio.timeout(5):
+                while True:
+                    try:
+                        async with client.get(f"{server.base_url}{GIF}") as resp:
+                            assert resp.status == 200
+                            break
+                    except ConnectError:
+                        await asyncio.sleep(0.02)
 
 
 def _half_closed_request(address: tuple[str, int], ca_pem: bytes) -> bytes:
