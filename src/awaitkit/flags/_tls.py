@@ -237,7 +237,9 @@ class TlsAcceptor:
         self.site = site
         self.context = context
         self.handshake_timeout = handshake_timeout
-        self.handshakes: set[asyncio.Task[None]] = set()
+        # Each handshake in progress and its socket (closed by close() if the
+        # task is cancelled before it could take the socket over).
+        self.handshakes: dict[asyncio.Task[None], socket.socket] = {}
         self.failed = 0
         self._accepting: asyncio.Task[None] | None = None
         self._sock: socket.socket | None = None
@@ -264,8 +266,11 @@ class TlsAcceptor:
                 conn.close()
                 continue
             task = loop.create_task(self._handshake(conn))
-            self.handshakes.add(task)
-            task.add_done_callback(self.handshakes.discard)
+            self.handshakes[task] = conn
+            task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self.handshakes.pop(task, None)
 
     async def _handshake(self, sock: socket.socket) -> None:
         try:
@@ -287,13 +292,17 @@ class TlsAcceptor:
 
     async def close(self) -> None:
         """Stop accepting, cancel the handshakes in progress, close the socket."""
-        tasks = list(self.handshakes)
+        pending = dict(self.handshakes)
+        tasks = list(pending)
         if self._accepting is not None:
             tasks.append(self._accepting)
             self._accepting = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for task, sock in pending.items():
+            if task.cancelled():
+                sock.close()  # a no-op if its transport closed it already
         if self._sock is not None:
             self._sock.close()
             self._sock = None
