@@ -22,6 +22,10 @@ this package costs nothing at CLI start; the images are loaded when a server
 starts (or ``build_dataset`` is called), once per process, from the user
 cache directory (``$AWAITKIT_CACHE_DIR`` wins), where the first run that
 draws them leaves them.
+
+HTTPS: ``FlagsServer(ssl=context)`` / ``serving_flags(tls=context)`` with a
+context from :func:`server_context` (PEM files) or :func:`self_signed_tls`
+(a CA of its own, made by ``trustme``: ``awaitkit[tls]``).
 """
 
 from __future__ import annotations
@@ -56,6 +60,11 @@ if TYPE_CHECKING:
         serving_flags as serving_flags,
     )
     from awaitkit.flags._site import ServerStats as ServerStats
+    from awaitkit.flags._tls import (
+        SelfSignedTLS as SelfSignedTLS,
+        self_signed_tls as self_signed_tls,
+        server_context as server_context,
+    )
 
 _LAZY = {
     "Action": "awaitkit.flags._policy",
@@ -68,6 +77,7 @@ _LAZY = {
     "FlagsServer": "awaitkit.flags._server",
     "Policy": "awaitkit.flags._policy",
     "Resource": "awaitkit.flags._dataset",
+    "SelfSignedTLS": "awaitkit.flags._tls",
     "ServerStats": "awaitkit.flags._site",
     "build_dataset": "awaitkit.flags._dataset",
     "country_codes": "awaitkit.flags._dataset",
@@ -75,6 +85,8 @@ _LAZY = {
     "export_dataset": "awaitkit.flags._dataset",
     "metadata": "awaitkit.flags._dataset",
     "parse_delay": "awaitkit.flags._policy",
+    "self_signed_tls": "awaitkit.flags._tls",
+    "server_context": "awaitkit.flags._tls",
     "serving_flags": "awaitkit.flags._server",
 }
 
@@ -88,6 +100,7 @@ __all__ = [
     "Rule",
     "RuleError",
     "RuleSet",
+    "SelfSignedTLS",
     "ServerStats",
     "build_dataset",
     "country_codes",
@@ -96,6 +109,8 @@ __all__ = [
     "load_rules",
     "metadata",
     "parse_delay",
+    "self_signed_tls",
+    "server_context",
     "serving_flags",
 ]
 

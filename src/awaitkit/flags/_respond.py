@@ -26,6 +26,13 @@ from awaitkit.flags._http import (
     reason,
     split_target,
 )
+from awaitkit.flags._httpbin import (
+    NAMES as HTTPBIN_NAMES,
+    Drip,
+    Reply,
+    accepts_any_method,
+    respond as httpbin_reply,
+)
 from awaitkit.flags._policy import Action, Fault
 
 if TYPE_CHECKING:
@@ -116,7 +123,8 @@ class Responder:
             self._send_fault_status(request)
             return
         if request.method not in _ALLOWED:
-            self._send_status(request, 405, [("Allow", "GET, HEAD")])
+            if not self._httpbin_any_method(request):
+                self._send_status(request, 405, [("Allow", "GET, HEAD")])
             return
         site = self.site
         memory = site.memory_files
@@ -129,6 +137,9 @@ class Responder:
             segments = split_target(request.target)
         except BadTarget as exc:
             self._send_status(request, exc.status)
+            return
+        if segments and segments[0] in HTTPBIN_NAMES:
+            self._send_httpbin(request, segments)
             return
         if memory is not None:
             self._send_file(request, memory.get(segments))
@@ -466,6 +477,100 @@ class Responder:
         self.pending_error = None  # the connection ends broken, as asked
         transport.write(data)
         self._break(request, status, len(data))
+
+    # -- httpbin-style paths (_httpbin decides, these send) -----------------
+
+    def _httpbin_any_method(self, request: Request) -> bool:
+        """Answer a non-GET/HEAD request if its path is /status or /delay."""
+        try:
+            segments = split_target(request.target)
+        except BadTarget:
+            return False
+        if not segments or not accepts_any_method(segments[0]):
+            return False
+        self._send_httpbin(request, segments)
+        return True
+
+    def _send_httpbin(self, request: Request, segments: tuple[str, ...]) -> None:
+        transport = self.transport
+        assert transport is not None
+        tls = transport.get_extra_info("sslcontext") is not None
+        reply = httpbin_reply(
+            segments,
+            request.target,
+            method=request.method.decode("latin-1"),
+            headers=request.headers,
+            origin=self.peer.rpartition(":")[0],
+            scheme="https" if tls else "http",
+        )
+        if reply.delay > 0:
+            # A timer, as the policy's delays: cancelled if the client leaves.
+            self.timer = self.loop.call_later(
+                reply.delay, self._send_reply_later, request, reply
+            )
+            return
+        self._send_reply(request, reply)
+
+    def _send_reply_later(self, request: Request, reply: Reply) -> None:
+        self.timer = None
+        self._send_reply(request, reply)
+        self._process()
+
+    def _send_reply(self, request: Request, reply: Reply) -> None:
+        transport = self.transport
+        assert transport is not None
+        if reply.interim is not None:
+            code = reply.interim
+            transport.write(f"HTTP/1.1 {code} {reason(code)}\r\n\r\n".encode())
+        status = reply.status
+        drip = reply.drip
+        length = drip.numbytes if drip is not None else len(reply.body)
+        headers = reply.headers
+        if status not in (204, 304):
+            headers = [*headers, ("Content-Length", str(length))]
+        head = self._head(request, status, headers)
+        if drip is not None and not request.head_only:
+            self.task = self.loop.create_task(
+                self._httpbin_drip(request, status, head, drip)
+            )
+            return
+        self._write(request, status, head, b"" if request.head_only else reply.body)
+
+    async def _httpbin_drip(
+        self, request: Request, status: int, head: bytes, drip: Drip
+    ) -> None:
+        """Send ``drip.numbytes`` of ``*`` in steps spread evenly over its duration."""
+        transport = self.transport
+        assert transport is not None
+        transport.write(head)
+        total = drip.numbytes
+        stop = total
+        action = request.decision
+        if action.fault.breaks_body:  # statuses of their own were sent before
+            self.site.stats.by_fault[action.fault.value] += 1
+            stop = total // 2 if action.at is None else min(action.at, total)
+        # At most one write per 10 ms, and at least one.
+        steps = max(1, min(total, int(drip.duration * 100)))
+        start = self.loop.time()
+        pos = 0
+        for step in range(1, steps + 1):
+            wait = start + drip.duration * step / steps - self.loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            end = min(total * step // steps, stop)
+            if end > pos:
+                transport.write(b"*" * (end - pos))
+                pos = end
+            if pos >= stop:
+                break
+            if not self.can_write:  # the client reads slower than we drip
+                self._drained = self.loop.create_future()
+                await self._drained
+        self.task = None
+        if self.closing:
+            return
+        self._after_body(request, status, len(head) + pos, whole=pos == total)
+        self._process()
 
     def _end_stall(self, request: Request, status: int) -> None:
         self.timer = None

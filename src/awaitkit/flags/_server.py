@@ -13,7 +13,7 @@ import socket
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from awaitkit.core import bind_tcp
 from awaitkit.flags._files import DirectoryFiles, MemoryFiles
@@ -22,6 +22,11 @@ from awaitkit.flags._protocol import HttpConnection
 from awaitkit.flags._rulefile import load_rules
 from awaitkit.flags._rules import Rule, RuleError, RuleSet
 from awaitkit.flags._site import ServerStats, Site
+
+if TYPE_CHECKING:
+    from ssl import SSLContext
+
+    from awaitkit.flags._tls import TlsAcceptor
 
 __all__ = ["FlagsServer", "RulesArg", "serving_flags"]
 
@@ -61,6 +66,8 @@ class FlagsServer:
     matching rule decides a request; requests no rule matches get the
     global rates.  With ``seed``, rates and jitter are drawn per (path,
     attempt) and repeat exactly; a given RuleSet is reseeded with it.
+    ``ssl`` serves HTTPS with that server context (``base_url`` is then
+    ``https://``; see :func:`self_signed_tls` and :func:`server_context`).
     """
 
     def __init__(
@@ -76,8 +83,11 @@ class FlagsServer:
         request_timeout: float = 30.0,
         sock: socket.socket | None = None,
         rules: RulesArg = None,
+        ssl: SSLContext | None = None,
         **fault_options: Any,
     ) -> None:
+        self.ssl = ssl
+        self._tls: TlsAcceptor | None = None  # serving HTTPS
         self.policy = Policy.preset(preset, **fault_options)
         self._rules_file: Path | None = None
         if rules is None:
@@ -146,12 +156,22 @@ class FlagsServer:
         sock = self._sock or bind_tcp(self.host, self.port, backlog=_BACKLOG)
         # create_server listens again with its own backlog (default 100, too
         # few for a thousand clients connecting at once): pass ours.
-        self._server = await loop.create_server(
-            lambda: HttpConnection(site), sock=sock, backlog=_BACKLOG
-        )
+        scheme = "http"
+        if self.ssl is None:
+            self._server = await loop.create_server(
+                lambda: HttpConnection(site), sock=sock, backlog=_BACKLOG
+            )
+        else:
+            from awaitkit.flags._tls import TlsAcceptor
+
+            self._tls = TlsAcceptor(
+                site, self.ssl, handshake_timeout=self.request_timeout
+            )
+            self._tls.start(sock)
+            scheme = "https"
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
-        self.base_url = f"http://{shown}:{port}"
+        self.base_url = f"{scheme}://{shown}:{port}"
         self._schedule_tick()
 
     def _schedule_tick(self) -> None:
@@ -167,9 +187,13 @@ class FlagsServer:
             self._ticker.cancel()
             self._ticker = None
         server, self._server = self._server, None
-        if server is None:
+        tls, self._tls = self._tls, None
+        if server is None and tls is None:
             return
-        server.close()
+        if server is not None:
+            server.close()
+        if tls is not None:
+            await tls.close()  # stops accepting, ends the handshakes in progress
         tasks = []
         if self._site is not None:
             for conn in list(self._site.connections):
@@ -179,7 +203,8 @@ class FlagsServer:
                 conn.shutdown()
         # File reads in flight (directory mode) end before we return.
         await asyncio.gather(*tasks, return_exceptions=True)
-        await server.wait_closed()
+        if server is not None:
+            await server.wait_closed()
 
     async def __aenter__(self) -> FlagsServer:
         await self.start()
@@ -203,9 +228,12 @@ async def serving_flags(
     directory: Path | str | None = None,
     seed: int | None = None,
     rules: RulesArg = None,
+    tls: SSLContext | None = None,
     **fault_options: Any,
 ) -> AsyncIterator[str]:
     """Serve the flags data set in-process; yield its base URL.
+
+    ``tls``: a server context to serve HTTPS with (the URL is then https://).
 
     Example::
 
@@ -224,6 +252,7 @@ async def serving_flags(
         directory=directory,
         seed=seed,
         rules=rules,
+        ssl=tls,
         **fault_options,
     ) as server:
         yield server.base_url

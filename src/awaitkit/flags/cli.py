@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from awaitkit._argtypes import Subcommands, fraction, port
 
 if TYPE_CHECKING:
     import socket
+    import ssl
+    from pathlib import Path
 
     from awaitkit.flags._rules import RuleSet
 
@@ -42,7 +45,10 @@ def register(serve_commands: Subcommands) -> None:
         "a schedule by attempt); the first matching rule wins, other requests get "
         "the rates. Rates and jitter are drawn per (path, attempt), the attempt "
         "being the Nth request of one client (X-Client-Id, else its address) for "
-        "that path: with --seed a run repeats exactly, whatever the concurrency.",
+        "that path: with --seed a run repeats exactly, whatever the concurrency. "
+        "httpbin-style paths need no option: /status/CODE, /delay/S, "
+        "/drip?numbytes=N&duration=S&delay=S&code=C, /bytes/N?seed=K, /redirect/N, "
+        "/gzip, /headers, /response-headers?K=V (see the README for the bounds).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
     parser.add_argument(
@@ -92,6 +98,30 @@ def register(serve_commands: Subcommands) -> None:
         metavar="S",
         help="close idle keep-alive connections after S seconds (15)",
     )
+    https = parser.add_argument_group(
+        "HTTPS",
+        "--tls self-signed makes a CA and a certificate for localhost, 127.0.0.1, "
+        "::1 and --host, and prints the path of the CA certificate to give "
+        "clients (curl --cacert PATH, awaitkit fetch --cacert PATH); or give "
+        "your own with --tls-cert and --tls-key.",
+    )
+    https.add_argument(
+        "--tls",
+        choices=("self-signed",),
+        help="serve HTTPS under a CA made for this run (needs awaitkit[tls])",
+    )
+    https.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="serve HTTPS with this PEM certificate chain (its key too, unless --tls-key)",
+    )
+    https.add_argument("--tls-key", metavar="FILE", help="the PEM key of --tls-cert")
+    https.add_argument(
+        "--tls-dir",
+        metavar="DIR",
+        help="with --tls self-signed: write ca.pem under DIR and keep it "
+        "(default: a new temporary folder, removed on exit)",
+    )
     parser.add_argument(
         "--export",
         metavar="DIR",
@@ -132,11 +162,45 @@ def _run(args: argparse.Namespace) -> int:
     rules = load_rules(args.rules, seed=args.seed) if args.rules else None
     if args.directory is not None and not Path(args.directory).is_dir():
         raise UsageError(f"not a directory: {args.directory}")
-    sock = bind_tcp(args.host, args.port, backlog=4096)  # bind first
-    with sock:
+    with contextlib.ExitStack() as stack:
+        # Certificates before binding: a bad file is a usage error, port untouched.
+        context, ca_path = _tls(args, stack)
+        sock = stack.enter_context(bind_tcp(args.host, args.port, backlog=4096))
         if args.directory is None:
             build_dataset()  # synchronous (cache read or drawing): before the loop
-        return run(_serve(args, options, sock, rules))
+        return run(_serve(args, options, sock, rules, context, ca_path))
+
+
+def _tls(
+    args: argparse.Namespace, stack: contextlib.ExitStack
+) -> tuple[ssl.SSLContext | None, Path | None]:
+    """The server context the HTTPS options ask for, and the CA file written, if any."""
+    import tempfile
+    from pathlib import Path
+
+    from awaitkit.core import UsageError
+
+    if args.tls_key is not None and args.tls_cert is None:
+        raise UsageError("--tls-key needs --tls-cert")
+    if args.tls is not None and args.tls_cert is not None:
+        raise UsageError("give --tls self-signed or --tls-cert, not both")
+    if args.tls_dir is not None and args.tls is None:
+        raise UsageError("--tls-dir goes with --tls self-signed")
+    if args.tls_cert is not None:
+        from awaitkit.flags._tls import server_context
+
+        return server_context(args.tls_cert, args.tls_key), None
+    if args.tls is None:
+        return None, None
+    from awaitkit.flags._tls import self_signed_tls
+
+    made = self_signed_tls([args.host])
+    folder = args.tls_dir
+    if folder is None:
+        folder = stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="awaitkit-tls-")
+        )
+    return made.server_context, made.write_ca(Path(folder).absolute())
 
 
 async def _serve(
@@ -144,6 +208,8 @@ async def _serve(
     options: dict[str, Any],
     sock: socket.socket,
     rules: RuleSet | None,
+    context: ssl.SSLContext | None = None,
+    ca_path: Path | None = None,
 ) -> int:
     import asyncio
 
@@ -162,6 +228,7 @@ async def _serve(
             keepalive_timeout=args.keepalive_timeout,
             sock=sock,
             rules=rules,
+            ssl=context,
             **options,
         ) as server:
             what = args.directory or "the flags data set"
@@ -171,6 +238,12 @@ async def _serve(
                 f"(preset {args.preset}{with_rules})",
                 flush=True,
             )
+            if ca_path is not None:
+                print(
+                    f"CA certificate: {ca_path} (curl --cacert {ca_path}; "
+                    f"awaitkit fetch --cacert {ca_path})",
+                    flush=True,
+                )
             await stop.wait()
     print("stopped", flush=True)
     return 0
