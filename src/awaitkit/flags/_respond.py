@@ -31,12 +31,17 @@ if TYPE_CHECKING:
     from awaitkit.flags._dataset import Resource
     from awaitkit.flags._site import Site
 
-__all__ = ["Request", "Responder"]
+__all__ = ["Request", "Responder", "path_of"]
 
 log = logging.getLogger("awaitkit.flags")
 
 _CHUNK = 256 * 1024  # bytes read from disk per step when streaming a file
 _ALLOWED = {b"GET", b"HEAD"}
+
+
+def path_of(target: bytes) -> str:
+    """The path of a request target, without its query (for observers)."""
+    return target.partition(b"?")[0].decode("latin-1")
 
 
 class Request:
@@ -88,6 +93,8 @@ class Responder:
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport | None
     peer: str
+    peer_ip: str
+    stalled: bool
     queue: deque[Request]
     current: Request | None
     timer: asyncio.TimerHandle | None
@@ -106,6 +113,54 @@ class Responder:
 
     def _reset(self) -> None:
         raise NotImplementedError
+
+    # -- observation (only when ``site.observer`` is set) ----------------------
+
+    def _observe_start(self, request: Request) -> None:
+        observer = self.site.observer
+        assert observer is not None
+        observer.started(
+            request.headers.get("x-client-id") or self.peer_ip,
+            request.method.decode("latin-1"),
+            path_of(request.target),
+            request.headers,
+            self.loop.time(),
+        )
+
+    def _observe_end(
+        self,
+        request: Request,
+        status: int,
+        sent: int,
+        *,
+        complete: bool = True,
+        body_end: int = 0,
+    ) -> None:
+        observer = self.site.observer
+        assert observer is not None
+        fault = request.decision.fault
+        retry_after = None
+        if fault is Fault.RATE_LIMIT or fault is Fault.UNAVAILABLE:
+            retry_after = float(self.site.policy.retry_after)
+        observer.finished(
+            request.headers.get("x-client-id") or self.peer_ip,
+            path_of(request.target),
+            status,
+            fault.value,
+            sent,
+            complete,
+            self.loop.time(),
+            body_end=body_end,
+            retry_after=retry_after,
+        )
+
+    def _observe_dropped(self) -> None:
+        """The connection is gone: its unanswered requests end with status 0."""
+        dropped = list(self.queue)
+        if self.current is not None and not self.stalled:
+            dropped.insert(0, self.current)
+        for request in dropped:
+            self._observe_end(request, 0, 0, complete=False)
 
     def _answer(self, request: Request) -> None:
         fault = request.decision.fault
@@ -209,7 +264,9 @@ class Responder:
                     self._send_stream(request, 206, head, resource.path, start, end)
                     return
                 body = memoryview(resource.body)[start:end]
-                self._write(request, 206, head, b"" if request.head_only else body)
+                self._write(
+                    request, 206, head, b"" if request.head_only else body, start
+                )
                 return
         # The hot path: prebuilt header lines, no parsing of anything.
         head = b"".join(
@@ -288,6 +345,9 @@ class Responder:
             self._finish(request, status, sent, close=not request.keep_alive)
         elif fault is Fault.STALL:
             self._log(request, status, sent)
+            self.stalled = True
+            if self.site.observer is not None:
+                self._observe_end(request, status, sent, complete=False, body_end=pos)
             self.timer = self.loop.call_later(
                 self.site.policy.stall_timeout, self._end_stall, request, status
             )
@@ -295,13 +355,21 @@ class Responder:
             self.pending_error = None  # the connection ends broken
             if fault is Fault.RESET:
                 self._reset()
-            self._finish(request, status, sent, close=True)
+            self._finish(request, status, sent, close=True, body_end=pos)
         self._process()
 
     def _write(
-        self, request: Request, status: int, head: bytes, body: bytes | memoryview
+        self,
+        request: Request,
+        status: int,
+        head: bytes,
+        body: bytes | memoryview,
+        start: int = 0,
     ) -> None:
-        """Send a response, broken as the request's fault says, and account for it."""
+        """Send a response, broken as the request's fault says, and account for it.
+
+        ``start``: the file offset of ``body`` (a range), for observers.
+        """
         transport = self.transport
         assert transport is not None
         fault = request.decision.fault
@@ -321,16 +389,22 @@ class Responder:
         self.pending_error = None  # the connection ends broken, as asked
         data = (bytes(head) + bytes(body))[:cut]
         transport.write(data)
+        body_end = start + max(0, cut - len(head))
         if fault is Fault.STALL:
             # Hold the connection, silent, until the stall timeout.
             self._log(request, status, cut)
+            self.stalled = True
+            if self.site.observer is not None:
+                self._observe_end(
+                    request, status, cut, complete=False, body_end=body_end
+                )
             self.timer = self.loop.call_later(
                 self.site.policy.stall_timeout, self._end_stall, request, status
             )
             return
         if fault is Fault.RESET:
             self._reset()
-        self._finish(request, status, cut, close=True)
+        self._finish(request, status, cut, close=True, body_end=body_end)
 
     def _end_stall(self, request: Request, status: int) -> None:
         self.timer = None
@@ -339,11 +413,27 @@ class Responder:
         self.current = None
         self._close()
 
-    def _finish(self, request: Request, status: int, sent: int, *, close: bool) -> None:
+    def _finish(
+        self,
+        request: Request,
+        status: int,
+        sent: int,
+        *,
+        close: bool,
+        body_end: int | None = None,
+    ) -> None:
+        """Account for a response sent (``body_end`` set: cut short there)."""
         stats = self.site.stats
         stats.in_flight -= 1
         stats.by_status[status] += 1
         self.current = None
+        if self.site.observer is not None:
+            if body_end is None:
+                self._observe_end(request, status, sent)
+            else:
+                self._observe_end(
+                    request, status, sent, complete=False, body_end=body_end
+                )
         self._log(request, status, sent)
         if close or (self.no_more_requests and not self.queue):
             self._close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Protocol
@@ -17,7 +18,7 @@ from typing import Protocol
 from awaitkit.flags._files import DirectoryFiles, MemoryFiles
 from awaitkit.flags._policy import Policy
 
-__all__ = ["Closable", "ServerStats", "Site"]
+__all__ = ["Closable", "Observer", "ObserverGroup", "ServerStats", "Site"]
 
 
 class Closable(Protocol):
@@ -32,6 +33,87 @@ class Closable(Protocol):
     def close_idle(self, now: float) -> None:
         """Close the connection if it has been idle past its timeout at loop time ``now``."""
         ...
+
+
+class Observer(Protocol):
+    """Told of every request a connection answers (``Site.observer``).
+
+    ``client`` is the ``X-Client-Id`` header, else the peer's IP address;
+    ``path`` the target without its query; ``now`` loop time.  ``finished``
+    comes once per ``started``: ``status`` 0 when the client went away
+    before its answer; ``sent`` counts the bytes written (head included);
+    ``complete`` is false when a fault cut the body; ``body_end`` is the
+    offset in the file just past the last body byte sent (what a client may
+    resume from); ``retry_after`` the seconds a 429/503 asked for.  A
+    stalled response finishes when its partial body has been sent.
+    """
+
+    def started(
+        self,
+        client: str,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        now: float,
+    ) -> None: ...
+
+    def finished(
+        self,
+        client: str,
+        path: str,
+        status: int,
+        fault: str,
+        sent: int,
+        complete: bool,
+        now: float,
+        *,
+        body_end: int = 0,
+        retry_after: float | None = None,
+    ) -> None: ...
+
+
+class ObserverGroup:
+    """Several observers as one (the site calls one object)."""
+
+    def __init__(self, *observers: Observer) -> None:
+        self.observers = observers
+
+    def started(
+        self,
+        client: str,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        now: float,
+    ) -> None:
+        for observer in self.observers:
+            observer.started(client, method, path, headers, now)
+
+    def finished(
+        self,
+        client: str,
+        path: str,
+        status: int,
+        fault: str,
+        sent: int,
+        complete: bool,
+        now: float,
+        *,
+        body_end: int = 0,
+        retry_after: float | None = None,
+    ) -> None:
+        for observer in self.observers:
+            observer.finished(
+                client,
+                path,
+                status,
+                fault,
+                sent,
+                complete,
+                now,
+                body_end=body_end,
+                retry_after=retry_after,
+            )
 
 
 @dataclass
@@ -80,6 +162,9 @@ class Site:
         self.faultless = policy.is_faultless
         self.rng = rng
         self.stats = ServerStats()
+        # None unless someone watches (the control API): the connection
+        # then pays one attribute check per request.
+        self.observer: Observer | None = None
         self.connections: set[Closable] = set()
         self.max_connections = max_connections
         self.keepalive_timeout = keepalive_timeout
