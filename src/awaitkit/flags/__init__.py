@@ -22,6 +22,7 @@ from awaitkit._lazy import attach
 
 TYPE_CHECKING = False  # see awaitkit._lazy
 if TYPE_CHECKING:
+    from awaitkit.flags._control_client import ControlClient as ControlClient
     from awaitkit.flags._dataset import (
         Resource as Resource,
         build_dataset as build_dataset,
@@ -38,14 +39,17 @@ if TYPE_CHECKING:
     )
     from awaitkit.flags._server import (
         FlagsServer as FlagsServer,
+        FlagsURL as FlagsURL,
         serving_flags as serving_flags,
     )
     from awaitkit.flags._site import ServerStats as ServerStats
 
 _LAZY = {
+    "ControlClient": "awaitkit.flags._control_client",
     "Decision": "awaitkit.flags._policy",
     "Fault": "awaitkit.flags._policy",
     "FlagsServer": "awaitkit.flags._server",
+    "FlagsURL": "awaitkit.flags._server",
     "Policy": "awaitkit.flags._policy",
     "Resource": "awaitkit.flags._dataset",
     "ServerStats": "awaitkit.flags._site",
@@ -59,9 +63,11 @@ _LAZY = {
 }
 
 __all__ = [
+    "ControlClient",
     "Decision",
     "Fault",
     "FlagsServer",
+    "FlagsURL",
     "Policy",
     "Resource",
     "ServerStats",

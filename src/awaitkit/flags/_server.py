@@ -13,7 +13,7 @@ import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from awaitkit.core import bind_tcp
 from awaitkit.flags._files import DirectoryFiles, MemoryFiles
@@ -21,7 +21,12 @@ from awaitkit.flags._policy import Policy
 from awaitkit.flags._protocol import HttpConnection
 from awaitkit.flags._site import ServerStats, Site
 
-__all__ = ["FlagsServer", "serving_flags"]
+if TYPE_CHECKING:
+    from awaitkit.flags._control import ControlServer
+    from awaitkit.flags._control_client import ControlClient
+    from awaitkit.flags._verdicts import Verdicts
+
+__all__ = ["FlagsServer", "FlagsURL", "serving_flags"]
 
 _BACKLOG = 4096
 
@@ -48,6 +53,12 @@ class FlagsServer:
     ``preset`` is LOCAL, DELAY or ERROR; ``fault_options`` override fields of
     :class:`Policy` (``delay="0.5-1"``, ``error_rate=0.1``, ``reset_rate=...``).
     ``directory`` serves that directory instead of the in-memory data set.
+
+    ``control=True`` also serves the control API (stats, rules, verdicts,
+    metrics) on ``control_host``:``control_port`` (0: any), at
+    :attr:`control_url`, with ``control_token`` (None: a random one, see
+    :attr:`control_token`); :attr:`control` is a client for it.
+    ``metrics_public`` lets ``GET /metrics`` through without the token.
     """
 
     def __init__(
@@ -62,6 +73,12 @@ class FlagsServer:
         keepalive_timeout: float = 15.0,
         request_timeout: float = 30.0,
         sock: socket.socket | None = None,
+        control: bool = False,
+        control_host: str = "127.0.0.1",
+        control_port: int = 0,
+        control_token: str | None = None,
+        control_sock: socket.socket | None = None,
+        metrics_public: bool = False,
         **fault_options: Any,
     ) -> None:
         self.policy = Policy.preset(preset, **fault_options)
@@ -74,6 +91,18 @@ class FlagsServer:
         self.keepalive_timeout = keepalive_timeout
         self.request_timeout = request_timeout
         self._sock = sock
+        self.control_enabled = control
+        self.control_host = control_host
+        self.control_port = control_port
+        self._control_token = control_token
+        self._control_sock = control_sock
+        self.metrics_public = metrics_public
+        self._control: ControlServer | None = None
+        self._verdicts: Verdicts | None = None
+        if control and control_token is not None:
+            from awaitkit.flags._control import check_token
+
+            check_token(control_token)  # a bad token fails here, not at start
         self._server: asyncio.AbstractServer | None = None
         self._site: Site | None = None
         self._ticker: asyncio.TimerHandle | None = None
@@ -90,6 +119,60 @@ class FlagsServer:
         if self._site is None:
             raise RuntimeError("the server is not running")
         return self._site.stats
+
+    @property
+    def control_url(self) -> str:
+        """The control API's base URL (``control=True``, once started)."""
+        return self._running_control().url
+
+    @property
+    def control_token(self) -> str:
+        """The token the control API wants (``Authorization: Bearer ...``)."""
+        return self._running_control().token
+
+    @property
+    def control(self) -> ControlClient:
+        """A client for the control API (``control=True``, once started)."""
+        from awaitkit.flags._control_client import ControlClient
+
+        server = self._running_control()
+        return ControlClient(server.url, server.token)
+
+    @property
+    def verdicts(self) -> Verdicts:
+        """The client verdicts, live (``control=True``)."""
+        self._running_control()
+        assert self._verdicts is not None
+        return self._verdicts
+
+    def _running_control(self) -> ControlServer:
+        if self._control is None:
+            if not self.control_enabled:
+                raise RuntimeError("the control API is off (FlagsServer(control=True))")
+            raise RuntimeError("the server is not running")
+        return self._control
+
+    async def _start_control(self, site: Site) -> None:
+        from awaitkit.flags._control import ControlServer
+        from awaitkit.flags._control_api import ControlApi
+        from awaitkit.flags._metrics import RequestCounters
+        from awaitkit.flags._site import ObserverGroup
+        from awaitkit.flags._verdicts import Verdicts
+
+        self._verdicts = verdicts = Verdicts()
+        counters = RequestCounters()
+        api = ControlApi(site.stats, verdicts, counters)
+        control = ControlServer(
+            api,
+            host=self.control_host,
+            port=self.control_port,
+            token=self._control_token,
+            metrics_public=self.metrics_public,
+            sock=self._control_sock,
+        )
+        await control.start()
+        self._control = control
+        site.observer = ObserverGroup(counters, verdicts)
 
     async def start(self) -> None:
         """Build or load the files, bind, and start accepting connections."""
@@ -119,6 +202,12 @@ class FlagsServer:
         shown = f"[{host}]" if ":" in host else host
         self.base_url = f"http://{shown}:{port}"
         self._schedule_tick()
+        if self.control_enabled:
+            try:
+                await self._start_control(site)
+            except BaseException:
+                await self.close()
+                raise
 
     def _schedule_tick(self) -> None:
         site = self._site
@@ -132,6 +221,9 @@ class FlagsServer:
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
+        control, self._control = self._control, None
+        if control is not None:
+            await control.close()
         server, self._server = self._server, None
         if server is None:
             return
@@ -160,6 +252,31 @@ class FlagsServer:
         await self.close()
 
 
+class FlagsURL(str):
+    """The base URL of a running flags server (a ``str``), with the server at hand.
+
+    ``.server`` is the :class:`FlagsServer`; ``.control`` its control-API
+    client (``serving_flags(control=True)``); ``.stats`` its counters.
+    """
+
+    server: FlagsServer
+
+    def __new__(cls, server: FlagsServer) -> FlagsURL:
+        url = super().__new__(cls, server.base_url)
+        url.server = server
+        return url
+
+    @property
+    def control(self) -> ControlClient:
+        """The control API's client (RuntimeError unless ``control=True``)."""
+        return self.server.control
+
+    @property
+    def stats(self) -> ServerStats:
+        """The server's live counters."""
+        return self.server.stats
+
+
 @contextlib.asynccontextmanager
 async def serving_flags(
     preset: str = "LOCAL",
@@ -168,15 +285,23 @@ async def serving_flags(
     port: int = 0,
     directory: Path | str | None = None,
     seed: int | None = None,
+    control: bool = False,
+    control_token: str | None = None,
     **fault_options: Any,
-) -> AsyncIterator[str]:
+) -> AsyncIterator[FlagsURL]:
     """Serve the flags data set in-process; yield its base URL.
+
+    The URL is a ``str`` that also has ``.server`` and, with
+    ``control=True``, ``.control`` (a :class:`ControlClient`).
 
     Example::
 
         async with serving_flags("DELAY", delay=0.5) as base_url:
             # GET f"{base_url}/flags/br/br.gif" -> 200 after 0.5 s
             ...
+        async with serving_flags("ERROR", control=True) as base_url:
+            ...
+            verdicts = await base_url.control.verdicts()
     """
     async with FlagsServer(
         preset,
@@ -184,6 +309,8 @@ async def serving_flags(
         port=port,
         directory=directory,
         seed=seed,
+        control=control,
+        control_token=control_token,
         **fault_options,
     ) as server:
-        yield server.base_url
+        yield FlagsURL(server)

@@ -136,6 +136,25 @@ class ServerStats:
     by_fault: Counter[str] = field(default_factory=Counter)
     connections: int = 0
 
+    def reset(self) -> None:
+        """Zero the counters; requests still in flight stay counted as such."""
+        self.requests = 0
+        self.max_in_flight = self.in_flight
+        self.by_status.clear()
+        self.by_fault.clear()
+        self.connections = 0
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able (status codes as strings, as JSON keys must be)."""
+        return {
+            "requests": self.requests,
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "by_fault": dict(sorted(self.by_fault.items())),
+            "connections": self.connections,
+        }
+
 
 class Site:
     """What every connection of one server shares: files, policy, limits, stats."""
