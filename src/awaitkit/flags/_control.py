@@ -20,34 +20,19 @@ import contextlib
 import hmac
 import logging
 import re
-import secrets
 import socket
 
-from awaitkit.core import UsageError, bind_tcp, format_hostport
+from awaitkit.core import bind_tcp, format_hostport
 from awaitkit.flags._control_api import ControlApi, Reply
 from awaitkit.flags._http import reason
+from awaitkit.flags._token import check_token, new_token
 
-__all__ = ["ControlServer", "check_token", "new_token"]
+__all__ = ["ControlServer"]
 
 log = logging.getLogger("awaitkit.flags.control")
 
 _METHOD = re.compile(r"[A-Z]{1,16}")
-_TOKEN_CHARS = re.compile(r"[\x21-\x7e]{8,512}")  # visible ASCII, no spaces
 _FIELD_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-
-
-def new_token() -> str:
-    """A random token (192 bits, URL-safe)."""
-    return secrets.token_urlsafe(24)
-
-
-def check_token(token: str) -> str:
-    """``token`` if it can travel in a header, else :class:`UsageError`."""
-    if not _TOKEN_CHARS.fullmatch(token):
-        raise UsageError(
-            "the control token must be 8-512 visible ASCII characters, no spaces"
-        )
-    return token
 
 
 class _Refuse(Exception):
@@ -98,14 +83,14 @@ class ControlServer:
         self.request_timeout = request_timeout
         self.keepalive_timeout = keepalive_timeout
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[object]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.url = ""
 
     async def start(self) -> None:
         """Bind (unless given a socket) and start accepting."""
         sock = self._sock or bind_tcp(self.host, self.port)
         self._server = await asyncio.start_server(
-            self._serve, sock=sock, limit=self.max_line_bytes
+            self._accept, sock=sock, limit=self.max_line_bytes
         )
         host, port = sock.getsockname()[:2]
         self.url = f"http://{format_hostport(host, port)}"
@@ -123,12 +108,19 @@ class ControlServer:
 
     # -- one connection ------------------------------------------------------
 
+    def _accept(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        # Our own task, not one the streams module makes from a coroutine
+        # callback: that one's done-callback logs an error when it is
+        # cancelled (Python 3.11), as close() does to every connection.
+        task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
         try:
             if len(self._tasks) > self.max_connections:
                 await self._send(writer, Reply.error(503, "too many connections"), True)
@@ -138,7 +130,6 @@ class ControlServer:
         except (ConnectionError, TimeoutError):
             pass  # the client went away, or stopped reading our answer
         finally:
-            self._tasks.discard(task)
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
@@ -152,6 +143,9 @@ class ControlServer:
                 line = await self._line(reader, 414)
         except TimeoutError:
             return False  # idle
+        except _Refuse as exc:
+            await self._send(writer, Reply.error(exc.status, exc.message), True)
+            return False
         if line is None:
             return False  # closed between requests
         try:

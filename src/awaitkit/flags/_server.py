@@ -40,6 +40,12 @@ def _memory_files() -> MemoryFiles:
     return MemoryFiles(build_dataset())
 
 
+def _import_control() -> None:
+    """Import the control API's modules (for a worker thread)."""
+    import awaitkit.flags._control
+    import awaitkit.flags._control_client  # noqa: F401
+
+
 class FlagsServer:
     """The flags HTTP server as an async context manager.
 
@@ -100,7 +106,7 @@ class FlagsServer:
         self._control: ControlServer | None = None
         self._verdicts: Verdicts | None = None
         if control and control_token is not None:
-            from awaitkit.flags._control import check_token
+            from awaitkit.flags._token import check_token
 
             check_token(control_token)  # a bad token fails here, not at start
         self._server: asyncio.AbstractServer | None = None
@@ -153,6 +159,8 @@ class FlagsServer:
         return self._control
 
     async def _start_control(self, site: Site) -> None:
+        # prometheus-client takes ~100 ms to import: not on the loop's thread.
+        await asyncio.to_thread(_import_control)
         from awaitkit.flags._control import ControlServer
         from awaitkit.flags._control_api import ControlApi
         from awaitkit.flags._metrics import RequestCounters
