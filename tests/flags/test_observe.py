@@ -116,7 +116,7 @@ async def test_a_client_that_leaves_during_a_delay_leaves_no_request_in_flight()
 ):
     async with FlagsServer(control=True, delay=5) as server:
         host, port = split_url(server.base_url)
-        reader, writer = await asyncio.open_connection(host, port)
+        _, writer = await asyncio.open_connection(host, port)
         writer.write(get(close=False) * 3)  # pipelined, all waiting on the first
         await wait_until(lambda: server.stats.in_flight == 3)
         abort(writer)  # a FIN alone would be a half-close, still owed answers
