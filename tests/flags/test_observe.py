@@ -194,8 +194,8 @@ async def test_control_client_errors() -> None:
         with pytest.raises(HTTPStatusError, match="403 wrong token") as info:
             await wrong.stats()
         assert info.value.status_code == 403
-        with pytest.raises(HTTPStatusError, match="501"):
-            await server.control.rules()
+        with pytest.raises(HTTPStatusError, match="404 no rule 'r9'"):
+            await server.control.remove_rule("r9")
         closed_url = server.control_url
     from awaitkit.core import ConnectError
 

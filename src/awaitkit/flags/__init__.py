@@ -32,10 +32,17 @@ if TYPE_CHECKING:
         metadata as metadata,
     )
     from awaitkit.flags._policy import (
+        Action as Action,
         Decision as Decision,
         Fault as Fault,
         Policy as Policy,
         parse_delay as parse_delay,
+    )
+    from awaitkit.flags._rulefile import load_rules as load_rules
+    from awaitkit.flags._rules import (
+        Rule as Rule,
+        RuleError as RuleError,
+        RuleSet as RuleSet,
     )
     from awaitkit.flags._server import (
         FlagsServer as FlagsServer,
@@ -46,6 +53,11 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "ControlClient": "awaitkit.flags._control_client",
+    "Action": "awaitkit.flags._policy",
+    "Rule": "awaitkit.flags._rules",
+    "RuleError": "awaitkit.flags._rules",
+    "RuleSet": "awaitkit.flags._rules",
+    "load_rules": "awaitkit.flags._rulefile",
     "Decision": "awaitkit.flags._policy",
     "Fault": "awaitkit.flags._policy",
     "FlagsServer": "awaitkit.flags._server",
@@ -63,6 +75,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "Action",
     "ControlClient",
     "Decision",
     "Fault",
@@ -70,11 +83,15 @@ __all__ = [
     "FlagsURL",
     "Policy",
     "Resource",
+    "Rule",
+    "RuleError",
+    "RuleSet",
     "ServerStats",
     "build_dataset",
     "country_codes",
     "country_name",
     "export_dataset",
+    "load_rules",
     "metadata",
     "parse_delay",
     "serving_flags",

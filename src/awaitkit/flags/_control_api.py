@@ -8,42 +8,19 @@ server (its rules, stats and verdicts).  Tested by calling ``handle``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import unquote
 
-from awaitkit.core import UsageError
 from awaitkit.flags._metrics import CONTENT_TYPE, RequestCounters, registry_for, render
+from awaitkit.flags._rules import Rule, RuleError, RuleSet
 from awaitkit.flags._site import ServerStats
 from awaitkit.flags._verdicts import Verdicts
 
-__all__ = ["ControlApi", "Reply", "RuleBook"]
+__all__ = ["ControlApi", "Reply"]
 
 JSON_TYPE = "application/json"
-
-
-class RuleLike(Protocol):
-    """A rule as the API shows it."""
-
-    @property
-    def id(self) -> str: ...
-
-    def to_dict(self) -> dict[str, object]: ...
-
-
-class RuleBook(Protocol):
-    """The live rules of a server (``awaitkit.flags._rules.RuleSet``)."""
-
-    def add(self, rule: Any) -> RuleLike: ...
-
-    def remove(self, rule_id: str) -> bool: ...
-
-    def rules(self) -> list[Any]: ...
-
-    def clear(self) -> None: ...
-
-    def reset_attempts(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,27 +61,19 @@ def parse_json(body: bytes) -> object:
 
 
 class ControlApi:
-    """Endpoints over one running server's state.
-
-    ``rules`` is the server's rule set and ``parse_rule`` builds a rule from
-    a JSON object (raising :class:`UsageError` naming the bad field); without
-    them the ``/rules`` endpoints answer 501.
-    """
+    """Endpoints over one running server's state: its stats, rules and verdicts."""
 
     def __init__(
         self,
         stats: ServerStats,
+        rules: RuleSet,
         verdicts: Verdicts,
         counters: RequestCounters,
-        *,
-        rules: RuleBook | None = None,
-        parse_rule: Callable[[Mapping[str, object], str], Any] | None = None,
     ) -> None:
         self.stats = stats
+        self.rules = rules
         self.verdicts = verdicts
         self.counters = counters
-        self.rules = rules
-        self.parse_rule = parse_rule
         self.registry = registry_for(stats, counters)
         # path -> method -> endpoint; DELETE /rules/ID is matched by prefix.
         self.routes: dict[str, dict[str, Callable[[bytes], Reply]]] = {
@@ -146,14 +115,10 @@ class ControlApi:
 
     def list_rules(self, body: bytes) -> Reply:
         """GET /rules: every rule, in the order they are tried."""
-        if self.rules is None:
-            return _no_rules()
         return Reply.json(200, {"rules": [r.to_dict() for r in self.rules.rules()]})
 
     def add_rules(self, body: bytes) -> Reply:
         """POST /rules: one rule object or a list of them; all or none are added."""
-        if self.rules is None or self.parse_rule is None:
-            return _no_rules()
         data = parse_json(body)
         items = data if isinstance(data, list) else [data]
         if not items:
@@ -164,16 +129,21 @@ class ControlApi:
             if not isinstance(item, dict):
                 raise BadBody(f"{where}: expected a JSON object")
             try:
-                parsed.append(self.parse_rule(item, where))
-            except UsageError as exc:
+                parsed.append(Rule.from_dict(item, where=where))
+            except RuleError as exc:
                 raise BadBody(str(exc)) from None
-        added = [self.rules.add(rule) for rule in parsed]
+        added: list[Rule] = []
+        try:
+            for rule in parsed:
+                added.append(self.rules.add(rule))
+        except RuleError as exc:  # a taken id, too many rules: undo the batch
+            for rule in added:
+                self.rules.remove(rule.id)
+            raise BadBody(str(exc)) from None
         return Reply.json(201, {"rules": [r.to_dict() for r in added]})
 
     def remove_rule(self, quoted_id: str) -> Reply:
         """DELETE /rules/ID."""
-        if self.rules is None:
-            return _no_rules()
         try:
             rule_id = unquote(quoted_id, errors="strict")
         except UnicodeDecodeError:
@@ -184,8 +154,6 @@ class ControlApi:
 
     def clear_rules(self, body: bytes) -> Reply:
         """DELETE /rules: every rule."""
-        if self.rules is None:
-            return _no_rules()
         removed = [r.id for r in self.rules.rules()]
         self.rules.clear()
         return Reply.json(200, {"removed": removed})
@@ -199,8 +167,7 @@ class ControlApi:
         self.stats.reset()
         self.counters.reset()
         self.verdicts.reset()
-        if self.rules is not None:
-            self.rules.reset_attempts()
+        self.rules.reset_attempts()
         return Reply.json(200, {"reset": True})
 
     def get_verdicts(self, body: bytes) -> Reply:
@@ -210,7 +177,3 @@ class ControlApi:
     def get_metrics(self, body: bytes) -> Reply:
         """GET /metrics: Prometheus text format."""
         return Reply(200, render(self.registry), CONTENT_TYPE)
-
-
-def _no_rules() -> Reply:
-    return Reply.error(501, "this server has no rules engine")

@@ -57,7 +57,7 @@ class ControlClient:
         self, rule: Mapping[str, object] | list[Mapping[str, object]]
     ) -> list[dict[str, Any]]:
         """Add a rule (or several, all or none); return them as stored (with ids)."""
-        data = rule if isinstance(rule, list) else dict(rule)
+        data = dict(rule) if isinstance(rule, Mapping) else rule
         return list((await self._json("POST", "/rules", data))["rules"])
 
     async def remove_rule(self, rule_id: str) -> None:

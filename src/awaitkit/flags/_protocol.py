@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, cast
 import httptools
 
 from awaitkit.flags._http import build_head, reason
-from awaitkit.flags._policy import Decision, Fault
 from awaitkit.flags._respond import Request, Responder
+from awaitkit.flags._site import NO_FAULT
 
 if TYPE_CHECKING:
     from awaitkit.flags._site import Site
@@ -31,7 +31,6 @@ __all__ = ["HttpConnection"]
 
 log = logging.getLogger("awaitkit.flags")
 
-_NO_FAULT = Decision(0.0, Fault.NONE)
 _MAX_PIPELINE = 16  # queued requests before we stop reading from the socket
 
 
@@ -51,7 +50,7 @@ class HttpConnection(Responder, asyncio.Protocol):
         self.loop = site.loop
         self.transport: asyncio.Transport | None = None
         self.peer = "-"
-        self.peer_ip = "-"  # who the client is, for observers, without X-Client-Id
+        self.peer_ip = "-"  # the client (attempts, verdicts) without X-Client-Id
         self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[Request] = deque()
         self.current: Request | None = None  # being delayed, loaded or stalled
@@ -231,16 +230,23 @@ class HttpConnection(Responder, asyncio.Protocol):
             stats.max_in_flight = stats.in_flight
         parser = self.parser
         keep_alive = parser.should_keep_alive()
-        # Draw in arrival order, so a seed gives a repeatable sequence.
-        decision = _NO_FAULT if site.faultless else site.policy.decide(site.rng)
+        method = parser.get_method()
+        fast = site.fast  # no rules, no rates: nothing to decide or count
+        decision = (
+            NO_FAULT
+            if fast
+            else site.decide(method, self._url, self._headers, self.peer_ip)
+        )
         request = Request(
-            parser.get_method(),
+            method,
             self._url,
             self._headers,
             keep_alive,
             decision,
             keep_alive and parser.get_http_version() == "1.0",
         )
+        if not fast and decision.headers:
+            request.add_headers(decision.headers)
         if site.observer is not None:
             self._observe_start(request)
         if not keep_alive:
