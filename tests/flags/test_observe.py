@@ -211,3 +211,12 @@ async def test_the_no_observer_path_stays_unobserved() -> None:
         assert server._site is not None
         assert server._site.observer is None
         assert status_of(await fetch(server.base_url)) == 200
+
+
+async def test_odd_bytes_in_paths_do_not_break_metrics() -> None:
+    async with FlagsServer(control=True) as server:
+        await fetch(server.base_url, path="/%ff%fe/x")
+        await fetch(server.base_url, path="/caf%C3%A9")
+        text = await server.control.metrics()
+    assert 'path="/\\\\xff\\\\xfe/x"' in text
+    assert 'path="/caf\u00e9"' in text

@@ -187,7 +187,11 @@ class ControlServer:
                 return denied, False  # the body, if any, is never read
         body = await self._body(method, path, headers, reader, writer)
         log.info("%s %s", method, path)
-        return self.api.handle(method, path, body), keep
+        try:
+            return self.api.handle(method, path, body), keep
+        except Exception:  # a bug of ours: log it, answer 500, keep serving
+            log.exception("control API: %s %s failed", method, path)
+            return Reply.error(500, "internal error (see the server's log)"), False
 
     async def _headers(self, reader: asyncio.StreamReader) -> dict[str, str]:
         headers: dict[str, str] = {}

@@ -21,7 +21,13 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from awaitkit.flags._site import ServerStats
 
-__all__ = ["CONTENT_TYPE", "FlagsCollector", "RequestCounters", "render"]
+__all__ = [
+    "CONTENT_TYPE",
+    "FlagsCollector",
+    "RequestCounters",
+    "registry_for",
+    "render",
+]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 OTHER_PATH = "other"
@@ -44,6 +50,13 @@ class RequestCounters:
             self.paths.add(path)
             return path
         return OTHER_PATH
+
+    def _safe(self, path: str) -> str:
+        # Paths are percent-decoded with surrogateescape: odd bytes would not
+        # encode in the exposition, so they show as \xNN.
+        return path.encode("utf-8", "surrogateescape").decode(
+            "utf-8", "backslashreplace"
+        )
 
     def started(
         self,
@@ -69,7 +82,7 @@ class RequestCounters:
         retry_after: float | None = None,
     ) -> None:
         """Count one response (status 0: dropped before it was answered)."""
-        self.responses[self._label(path), status, fault] += 1
+        self.responses[self._label(self._safe(path)), status, fault] += 1
         self.sent_bytes += sent
         if not complete and status:
             self.cut += 1
