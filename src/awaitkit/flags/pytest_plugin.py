@@ -33,7 +33,7 @@ import pytest
 if TYPE_CHECKING:
     from awaitkit.flags._server import FlagsURL
 
-__all__ = ["flags_server", "ThreadedFlagsServer"]
+__all__ = ["ThreadedFlagsServer", "flags_server"]
 
 _START_TIMEOUT = 60.0  # the first run in a fresh cache draws the images
 
