@@ -305,3 +305,22 @@ async def test_control_is_off_unless_asked() -> None:
         with pytest.raises(RuntimeError, match="control API is off"):
             base_url.control  # noqa: B018
         assert base_url.server.stats.requests == 0
+
+
+async def test_an_endpoint_that_fails_answers_500_and_the_server_lives_on(
+    server: FlagsServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug behind an endpoint is logged and answered, never a dead task."""
+    control = server._control
+    assert control is not None
+
+    def broken(body: bytes) -> object:
+        raise ZeroDivisionError
+
+    control.api.routes["/stats"]["GET"] = broken  # type: ignore[assignment]
+    response = await exchange(server.control_url, req())
+    assert status_of(response) == 500
+    assert "control API: GET /stats failed" in caplog.text
+    assert (
+        status_of(await exchange(server.control_url, req(b"GET", b"/verdicts"))) == 200
+    )

@@ -39,7 +39,8 @@ class Observer(Protocol):
     """Told of every request a connection answers (``Site.observer``).
 
     ``client`` is the ``X-Client-Id`` header, else the peer's IP address;
-    ``path`` the target without its query; ``now`` loop time.  ``finished``
+    ``path`` the target as rules match it (no query, percent-decoded);
+    ``now`` loop time.  ``finished``
     comes once per ``started``: ``status`` 0 when the client went away
     before its answer; ``sent`` counts the bytes written (head included);
     ``complete`` is false when a fault cut the body; ``body_end`` is the
