@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,10 @@ from awaitkit.download import DownloadOptions, DownloadStatus, iter_downloads
 from awaitkit.flags import FlagsServer, build_dataset
 
 pytestmark = pytest.mark.anyio
+
+# The control API imports prometheus-client: at collection, not inside the first
+# test, where collecting its garbage would count as a slow callback (tests/loopdebug).
+importlib.import_module("awaitkit.flags._control")
 
 GIF = "/flags/br/br.gif"
 BODY = build_dataset()["flags/br/br.gif"].body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -14,6 +15,10 @@ from awaitkit.core.testing import exchange, split_url, status_of, statuses_of
 from awaitkit.flags import FlagsServer, serving_flags
 
 pytestmark = pytest.mark.anyio
+
+# The control API imports prometheus-client: at collection, not inside the first
+# test, where collecting its garbage would count as a slow callback (tests/loopdebug).
+importlib.import_module("awaitkit.flags._control")
 
 TOKEN = "test-token-0123456789"
 AUTH = b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import pytest
@@ -12,6 +13,10 @@ from awaitkit.flags import serving_flags
 from tests.flags.test_control import TOKEN, req
 
 pytestmark = pytest.mark.anyio
+
+# The control API imports prometheus-client: at collection, not inside the first
+# test, where collecting its garbage would count as a slow callback (tests/loopdebug).
+importlib.import_module("awaitkit.flags._control")
 
 GIF = "/flags/br/br.gif"
 

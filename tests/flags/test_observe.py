@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import socket
 import struct
 from collections.abc import Mapping
@@ -15,6 +16,10 @@ from awaitkit.flags import ControlClient, FlagsServer, build_dataset, serving_fl
 from tests.flags.loops import both_loops
 
 pytestmark = pytest.mark.anyio
+
+# The control API imports prometheus-client: at collection, not inside the first
+# test, where collecting its garbage would count as a slow callback (tests/loopdebug).
+importlib.import_module("awaitkit.flags._control")
 
 anyio_backend = both_loops
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import hashlib
 import itertools
 import math
 import re
@@ -274,6 +275,10 @@ class _Step:
         delay = lo
         if hi > lo:
             delay = lo + (hi - lo) * draw(key, path, attempt)[1]
+        return self.fixed(delay, rule)
+
+    def fixed(self, delay: float, rule: str) -> Action:
+        """The action with this ``delay`` (the same each time when there is no jitter)."""
         return Action(
             delay,
             self.fault,
@@ -340,6 +345,13 @@ def _step(fields: Mapping[str, Any], where: str, base: _Step | None = None) -> _
         framing = _FRAMING.intersection(k.lower() for k in extra)
         if framing:
             raise _fail(where, "response_headers", f"may not set {framing.pop()}")
+        for key, value in extra.items():
+            try:
+                value.encode("latin-1")
+            except UnicodeEncodeError:
+                raise _fail(
+                    where, f"response_headers.{key}", "not Latin-1 (HTTP header bytes)"
+                ) from None
         headers = tuple(extra.items())
     retry_after = base.retry_after
     if fields.get("retry_after") is not None:
@@ -468,6 +480,8 @@ class Rule:
         default=(), init=False, repr=False
     )
     _steps: tuple[_Step, ...] = field(default=(), init=False, repr=False)
+    # Per step, its action when it has no jitter (built once, not per request).
+    _fixed: tuple[Action | None, ...] = field(default=(), init=False, repr=False)
 
     def __post_init__(self) -> None:
         where = f"rule {self.id}" if self.id else ""
@@ -517,6 +531,14 @@ class Rule:
         else:
             steps = (_step(fields, where),)
         set_(self, "_steps", steps)
+        set_(
+            self,
+            "_fixed",
+            tuple(
+                st.fixed(st.delay[0], self.id) if st.delay[0] == st.delay[1] else None
+                for st in steps
+            ),
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object], *, where: str = "") -> Rule:
@@ -572,31 +594,41 @@ class Rule:
     def matches(
         self, method: str, path: str, headers: Mapping[str, str], attempt: int
     ) -> bool:
-        """True when the request matches every match field of the rule."""
+        """True when the request matches every match field (header names any case)."""
         if self.method is not None and self.method != method:
             return False
         if self._path_match is not None and not self._path_match(path):
             return False
         if self.attempts is not None and attempt not in self.attempts:
             return False
-        return not self._header_globs or self._headers_match(headers)
+        if not self._header_globs:
+            return True
+        return self._headers_match({k.lower(): v for k, v in headers.items()})
 
     def _headers_match(self, headers: Mapping[str, str]) -> bool:
+        """``headers`` has lower-case names (as the server's parser gives them)."""
         for name, match in self._header_globs:
             value = headers.get(name)
-            if value is None:
-                value = next((v for k, v in headers.items() if k.lower() == name), None)
-                if value is None:
-                    return False
-            if not match(value):
+            if value is None or not match(value):
                 return False
         return True
 
     def action(self, key: bytes, path: str, attempt: int) -> Action:
         """The action for ``attempt`` (past the schedule's end: its last entry)."""
         steps = self._steps
-        step = steps[min(attempt, len(steps)) - 1] if attempt >= 1 else steps[0]
-        return step.realise(key, path, attempt, self.id)
+        i = min(attempt, len(steps)) - 1 if attempt >= 1 else 0
+        fixed = self._fixed[i]
+        if fixed is not None:
+            return fixed
+        return steps[i].realise(key, path, attempt, self.id)
+
+
+def _counter_key(client: str, path: str) -> tuple[str, str]:
+    """The counter's key: long ids and paths by digest, so memory stays bounded."""
+    if len(client) + len(path) <= _CACHED_PATH:
+        return (client, path)
+    data = f"{client}\x00{path}".encode("utf-8", "surrogatepass")
+    return ("", hashlib.blake2b(data, digest_size=16).hexdigest())
 
 
 class RuleSet:
@@ -690,7 +722,7 @@ class RuleSet:
     def count(self, client: str, path: str) -> int:
         """Count one more request of ``client`` for ``path``; its attempt number."""
         counters = self._attempts
-        key = (client, path)
+        key = _counter_key(client, path)
         n = counters.get(key, 0) + 1
         if n == 1 and len(counters) >= MAX_COUNTERS:
             # Bounded memory against clients that make up paths: forget the
@@ -702,7 +734,7 @@ class RuleSet:
 
     def attempts_of(self, client: str, path: str) -> int:
         """How many requests ``client`` made for ``path`` so far (not counting one)."""
-        return self._attempts.get((client, path), 0)
+        return self._attempts.get(_counter_key(client, path), 0)
 
     def decide(
         self,
@@ -716,8 +748,9 @@ class RuleSet:
         """The action of the first rule the request matches; ``None``: none does.
 
         Counts the attempt of (``client``, ``path``) unless the caller did
-        and passes ``attempt``.  ``headers`` names should be lower-case (as
-        the server gives them; others are found by a slower scan).
+        and passes ``attempt``.  ``headers`` names must be lower-case (as the
+        server's parser gives them): a per-request copy would cost more than
+        all the matching.
         """
         if attempt is None:
             attempt = self.count(client, path)
