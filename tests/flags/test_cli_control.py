@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -56,6 +57,25 @@ async def test_control_api_with_curl_and_a_given_token() -> None:
         proc.terminate()
         await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0
+
+
+async def test_ctrl_c_stops_a_server_with_a_client_on_the_control_port() -> None:
+    """SIGINT with a keep-alive control connection open: exit 0, promptly."""
+    async with running("--control-port", "0") as (proc, _):
+        url, token = await control_line(proc)
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            f"GET /stats HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+        )
+        await asyncio.wait_for(reader.readuntil(b"}\n"), 30)  # answered, kept open
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert await asyncio.wait_for(reader.read(), 30) == b""  # closed by the server
+        writer.close()
+    assert proc.returncode == 0, err.decode()
+    assert b"stopped" in out
+    assert b"Traceback" not in err
 
 
 async def test_a_random_token_is_printed_and_the_env_token_used() -> None:

@@ -225,3 +225,15 @@ async def test_odd_bytes_in_paths_do_not_break_metrics() -> None:
         text = await server.control.metrics()
     assert 'path="/\\\\xff\\\\xfe/x"' in text
     assert 'path="/caf\u00e9"' in text
+
+
+@pytest.mark.parametrize("paced", [False, True])
+async def test_a_cut_range_reports_its_offset_in_the_file(paced: bool) -> None:
+    """A 206 from byte 1000 cut after 500 body bytes: the client holds 1500."""
+    rule: dict[str, object] = {"path": GIF, "reset": 500}
+    if paced:
+        rule["rate"] = 100_000  # the same cut, sent by the paced writer
+    async with FlagsServer(control=True, rules=[rule]) as server:
+        await fetch(server.base_url, "Range: bytes=1000-")
+        await wait_until(lambda: server.stats.in_flight == 0)
+        assert server.verdicts.clients["127.0.0.1"].cut_at == {GIF: 1500}
