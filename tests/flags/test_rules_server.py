@@ -430,3 +430,43 @@ def test_rules_argument_types() -> None:
         FlagsServer(rules={"path": "/x", "status": 500})
     with pytest.raises(RuleError, match="status"):
         FlagsServer(rules=[{"status": 1}])
+
+
+# A stress test by design: hundreds of clients and the server share one loop;
+# creating their tasks, and the stdlib accepting the whole burst in one
+# callback, take over 100 ms in debug mode.
+@pytest.mark.blocks_loop
+async def test_every_action_under_200_concurrent_clients_keeps_stats_straight() -> None:
+    """A short, bounded load with every action on: no request lost, nothing left open."""
+    rules = [
+        {"path": "/flags/a*", "status": 500},
+        {"path": "/flags/b*", "reset": 100},
+        {"path": "/flags/c*", "close": 100},
+        {"path": "/flags/d*", "stall": 10, "stall_timeout": 0.2},
+        {"path": "/flags/e*", "rate": 50_000},
+        {"path": "/flags/f*", "delay": "0-0.1"},
+        {"path": "/flags/g*", "status": 429},
+        {"path": "/flags/*", "schedule": ["503", "reset@10", "200"]},
+    ]
+    ccs = [cc.lower() for cc in country_codes()]
+    gate = asyncio.Semaphore(200)
+    async with FlagsServer(rules=rules, seed=1) as server:
+
+        async def one(cc: str, n: int) -> Raw:
+            async with gate:
+                return await raw_get(
+                    server.base_url,
+                    f"/flags/{cc}/{cc}.gif",
+                    f"X-Client-Id: client-{n % 20}\r\n".encode(),
+                )
+
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(one(cc, n)) for n in range(3) for cc in ccs]
+        stats = server.stats
+        await wait_until(lambda: stats.in_flight == 0, wait=10)
+        assert stats.requests == len(tasks)
+        assert sum(stats.by_status.values()) == len(tasks)
+        assert sum(stats.by_rule.values()) == len(tasks)
+        assert not server._site.connections  # type: ignore[union-attr]
+    ended = {t.result().ended for t in tasks}
+    assert ended == {"eof", "reset"}
