@@ -237,3 +237,37 @@ async def test_a_cut_range_reports_its_offset_in_the_file(paced: bool) -> None:
         await fetch(server.base_url, "Range: bytes=1000-")
         await wait_until(lambda: server.stats.in_flight == 0)
         assert server.verdicts.clients["127.0.0.1"].cut_at == {GIF: 1500}
+
+
+async def test_every_fault_under_200_clients_loses_no_observation() -> None:
+    """Each request is seen once by the verdicts and once by the metrics."""
+    options = {
+        "delay": "0-0.05",
+        "error_rate": 0.1,
+        "rate_limit_rate": 0.1,
+        "unavailable_rate": 0.1,
+        "reset_rate": 0.1,
+        "truncate_rate": 0.1,
+        "stall_rate": 0.1,
+        "stall_timeout": 0.2,
+    }
+    async with FlagsServer(control=True, seed=1, **options) as server:
+
+        async def client(n: int) -> None:
+            for path in (GIF, "/flags/ar/ar.gif", "/nope"):
+                await fetch(server.base_url, f"X-Client-Id: c{n}", path=path)
+
+        async with asyncio.timeout(60):
+            await asyncio.gather(*(client(n) for n in range(200)))
+        await wait_until(lambda: server.stats.in_flight == 0)
+        verdicts = await server.control.verdicts()
+        text = await server.control.metrics()
+    assert len(verdicts) == 200
+    assert all(v["requests"] == 3 and v["in_flight"] == 0 for v in verdicts.values())
+    answered = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("awaitkit_flags_responses_total{")
+    )
+    assert answered == server.stats.requests == 600
+    assert sum(server.stats.by_status.values()) == 600
