@@ -38,25 +38,23 @@ class RequestCounters:
 
     def __init__(self, *, max_paths: int = 100) -> None:
         self.max_paths = max_paths
-        self.paths: set[str] = set()
+        self.labels: dict[str, str] = {}  # path -> its label, the first max_paths
         self.responses: Counter[tuple[str, int, str]] = Counter()
         self.sent_bytes = 0
         self.cut = 0  # responses a fault ended before their whole body
 
     def _label(self, path: str) -> str:
-        if path in self.paths:
-            return path
-        if len(self.paths) < self.max_paths:
-            self.paths.add(path)
-            return path
-        return OTHER_PATH
-
-    def _safe(self, path: str) -> str:
-        # Paths are percent-decoded with surrogateescape: odd bytes would not
-        # encode in the exposition, so they show as \xNN.
-        return path.encode("utf-8", "surrogateescape").decode(
-            "utf-8", "backslashreplace"
-        )
+        label = self.labels.get(path)
+        if label is None:
+            if len(self.labels) >= self.max_paths:
+                return OTHER_PATH
+            # Paths are percent-decoded with surrogateescape: odd bytes would
+            # not encode in the exposition, so they show as \xNN.
+            label = path.encode("utf-8", "surrogateescape").decode(
+                "utf-8", "backslashreplace"
+            )
+            self.labels[path] = label
+        return label
 
     def started(
         self,
@@ -82,14 +80,14 @@ class RequestCounters:
         retry_after: float | None = None,
     ) -> None:
         """Count one response (status 0: dropped before it was answered)."""
-        self.responses[self._label(self._safe(path)), status, fault] += 1
+        self.responses[self._label(path), status, fault] += 1
         self.sent_bytes += sent
         if not complete and status:
             self.cut += 1
 
     def reset(self) -> None:
         """Start counting again (the path labels too)."""
-        self.paths.clear()
+        self.labels.clear()
         self.responses.clear()
         self.sent_bytes = 0
         self.cut = 0

@@ -53,8 +53,10 @@ class Request:
         "http10",
         "keep_alive",
         "method",
+        "seen",
         "target",
     )
+    seen: tuple[str, str]  # (client, path): set only when an observer watches
 
     def __init__(
         self,
@@ -130,10 +132,15 @@ class Responder:
     def _observe_start(self, request: Request) -> None:
         observer = self.site.observer
         assert observer is not None
-        observer.started(
+        # Kept for its end: the slot is set only on observed requests.
+        request.seen = seen = (
             request.headers.get("x-client-id") or self.peer_ip,
-            request.method.decode("latin-1"),
             request_path(request.target),
+        )
+        observer.started(
+            seen[0],
+            request.method.decode("latin-1"),
+            seen[1],
             request.headers,
             self.loop.time(),
         )
@@ -153,9 +160,10 @@ class Responder:
         retry_after = None
         if status in (429, 503) and action.fault.replaces_response:
             retry_after = _retry_after(action, self.site.policy.retry_after)
+        client, path = request.seen
         observer.finished(
-            request.headers.get("x-client-id") or self.peer_ip,
-            request_path(request.target),
+            client,
+            path,
             status,
             action.fault.value,
             sent,

@@ -234,6 +234,13 @@ class FlagsServer:
             keepalive_timeout=self.keepalive_timeout,
             request_timeout=self.request_timeout,
         )
+        if self.control_enabled:
+            # Before the first connection is accepted: every request observed.
+            try:
+                await self._start_control(site)
+            except BaseException:
+                await self.close()
+                raise
         sock = self._sock or bind_tcp(self.host, self.port, backlog=_BACKLOG)
         # create_server listens again with its own backlog (default 100, too
         # few for a thousand clients connecting at once): pass ours.
@@ -244,12 +251,6 @@ class FlagsServer:
         shown = f"[{host}]" if ":" in host else host
         self.base_url = f"http://{shown}:{port}"
         self._schedule_tick()
-        if self.control_enabled:
-            try:
-                await self._start_control(site)
-            except BaseException:
-                await self.close()
-                raise
 
     def _schedule_tick(self) -> None:
         site = self._site
