@@ -271,3 +271,18 @@ async def test_every_fault_under_200_clients_loses_no_observation() -> None:
     )
     assert answered == server.stats.requests == 600
     assert sum(server.stats.by_status.values()) == 600
+
+
+async def test_an_observer_attached_mid_request_is_told_of_its_end() -> None:
+    """A request that arrived unobserved still ends cleanly under a new observer."""
+    from awaitkit.flags._verdicts import Verdicts
+
+    async with FlagsServer(delay=0.3) as server:
+        assert server._site is not None
+        pending = asyncio.ensure_future(fetch(server.base_url, "X-Client-Id: early"))
+        await wait_until(lambda: server.stats.in_flight == 1)
+        verdicts = Verdicts()
+        server._site.observer = verdicts
+        assert status_of(await pending) == 200
+    early = verdicts.clients["early"]
+    assert (early.requests, early.in_flight) == (0, 0)  # the end only, clamped

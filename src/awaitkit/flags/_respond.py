@@ -160,7 +160,13 @@ class Responder:
         retry_after = None
         if status in (429, 503) and action.fault.replaces_response:
             retry_after = _retry_after(action, self.site.policy.retry_after)
-        client, path = request.seen
+        seen = getattr(request, "seen", None)  # None: asked before the observer came
+        if seen is None:
+            seen = (
+                request.headers.get("x-client-id") or self.peer_ip,
+                request_path(request.target),
+            )
+        client, path = seen
         observer.finished(
             client,
             path,
