@@ -198,12 +198,23 @@ async def test_status_with_body_and_headers_and_keep_alive() -> None:
 
 
 async def test_pass_rule_adds_headers_to_the_normal_answer() -> None:
-    rules = [{"path": GIF, "response_headers": {"X-Seen": "1"}}]
+    """A rule's headers join the file's; one of the same name replaces ours."""
+    extra = {"X-Seen": "1", "Content-Type": "application/x-test"}
+    rules = [{"path": "/flags/*", "response_headers": extra}]
     async with serving_flags(rules=rules) as base, HttpClient() as client:
         for _ in range(2):
             async with client.get(base + GIF) as resp:
                 assert resp.headers["X-Seen"] == "1"
+                assert resp.headers["Content-Type"] == "application/x-test"
                 assert await resp.read() == gif_body()
+        async with client.get(base + GIF, headers={"Range": "bytes=0-9"}) as resp:
+            assert resp.status == 206
+            assert resp.headers["X-Seen"] == "1"
+            assert await resp.read() == gif_body()[:10]
+        raw = await raw_get(base, GIF)
+        assert raw.head.lower().count(b"content-type:") == 1
+        missing = await raw_get(base, "/flags/zz/zz.gif")
+        assert (missing.status, missing.header("X-Seen")) == (404, "1")
 
 
 async def test_delay_rule_delays() -> None:

@@ -12,7 +12,6 @@ disk go out chunk by chunk, pausing while the client's socket is full.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 from collections import deque
@@ -81,17 +80,6 @@ class Request:
         self.http10 = http10
         self.decision = decision
         self.head_only = method == b"HEAD"
-
-    def add_headers(self, headers: tuple[tuple[str, str], ...]) -> None:
-        """Send ``headers`` too (a rule's): on the prebuilt 200 head, with conn_line."""
-        self.conn_line += _header_lines(headers)
-
-
-@functools.lru_cache(maxsize=1024)
-def _header_lines(headers: tuple[tuple[str, str], ...]) -> bytes:
-    """``Name: value\\r\\n`` lines, built once per rule action, not per request."""
-    lines = "".join(f"{name}: {value}\r\n" for name, value in headers)
-    return lines.encode("latin-1", "replace")
 
 
 class Responder:
@@ -268,8 +256,11 @@ class Responder:
     ) -> bytes:
         if request.keep_alive and request.http10:
             headers = [*headers, ("Connection", "keep-alive")]
-        if request.decision.headers:
-            headers = [*headers, *request.decision.headers]
+        extra = request.decision.headers
+        if extra:  # a rule's headers replace ours of the same name
+            names = {name.lower() for name, _ in extra}
+            headers = [h for h in headers if h[0].lower() not in names]
+            headers += extra
         return build_head(
             status, headers, keep_alive=request.keep_alive, date=self.site.date
         )
@@ -315,6 +306,8 @@ class Responder:
                     request, 206, head, b"" if request.head_only else body, start
                 )
                 return
+        if request.decision.headers:  # a rule's, merged into the prebuilt lines
+            static = self._decorated(static, request.decision.headers)
         # The hot path: prebuilt header lines, no parsing of anything.
         head = b"".join(
             (
@@ -330,6 +323,29 @@ class Responder:
             self._send_stream(request, 200, head, resource.path, 0, resource.size)
             return
         self._write(request, 200, head, b"" if request.head_only else resource.body)
+
+    def _decorated(self, static: bytes, extra: tuple[tuple[str, str], ...]) -> bytes:
+        """A file's 200 header lines with a rule's merged in (same names replaced).
+
+        Kept per (file, headers), so a rule with headers costs a dict lookup,
+        not a head built per request.
+        """
+        cache = self.site.decorated
+        key = (static, extra)
+        lines = cache.get(key)
+        if lines is None:
+            names = {name.lower().encode("latin-1") for name, _ in extra}
+            kept = [
+                line
+                for line in static.split(b"\r\n")
+                if line and line.split(b":", 1)[0].lower() not in names
+            ]
+            kept += [f"{name}: {value}".encode("latin-1") for name, value in extra]
+            lines = b"\r\n".join(kept) + b"\r\n"
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[key] = lines
+        return lines
 
     def _send_stream(
         self,

@@ -48,7 +48,8 @@ _CACHED_PATH = 512  # longer paths are matched afresh each time
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
-_FRAMING = {"content-length", "transfer-encoding", "connection"}
+# Set by the server itself: framing (a rule cannot break it by accident), Server, Date.
+_FRAMING = {"content-length", "transfer-encoding", "connection", "server", "date"}
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -444,7 +445,8 @@ class Rule:
 
     Action fields: ``status`` 200..599 (429 and 503 send ``Retry-After``,
     ``retry_after`` seconds, default 1) with ``body`` (default
-    ``"STATUS REASON\\n"``), ``response_headers`` added to the response,
+    ``"STATUS REASON\\n"``), ``response_headers`` added to whatever answer
+    goes out (replacing the server's of the same name),
     ``delay`` (min, max) seconds, ``reset``/``close``/``stall`` after that
     many body bytes (``None`` in ``at``: half), ``stall_timeout``, ``rate``
     bytes/s.  ``schedule`` lists actions by attempt; after its end the last

@@ -195,6 +195,8 @@ class Site:
         self.policy = policy
         self.faultless = policy.is_faultless
         self.rules = rules
+        # A file's 200 header lines with a rule's headers merged, by (lines, headers).
+        self.decorated: dict[tuple[bytes, tuple[tuple[str, str], ...]], bytes] = {}
         self.fast = self.faultless and not rules
         rules.subscribe(self._rules_changed)
         self.stats = ServerStats()
