@@ -317,6 +317,10 @@ def test_to_dict_round_trips() -> None:
         ({"schedule": ["delay"]}, "delay needs @VALUE"),
         ({"schedule": ["reset@x"]}, "reset: must be a whole number"),
         ({"schedule": [None]}, "bad entry None"),
+        ({"schedule": ["503+429"]}, "says status twice"),
+        ({"schedule": ["delay@1+delay@2"]}, "says delay twice"),
+        ({"schedule": ["reset@1+close@2"]}, "close: cannot be combined with reset"),
+        ({"schedule": ["\uff15\uff10\uff13"]}, "bad entry"),  # full-width 503
         ({"schedule": [{"color": 1}]}, "unknown field"),
         ({"schedule": ["503"], "status": 500}, "put it in the schedule"),
         ({"schedule": ["503"] * 1001}, "more than 1000"),

@@ -392,10 +392,13 @@ def _parse_entry(entry: object, where: str, base: _Step) -> _Step:
         part = part.strip().lower()
         if part in ("ok", "pass", "200"):
             continue  # the normal answer
-        if part.isdigit():
+        found = _WORD.fullmatch(part)
+        name = "status" if part.isascii() and part.isdigit() else found and found[1]
+        if name in fields:
+            raise _fail(where, "schedule", f"{entry!r} says {name} twice")
+        if name == "status":
             fields["status"] = int(part)
             continue
-        found = _WORD.fullmatch(part)
         if found is None:
             raise _fail(
                 where,
