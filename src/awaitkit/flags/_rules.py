@@ -688,6 +688,11 @@ class RuleSet:
         """Call ``callback()`` after each add, remove or clear."""
         self._listeners.append(callback)
 
+    def unsubscribe(self, callback: Callable[[], None]) -> None:
+        """Stop calling ``callback`` (a server that stopped using this set)."""
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
     def _changed(self) -> None:
         self._by_path.clear()
         for callback in self._listeners:
