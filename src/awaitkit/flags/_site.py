@@ -195,6 +195,7 @@ class Site:
         self.policy = policy
         self.faultless = policy.is_faultless
         self.rules = rules
+        self._paths: dict[bytes, str] = {}  # request target -> the path rules match
         # A file's 200 header lines with a rule's headers merged, by (lines, headers).
         self.decorated: dict[tuple[bytes, tuple[tuple[str, str], ...]], bytes] = {}
         self.fast = self.faultless and not rules
@@ -214,6 +215,10 @@ class Site:
         self.date_bytes = b""
         self.tick()
 
+    def close(self) -> None:
+        """Stop following the rule set (it may outlive this server)."""
+        self.rules.unsubscribe(self._rules_changed)
+
     def _rules_changed(self) -> None:
         self.fast = self.faultless and not self.rules
 
@@ -227,7 +232,14 @@ class Site:
         """
         rules = self.rules
         client = headers.get("x-client-id") or peer_ip
-        path = request_path(target)
+        paths = self._paths
+        path = paths.get(target)
+        if path is None:
+            path = request_path(target)
+            if len(target) <= 512:
+                if len(paths) >= 4096:
+                    paths.clear()
+                paths[target] = path
         attempt = rules.count(client, path)
         if rules:
             method_text = method.decode("latin-1")
