@@ -9,6 +9,9 @@ Rows:
   (globs, regexes, exact paths, header matches) for other paths and one
   that matches the GIF (it adds a header), so every request is counted,
   matched and decorated; goal >= 0.5x nginx.
+* ``GIF req/s, control API on``: ours with ``--control-port`` (every
+  request observed for verdicts and metrics) against ours without it, the
+  cost of observation (informational: no goal).
 * ``1000 x 0.5 s``: wall time for 1,000 concurrent aiohttp requests to a
   server that delays every response 0.5 s, ours against the book's design
   (``baselines/flags_book_server.py``: ``ThreadingHTTPServer`` + ``time.sleep``);
@@ -234,6 +237,33 @@ def run(rounds: int, quick: bool) -> list[Row]:
                 goal=0.5,
                 round_ratios=per_round_ratios(
                     got_rules["ours"], got_rules["nginx"], higher_is_better=True
+                ),
+            )
+        )
+        # The observer hook's cost: the same server with the control API on
+        # (verdicts and metrics see every request) against it off.
+        with (
+            serving_ours("--control-port", "0") as observed_url,
+            serving_ours() as plain_url,
+        ):
+            for url in (observed_url, plain_url):
+                wrk(url + path, duration=1)
+            got_observed = interleave(
+                {"ours": lambda: case(observed_url), "plain": lambda: case(plain_url)},
+                rounds,
+            )
+        rows.append(
+            Row(
+                "flags_server",
+                "GIF req/s, control API on (-c 50)",
+                statistics.median(got_observed["ours"]),
+                "ours, control off",
+                statistics.median(got_observed["plain"]),
+                "req/s",
+                higher_is_better=True,
+                note="cost of verdicts + metrics per request",
+                round_ratios=per_round_ratios(
+                    got_observed["ours"], got_observed["plain"], higher_is_better=True
                 ),
             )
         )

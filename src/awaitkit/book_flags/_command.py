@@ -93,6 +93,8 @@ def run_flags(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         async with contextlib.AsyncExitStack() as stack:
+            label: str
+            base: str
             if server is None:
                 label, base = (
                     "EMBEDDED",

@@ -34,6 +34,7 @@ from awaitkit._lazy import attach
 
 TYPE_CHECKING = False  # see awaitkit._lazy
 if TYPE_CHECKING:
+    from awaitkit.flags._control_client import ControlClient as ControlClient
     from awaitkit.flags._dataset import (
         Resource as Resource,
         build_dataset as build_dataset,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     )
     from awaitkit.flags._server import (
         FlagsServer as FlagsServer,
+        FlagsURL as FlagsURL,
         serving_flags as serving_flags,
     )
     from awaitkit.flags._site import ServerStats as ServerStats
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
+    "ControlClient": "awaitkit.flags._control_client",
     "Action": "awaitkit.flags._policy",
     "Rule": "awaitkit.flags._rules",
     "RuleError": "awaitkit.flags._rules",
@@ -75,6 +78,7 @@ _LAZY = {
     "Decision": "awaitkit.flags._policy",
     "Fault": "awaitkit.flags._policy",
     "FlagsServer": "awaitkit.flags._server",
+    "FlagsURL": "awaitkit.flags._server",
     "Policy": "awaitkit.flags._policy",
     "Resource": "awaitkit.flags._dataset",
     "SelfSignedTLS": "awaitkit.flags._tls",
@@ -92,9 +96,11 @@ _LAZY = {
 
 __all__ = [
     "Action",
+    "ControlClient",
     "Decision",
     "Fault",
     "FlagsServer",
+    "FlagsURL",
     "Policy",
     "Resource",
     "Rule",

@@ -50,13 +50,14 @@ class HttpConnection(Responder, asyncio.Protocol):
         self.loop = site.loop
         self.transport: asyncio.Transport | None = None
         self.peer = "-"
-        self.peer_ip = "-"  # the client of attempt counting without X-Client-Id
+        self.peer_ip = "-"  # the client (attempts, verdicts) without X-Client-Id
         self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[Request] = deque()
         self.current: Request | None = None  # being delayed, loaded or stalled
         self.timer: asyncio.TimerHandle | None = None
         self.task: asyncio.Task[None] | None = None
         self.closing = False
+        self.stalled = False  # the current response stalls (its observer was told)
         self.no_more_requests = False  # a "Connection: close" request was queued
         self.can_write = True
         self.reading_paused = False
@@ -113,6 +114,8 @@ class HttpConnection(Responder, asyncio.Protocol):
             self.task = None
         # Requests that will never be answered leave the in-flight count.
         dropped = len(self.queue) + (self.current is not None)
+        if dropped and self.site.observer is not None:
+            self._observe_dropped()
         self.queue.clear()
         self.current = None
         self.site.stats.in_flight -= dropped
@@ -242,6 +245,8 @@ class HttpConnection(Responder, asyncio.Protocol):
             decision,
             keep_alive and parser.get_http_version() == "1.0",
         )
+        if site.observer is not None:
+            self._observe_start(request)
         if not keep_alive:
             self.no_more_requests = True
         self.queue.append(request)

@@ -12,8 +12,11 @@ disk go out chunk by chunk, pausing while the client's socket is full.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import struct
+import sys
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -34,6 +37,7 @@ from awaitkit.flags._httpbin import (
     respond as httpbin_reply,
 )
 from awaitkit.flags._policy import Action, Fault
+from awaitkit.flags._rules import request_path
 
 if TYPE_CHECKING:
     from awaitkit.flags._dataset import Resource
@@ -42,6 +46,14 @@ if TYPE_CHECKING:
 __all__ = ["Request", "Responder"]
 
 log = logging.getLogger("awaitkit.flags")
+
+if sys.platform == "linux":
+    import fcntl
+    import termios
+
+    _OUTQ: int | None = termios.TIOCOUTQ
+else:
+    _OUTQ = None
 
 _CHUNK = 256 * 1024  # bytes read from disk per step when streaming a file
 _ALLOWED = {b"GET", b"HEAD"}
@@ -58,8 +70,10 @@ class Request:
         "http10",
         "keep_alive",
         "method",
+        "seen",
         "target",
     )
+    seen: tuple[str, str]  # (client, path): set only when an observer watches
 
     def __init__(
         self,
@@ -98,6 +112,8 @@ class Responder:
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport | None
     peer: str
+    peer_ip: str
+    stalled: bool
     queue: deque[Request]
     current: Request | None
     timer: asyncio.TimerHandle | None
@@ -116,6 +132,66 @@ class Responder:
 
     def _reset(self) -> None:
         raise NotImplementedError
+
+    # -- observation (only when ``site.observer`` is set) ----------------------
+
+    def _observe_start(self, request: Request) -> None:
+        observer = self.site.observer
+        assert observer is not None
+        # Kept for its end: the slot is set only on observed requests.
+        request.seen = seen = (
+            request.headers.get("x-client-id") or self.peer_ip,
+            request_path(request.target),
+        )
+        observer.started(
+            seen[0],
+            request.method.decode("latin-1"),
+            seen[1],
+            request.headers,
+            self.loop.time(),
+        )
+
+    def _observe_end(
+        self,
+        request: Request,
+        status: int,
+        sent: int,
+        *,
+        complete: bool = True,
+        body_end: int = 0,
+    ) -> None:
+        observer = self.site.observer
+        assert observer is not None
+        action = request.decision
+        retry_after = None
+        if status in (429, 503) and action.fault.replaces_response:
+            retry_after = _retry_after(action, self.site.policy.retry_after)
+        seen = getattr(request, "seen", None)  # None: asked before the observer came
+        if seen is None:
+            seen = (
+                request.headers.get("x-client-id") or self.peer_ip,
+                request_path(request.target),
+            )
+        client, path = seen
+        observer.finished(
+            client,
+            path,
+            status,
+            action.fault.value,
+            sent,
+            complete,
+            self.loop.time(),
+            body_end=body_end,
+            retry_after=retry_after,
+        )
+
+    def _observe_dropped(self) -> None:
+        """The connection is gone: its unanswered requests end with status 0."""
+        dropped = list(self.queue)
+        if self.current is not None and not self.stalled:
+            dropped.insert(0, self.current)
+        for request in dropped:
+            self._observe_end(request, 0, 0, complete=False)
 
     def _answer(self, request: Request) -> None:
         fault = request.decision.fault
@@ -248,7 +324,9 @@ class Responder:
                     self._send_stream(request, 206, head, resource.path, start, end)
                     return
                 body = memoryview(resource.body)[start:end]
-                self._write(request, 206, head, b"" if request.head_only else body)
+                self._write(
+                    request, 206, head, b"" if request.head_only else body, start
+                )
                 return
         if request.decision.headers:  # a rule's, merged into the prebuilt lines
             static = self._decorated(static, request.decision.headers)
@@ -358,7 +436,7 @@ class Responder:
         self.task = None
         if self.closing:
             return
-        self._after_body(request, status, sent, whole=pos == end)
+        self._after_body(request, status, sent, whole=pos == end, body_end=pos)
         self._process()
 
     async def _drip(
@@ -368,8 +446,12 @@ class Responder:
         head: bytes,
         body: bytes | memoryview,
         stop: int,
+        start: int = 0,
     ) -> None:
-        """Send ``head`` then ``body[:stop]`` at the action's bytes/s, then end it."""
+        """Send ``head`` then ``body[:stop]`` at the action's bytes/s, then end it.
+
+        ``start``: the file offset of ``body`` (a range), for observers.
+        """
         transport = self.transport
         assert transport is not None
         rate = request.decision.rate
@@ -394,39 +476,96 @@ class Responder:
         self.task = None
         if self.closing:
             return
-        self._after_body(request, status, sent, whole=pos == len(view))
+        self._after_body(
+            request, status, sent, whole=pos == len(view), body_end=start + pos
+        )
         self._process()
 
     def _after_body(
-        self, request: Request, status: int, sent: int, *, whole: bool
+        self,
+        request: Request,
+        status: int,
+        sent: int,
+        *,
+        whole: bool,
+        body_end: int,
     ) -> None:
-        """End a response whose body (or part of it) has gone out."""
+        """End a response whose body (or part of it, to ``body_end``) has gone out."""
         if whole and not request.decision.fault.breaks_body:
             self._finish(request, status, sent, close=not request.keep_alive)
             return
         self.pending_error = None  # the connection ends broken
-        self._break(request, status, sent)
+        self._break(request, status, sent, body_end)
 
-    def _break(self, request: Request, status: int, sent: int) -> None:
-        """Stall, reset or close after a cut body, as the request's fault says."""
+    def _break(self, request: Request, status: int, sent: int, body_end: int) -> None:
+        """Stall, reset or close after a cut body, as the request's fault says.
+
+        ``body_end``: the file offset past the last body byte sent (observers).
+        """
         action = request.decision
         fault = action.fault
         if fault is Fault.STALL:
             # Hold the connection, silent, until the stall timeout.
             self._log(request, status, sent)
+            self.stalled = True
+            if self.site.observer is not None:
+                self._observe_end(
+                    request, status, sent, complete=False, body_end=body_end
+                )
             timeout = action.stall_timeout
             if timeout is None:
                 timeout = self.site.policy.stall_timeout
             self.timer = self.loop.call_later(timeout, self._end_stall, request, status)
             return
         if fault is Fault.RESET:
+            transport = self.transport
+            if transport is not None and (
+                transport.get_write_buffer_size() or _unacked(transport)
+            ):
+                # The RST drops whatever is still queued, here or in the
+                # kernel: wait until the client has it all, so it gets its N
+                # bytes.
+                self.task = self.loop.create_task(
+                    self._reset_when_flushed(request, status, sent, body_end)
+                )
+                return
             self._reset()
-        self._finish(request, status, sent, close=True)
+        self._finish(request, status, sent, close=True, body_end=body_end)
+
+    async def _reset_when_flushed(
+        self, request: Request, status: int, sent: int, body_end: int
+    ) -> None:
+        transport = self.transport
+        assert transport is not None
+        # A high-water mark of 0 pauses writing now and resumes it once the
+        # buffer is empty; a client that never reads waits a stall timeout.
+        transport.set_write_buffer_limits(high=0)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.site.policy.stall_timeout):
+                if transport.get_write_buffer_size():
+                    self._drained = self.loop.create_future()
+                    await self._drained
+                # No event says when the peer has acked: poll (a reset only).
+                while _unacked(transport):  # noqa: ASYNC110
+                    await asyncio.sleep(0.005)
+        self.task = None
+        if self.closing:
+            return
+        self._reset()
+        self._finish(request, status, sent, close=True, body_end=body_end)
 
     def _write(
-        self, request: Request, status: int, head: bytes, body: bytes | memoryview
+        self,
+        request: Request,
+        status: int,
+        head: bytes,
+        body: bytes | memoryview,
+        start: int = 0,
     ) -> None:
-        """Send a response, broken as the request's fault says, and account for it."""
+        """Send a response, broken as the request's fault says, and account for it.
+
+        ``start``: the file offset of ``body`` (a range), for observers.
+        """
         transport = self.transport
         assert transport is not None
         if request.decision.fault is Fault.NONE:
@@ -437,10 +576,15 @@ class Responder:
             sent = len(head) + len(body)
             self._finish(request, status, sent, close=not request.keep_alive)
             return
-        self._write_faulty(request, status, head, body)
+        self._write_faulty(request, status, head, body, start)
 
     def _write_faulty(
-        self, request: Request, status: int, head: bytes, body: bytes | memoryview
+        self,
+        request: Request,
+        status: int,
+        head: bytes,
+        body: bytes | memoryview,
+        start: int,
     ) -> None:
         transport = self.transport
         assert transport is not None
@@ -450,7 +594,7 @@ class Responder:
         if not fault.breaks_body:  # a status of its own, or a bytes/s limit
             if action.rate is not None and body:
                 self.task = self.loop.create_task(
-                    self._drip(request, status, head, body, len(body))
+                    self._drip(request, status, head, body, len(body), start)
                 )
                 return
             if body:
@@ -468,15 +612,17 @@ class Responder:
             stop = size // 2 if action.at is None else min(action.at, size)
             if action.rate is not None:
                 self.task = self.loop.create_task(
-                    self._drip(request, status, head, body, stop)
+                    self._drip(request, status, head, body, stop, start)
                 )
                 return
             data = bytes(head) + bytes(body[:stop])
+            body_end = start + stop
         else:
             data = head[: len(head) // 2]
+            body_end = 0
         self.pending_error = None  # the connection ends broken, as asked
         transport.write(data)
-        self._break(request, status, len(data))
+        self._break(request, status, len(data), body_end)
 
     # -- httpbin-style paths (_httpbin decides, these send) -----------------
 
@@ -569,7 +715,9 @@ class Responder:
         self.task = None
         if self.closing:
             return
-        self._after_body(request, status, len(head) + pos, whole=pos == total)
+        self._after_body(
+            request, status, len(head) + pos, whole=pos == total, body_end=pos
+        )
         self._process()
 
     def _end_stall(self, request: Request, status: int) -> None:
@@ -579,11 +727,27 @@ class Responder:
         self.current = None
         self._close()
 
-    def _finish(self, request: Request, status: int, sent: int, *, close: bool) -> None:
+    def _finish(
+        self,
+        request: Request,
+        status: int,
+        sent: int,
+        *,
+        close: bool,
+        body_end: int | None = None,
+    ) -> None:
+        """Account for a response sent (``body_end`` set: cut short there)."""
         stats = self.site.stats
         stats.in_flight -= 1
         stats.by_status[status] += 1
         self.current = None
+        if self.site.observer is not None:
+            if body_end is None:
+                self._observe_end(request, status, sent)
+            else:
+                self._observe_end(
+                    request, status, sent, complete=False, body_end=body_end
+                )
         self._log(request, status, sent)
         if close or (self.no_more_requests and not self.queue):
             self._close()
@@ -603,6 +767,35 @@ class Responder:
                 d.delay,
                 f" rule={d.rule}" if d.rule else "",
             )
+
+
+def _retry_after(action: Action, default: int) -> float | None:
+    """The seconds of Retry-After a 429/503 carried: a rule's header, else its value."""
+    for name, value in action.headers:
+        if name.lower() == "retry-after":
+            try:
+                return float(value)
+            except ValueError:
+                return None  # an HTTP-date or junk: nothing to time against
+    return float(default if action.retry_after is None else action.retry_after)
+
+
+def _unacked(transport: asyncio.Transport) -> int:
+    """Bytes the kernel holds for the peer, not yet acknowledged (0 if unknown).
+
+    ``TIOCOUTQ`` (Linux's ``SIOCOUTQ``) on the socket; elsewhere 0, and a
+    reset may then drop bytes a slow reader has not taken yet.
+    """
+    if _OUTQ is None:
+        return 0
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return 0
+    try:
+        raw = fcntl.ioctl(sock.fileno(), _OUTQ, b"\0\0\0\0")
+    except (OSError, ValueError):
+        return 0
+    return int(struct.unpack("i", raw)[0])
 
 
 def _paced_step(rate: int) -> int:

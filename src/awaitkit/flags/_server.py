@@ -26,9 +26,12 @@ from awaitkit.flags._site import ServerStats, Site
 if TYPE_CHECKING:
     from ssl import SSLContext
 
+    from awaitkit.flags._control import ControlServer
+    from awaitkit.flags._control_client import ControlClient
     from awaitkit.flags._tls import TlsAcceptor
+    from awaitkit.flags._verdicts import Verdicts
 
-__all__ = ["FlagsServer", "RulesArg", "serving_flags"]
+__all__ = ["FlagsServer", "FlagsURL", "RulesArg", "serving_flags"]
 
 RulesArg: TypeAlias = (
     "RuleSet | Iterable[Rule | Mapping[str, object]] | str | os.PathLike[str] | None"
@@ -44,6 +47,12 @@ def _memory_files() -> MemoryFiles:
     from awaitkit.flags._dataset import build_dataset
 
     return MemoryFiles(build_dataset())
+
+
+def _import_control() -> None:
+    """Import the control API's modules (for a worker thread)."""
+    import awaitkit.flags._control
+    import awaitkit.flags._control_client  # noqa: F401
 
 
 class FlagsServer:
@@ -68,6 +77,12 @@ class FlagsServer:
     attempt) and repeat exactly; a given RuleSet is reseeded with it.
     ``ssl`` serves HTTPS with that server context (``base_url`` is then
     ``https://``; see :func:`self_signed_tls` and :func:`server_context`).
+
+    ``control=True`` also serves the control API (stats, rules, verdicts,
+    metrics) on ``control_host``:``control_port`` (0: any), at
+    :attr:`control_url`, with ``control_token`` (None: a random one, see
+    :attr:`control_token`); :attr:`control` is a client for it.
+    ``metrics_public`` lets ``GET /metrics`` through without the token.
     """
 
     def __init__(
@@ -82,6 +97,12 @@ class FlagsServer:
         keepalive_timeout: float = 15.0,
         request_timeout: float = 30.0,
         sock: socket.socket | None = None,
+        control: bool = False,
+        control_host: str = "127.0.0.1",
+        control_port: int = 0,
+        control_token: str | None = None,
+        control_sock: socket.socket | None = None,
+        metrics_public: bool = False,
         rules: RulesArg = None,
         ssl: SSLContext | None = None,
         **fault_options: Any,
@@ -114,6 +135,18 @@ class FlagsServer:
         self.keepalive_timeout = keepalive_timeout
         self.request_timeout = request_timeout
         self._sock = sock
+        self.control_enabled = control
+        self.control_host = control_host
+        self.control_port = control_port
+        self._control_token = control_token
+        self._control_sock = control_sock
+        self.metrics_public = metrics_public
+        self._control: ControlServer | None = None
+        self._verdicts: Verdicts | None = None
+        if control and control_token is not None:
+            from awaitkit.flags._token import check_token
+
+            check_token(control_token)  # a bad token fails here, not at start
         self._server: asyncio.AbstractServer | None = None
         self._site: Site | None = None
         self._ticker: asyncio.TimerHandle | None = None
@@ -130,6 +163,62 @@ class FlagsServer:
         if self._site is None:
             raise RuntimeError("the server is not running")
         return self._site.stats
+
+    @property
+    def control_url(self) -> str:
+        """The control API's base URL (``control=True``, once started)."""
+        return self._running_control().url
+
+    @property
+    def control_token(self) -> str:
+        """The token the control API wants (``Authorization: Bearer ...``)."""
+        return self._running_control().token
+
+    @property
+    def control(self) -> ControlClient:
+        """A client for the control API (``control=True``, once started)."""
+        from awaitkit.flags._control_client import ControlClient
+
+        server = self._running_control()
+        return ControlClient(server.url, server.token)
+
+    @property
+    def verdicts(self) -> Verdicts:
+        """The client verdicts, live (``control=True``)."""
+        self._running_control()
+        assert self._verdicts is not None
+        return self._verdicts
+
+    def _running_control(self) -> ControlServer:
+        if self._control is None:
+            if not self.control_enabled:
+                raise RuntimeError("the control API is off (FlagsServer(control=True))")
+            raise RuntimeError("the server is not running")
+        return self._control
+
+    async def _start_control(self, site: Site) -> None:
+        # prometheus-client takes ~100 ms to import: not on the loop's thread.
+        await asyncio.to_thread(_import_control)
+        from awaitkit.flags._control import ControlServer
+        from awaitkit.flags._control_api import ControlApi
+        from awaitkit.flags._metrics import RequestCounters
+        from awaitkit.flags._site import ObserverGroup
+        from awaitkit.flags._verdicts import Verdicts
+
+        self._verdicts = verdicts = Verdicts()
+        counters = RequestCounters()
+        api = ControlApi(site.stats, site.rules, verdicts, counters)
+        control = ControlServer(
+            api,
+            host=self.control_host,
+            port=self.control_port,
+            token=self._control_token,
+            metrics_public=self.metrics_public,
+            sock=self._control_sock,
+        )
+        await control.start()
+        self._control = control
+        site.observer = ObserverGroup(counters, verdicts)
 
     async def start(self) -> None:
         """Build or load the files, bind, and start accepting connections."""
@@ -153,6 +242,13 @@ class FlagsServer:
             keepalive_timeout=self.keepalive_timeout,
             request_timeout=self.request_timeout,
         )
+        if self.control_enabled:
+            # Before the first connection is accepted: every request observed.
+            try:
+                await self._start_control(site)
+            except BaseException:
+                await self.close()
+                raise
         sock = self._sock or bind_tcp(self.host, self.port, backlog=_BACKLOG)
         # create_server listens again with its own backlog (default 100, too
         # few for a thousand clients connecting at once): pass ours.
@@ -186,6 +282,9 @@ class FlagsServer:
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
+        control, self._control = self._control, None
+        if control is not None:
+            await control.close()
         server, self._server = self._server, None
         tls, self._tls = self._tls, None
         if server is None and tls is None:
@@ -205,6 +304,8 @@ class FlagsServer:
         await asyncio.gather(*tasks, return_exceptions=True)
         if server is not None:
             await server.wait_closed()
+        if self._site is not None:
+            self._site.close()
 
     async def __aenter__(self) -> FlagsServer:
         await self.start()
@@ -219,6 +320,31 @@ class FlagsServer:
         await self.close()
 
 
+class FlagsURL(str):
+    """The base URL of a running flags server (a ``str``), with the server at hand.
+
+    ``.server`` is the :class:`FlagsServer`; ``.control`` its control-API
+    client (``serving_flags(control=True)``); ``.stats`` its counters.
+    """
+
+    server: FlagsServer
+
+    def __new__(cls, server: FlagsServer) -> FlagsURL:
+        url = super().__new__(cls, server.base_url)
+        url.server = server
+        return url
+
+    @property
+    def control(self) -> ControlClient:
+        """The control API's client (RuntimeError unless ``control=True``)."""
+        return self.server.control
+
+    @property
+    def stats(self) -> ServerStats:
+        """The server's live counters."""
+        return self.server.stats
+
+
 @contextlib.asynccontextmanager
 async def serving_flags(
     preset: str = "LOCAL",
@@ -227,13 +353,17 @@ async def serving_flags(
     port: int = 0,
     directory: Path | str | None = None,
     seed: int | None = None,
+    control: bool = False,
+    control_token: str | None = None,
     rules: RulesArg = None,
     tls: SSLContext | None = None,
     **fault_options: Any,
-) -> AsyncIterator[str]:
+) -> AsyncIterator[FlagsURL]:
     """Serve the flags data set in-process; yield its base URL.
 
     ``tls``: a server context to serve HTTPS with (the URL is then https://).
+    The URL is a ``str`` that also has ``.server`` and, with
+    ``control=True``, ``.control`` (a :class:`ControlClient`).
 
     Example::
 
@@ -244,6 +374,9 @@ async def serving_flags(
         rules = [{"path": "/flags/*", "schedule": ["503", "reset@1000", "200"]}]
         async with serving_flags(rules=rules) as base_url:
             ...  # each path: 503, then a reset after 1000 body bytes, then 200s
+        async with serving_flags("ERROR", control=True) as base_url:
+            ...
+            verdicts = await base_url.control.verdicts()
     """
     async with FlagsServer(
         preset,
@@ -251,8 +384,10 @@ async def serving_flags(
         port=port,
         directory=directory,
         seed=seed,
+        control=control,
+        control_token=control_token,
         rules=rules,
         ssl=tls,
         **fault_options,
     ) as server:
-        yield server.base_url
+        yield FlagsURL(server)

@@ -18,7 +18,7 @@ from awaitkit.flags._files import DirectoryFiles, MemoryFiles
 from awaitkit.flags._policy import Action, Fault, Policy
 from awaitkit.flags._rules import RuleSet, request_path
 
-__all__ = ["Closable", "ServerStats", "Site"]
+__all__ = ["Closable", "Observer", "ObserverGroup", "ServerStats", "Site"]
 
 
 class Closable(Protocol):
@@ -33,6 +33,91 @@ class Closable(Protocol):
     def close_idle(self, now: float) -> None:
         """Close the connection if it has been idle past its timeout at loop time ``now``."""
         ...
+
+
+class Observer(Protocol):
+    """Told of every request a connection answers (``Site.observer``).
+
+    ``client`` is the ``X-Client-Id`` header, else the peer's IP address;
+    ``path`` the target as rules match it (no query, percent-decoded);
+    ``now`` loop time.  ``finished``
+    comes once per ``started``: ``status`` 0 when the client went away
+    before its answer; ``sent`` counts the bytes written (head included);
+    ``complete`` is false when a fault cut the body; ``body_end`` is the
+    offset in the file just past the last body byte sent (what a client may
+    resume from); ``retry_after`` the seconds a 429/503 asked for.  A
+    stalled response finishes when its partial body has been sent.
+    """
+
+    def started(
+        self,
+        client: str,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        now: float,
+    ) -> None: ...
+
+    def finished(
+        self,
+        client: str,
+        path: str,
+        status: int,
+        fault: str,
+        sent: int,
+        complete: bool,
+        now: float,
+        *,
+        body_end: int = 0,
+        retry_after: float | None = None,
+    ) -> None: ...
+
+
+class ObserverGroup:
+    """Several observers as one (the site calls one object)."""
+
+    def __init__(self, *observers: Observer) -> None:
+        self.observers = observers
+        # Bound once: the group runs twice per request.
+        self._started = tuple(o.started for o in observers)
+        self._finished = tuple(o.finished for o in observers)
+
+    def started(
+        self,
+        client: str,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        now: float,
+    ) -> None:
+        for started in self._started:
+            started(client, method, path, headers, now)
+
+    def finished(
+        self,
+        client: str,
+        path: str,
+        status: int,
+        fault: str,
+        sent: int,
+        complete: bool,
+        now: float,
+        *,
+        body_end: int = 0,
+        retry_after: float | None = None,
+    ) -> None:
+        for finished in self._finished:
+            finished(
+                client,
+                path,
+                status,
+                fault,
+                sent,
+                complete,
+                now,
+                body_end=body_end,
+                retry_after=retry_after,
+            )
 
 
 @dataclass
@@ -55,6 +140,27 @@ class ServerStats:
     by_fault: Counter[str] = field(default_factory=Counter)
     by_rule: Counter[str] = field(default_factory=Counter)
     connections: int = 0
+
+    def reset(self) -> None:
+        """Zero the counters; requests still in flight stay counted as such."""
+        self.requests = 0
+        self.max_in_flight = self.in_flight
+        self.by_status.clear()
+        self.by_fault.clear()
+        self.by_rule.clear()
+        self.connections = 0
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able (status codes as strings, as JSON keys must be)."""
+        return {
+            "requests": self.requests,
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "by_fault": dict(sorted(self.by_fault.items())),
+            "by_rule": dict(sorted(self.by_rule.items())),
+            "connections": self.connections,
+        }
 
 
 NO_FAULT = Action(0.0, Fault.NONE)
@@ -95,6 +201,9 @@ class Site:
         self.fast = self.faultless and not rules
         rules.subscribe(self._rules_changed)
         self.stats = ServerStats()
+        # None unless someone watches (the control API): the connection
+        # then pays one attribute check per request.
+        self.observer: Observer | None = None
         self.connections: set[Closable] = set()
         self.max_connections = max_connections
         self.keepalive_timeout = keepalive_timeout
@@ -105,6 +214,10 @@ class Site:
         self.date = ""
         self.date_bytes = b""
         self.tick()
+
+    def close(self) -> None:
+        """Stop following the rule set (it may outlive this server)."""
+        self.rules.unsubscribe(self._rules_changed)
 
     def _rules_changed(self) -> None:
         self.fast = self.faultless and not self.rules

@@ -122,6 +122,35 @@ def register(serve_commands: Subcommands) -> None:
         help="with --tls self-signed: write ca.pem under DIR and keep it "
         "(default: a new temporary folder, removed on exit)",
     )
+    control = parser.add_argument_group(
+        "control API",
+        "change rules, read stats, verdicts and /metrics at runtime, over JSON "
+        "on a port of its own (see README 'Control API'); every request needs "
+        "'Authorization: Bearer TOKEN'",
+    )
+    control.add_argument(
+        "--control-port",
+        type=port,
+        metavar="PORT",
+        help="serve the control API on PORT (0: any); off without this option",
+    )
+    control.add_argument(
+        "--control-host",
+        metavar="HOST",
+        help="address of the control API (127.0.0.1; others can then change "
+        "the faults: keep it on loopback unless the network is yours)",
+    )
+    control.add_argument(
+        "--control-token",
+        metavar="TOKEN",
+        help="the token it wants (8-512 visible ASCII characters); default: "
+        "$AWAITKIT_CONTROL_TOKEN, else a random one, printed at start",
+    )
+    control.add_argument(
+        "--metrics-public",
+        action="store_true",
+        help="let GET /metrics through without the token (for a Prometheus scraper)",
+    )
     parser.add_argument(
         "--export",
         metavar="DIR",
@@ -140,6 +169,7 @@ _OPTION_FIELDS = (
 
 
 def _run(args: argparse.Namespace) -> int:
+    import contextlib
     from pathlib import Path
 
     from awaitkit.core import UsageError, bind_tcp, run
@@ -162,13 +192,24 @@ def _run(args: argparse.Namespace) -> int:
     rules = load_rules(args.rules, seed=args.seed) if args.rules else None
     if args.directory is not None and not Path(args.directory).is_dir():
         raise UsageError(f"not a directory: {args.directory}")
+    token = _control_token(args)
     with contextlib.ExitStack() as stack:
         # Certificates before binding: a bad file is a usage error, port untouched.
         context, ca_path = _tls(args, stack)
         sock = stack.enter_context(bind_tcp(args.host, args.port, backlog=4096))
+        control_sock = None
+        if args.control_port is not None:
+            control_host = args.control_host or "127.0.0.1"
+            control_sock = stack.enter_context(
+                bind_tcp(control_host, args.control_port)
+            )
         if args.directory is None:
             build_dataset()  # synchronous (cache read or drawing): before the loop
-        return run(_serve(args, options, sock, rules, context, ca_path))
+        if control_sock is not None:
+            _import_control()  # prometheus-client: before the loop, too
+        return run(
+            _serve(args, options, sock, rules, context, ca_path, control_sock, token)
+        )
 
 
 def _tls(
@@ -203,6 +244,36 @@ def _tls(
     return made.server_context, made.write_ca(Path(folder).absolute())
 
 
+def _control_token(args: argparse.Namespace) -> str | None:
+    """The control token given (option, then environment), checked; None: make one."""
+    import os
+
+    from awaitkit.core import UsageError
+    from awaitkit.flags._token import check_token
+
+    if args.control_port is None:
+        given = [
+            option
+            for option, value in (
+                ("--control-host", args.control_host),
+                ("--control-token", args.control_token),
+                ("--metrics-public", args.metrics_public or None),
+            )
+            if value is not None
+        ]
+        if given:
+            raise UsageError(f"{', '.join(given)} needs --control-port")
+        return None
+    token = args.control_token
+    if token is None:
+        token = os.environ.get("AWAITKIT_CONTROL_TOKEN") or None
+    return None if token is None else check_token(token)
+
+
+def _import_control() -> None:
+    import awaitkit.flags._control  # noqa: F401
+
+
 async def _serve(
     args: argparse.Namespace,
     options: dict[str, Any],
@@ -210,6 +281,8 @@ async def _serve(
     rules: RuleSet | None,
     context: ssl.SSLContext | None = None,
     ca_path: Path | None = None,
+    control_sock: socket.socket | None = None,
+    token: str | None = None,
 ) -> int:
     import asyncio
 
@@ -229,6 +302,10 @@ async def _serve(
             sock=sock,
             rules=rules,
             ssl=context,
+            control=control_sock is not None,
+            control_sock=control_sock,
+            control_token=token,
+            metrics_public=args.metrics_public,
             **options,
         ) as server:
             what = args.directory or "the flags data set"
@@ -243,6 +320,11 @@ async def _serve(
                     f"CA certificate: {ca_path} (curl --cacert {ca_path}; "
                     f"awaitkit fetch --cacert {ca_path})",
                     flush=True,
+                )
+            if control_sock is not None:
+                shown = "given" if token is not None else server.control_token
+                print(
+                    f"control API on {server.control_url} (token {shown})", flush=True
                 )
             await stop.wait()
     print("stopped", flush=True)
