@@ -36,6 +36,11 @@ if TYPE_CHECKING:
         Policy as Policy,
         parse_delay as parse_delay,
     )
+    from awaitkit.flags._proxy_server import (
+        FaultProxy as FaultProxy,
+        serving_proxy as serving_proxy,
+    )
+    from awaitkit.flags._proxy_site import ProxyStats as ProxyStats
     from awaitkit.flags._server import (
         FlagsServer as FlagsServer,
         serving_flags as serving_flags,
@@ -45,8 +50,10 @@ if TYPE_CHECKING:
 _LAZY = {
     "Decision": "awaitkit.flags._policy",
     "Fault": "awaitkit.flags._policy",
+    "FaultProxy": "awaitkit.flags._proxy_server",
     "FlagsServer": "awaitkit.flags._server",
     "Policy": "awaitkit.flags._policy",
+    "ProxyStats": "awaitkit.flags._proxy_site",
     "Resource": "awaitkit.flags._dataset",
     "ServerStats": "awaitkit.flags._site",
     "build_dataset": "awaitkit.flags._dataset",
@@ -56,13 +63,16 @@ _LAZY = {
     "metadata": "awaitkit.flags._dataset",
     "parse_delay": "awaitkit.flags._policy",
     "serving_flags": "awaitkit.flags._server",
+    "serving_proxy": "awaitkit.flags._proxy_server",
 }
 
 __all__ = [
     "Decision",
     "Fault",
+    "FaultProxy",
     "FlagsServer",
     "Policy",
+    "ProxyStats",
     "Resource",
     "ServerStats",
     "build_dataset",
@@ -72,6 +82,7 @@ __all__ = [
     "metadata",
     "parse_delay",
     "serving_flags",
+    "serving_proxy",
 ]
 
 __getattr__, __dir__ = attach(__name__, _LAZY)

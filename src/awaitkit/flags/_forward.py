@@ -1,0 +1,208 @@
+"""What a reverse proxy changes in the heads it passes on (sans-I/O).
+
+Hop-by-hop fields (RFC 9110 7.6.1: ``Connection`` and the fields it names,
+``Keep-Alive``, ``TE``, ``Transfer-Encoding``, ``Upgrade``...) belong to one
+connection and are dropped both ways; the proxy sets its own framing.
+Requests go to the upstream with ``Host`` set to the upstream's authority
+(what nginx's ``proxy_pass`` does by default, so name-based virtual hosts
+there answer as if asked directly); the client's ``Host`` goes on in
+``X-Forwarded-Host``, its address in ``X-Forwarded-For``, and both ways get
+``Via: 1.1 awaitkit``.  Field values stay bytes end to end: whatever the
+client or the upstream sent (non-UTF-8 included) passes unchanged.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from awaitkit.core.errors import UsageError
+
+__all__ = [
+    "Framing",
+    "Upstream",
+    "hop_by_hop",
+    "origin_form",
+    "parse_upstream",
+    "request_head",
+    "response_head",
+]
+
+VIA = b"1.1 awaitkit"
+
+_HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+    }
+)
+# Set by the proxy itself (framing, or merged with what it adds).
+_REQUEST_OWN = frozenset(
+    {b"host", b"content-length", b"expect", b"via", b"x-forwarded-for"}
+)
+_RESPONSE_OWN = frozenset({b"via"})
+
+Fields = list[tuple[bytes, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """Where the proxy forwards to: ``host`` and ``port`` of an http:// URL."""
+
+    host: str
+    port: int
+
+    @property
+    def authority(self) -> bytes:
+        """``host:port`` as the ``Host`` field wants it (IPv6 in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        raw = f"{host}:{self.port}"
+        return raw.encode("ascii") if raw.isascii() else raw.encode("idna")
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.authority.decode('ascii', 'replace')}"
+
+
+def parse_upstream(url: str) -> Upstream:
+    """``http://host[:port]`` -> :class:`Upstream`; a UsageError for anything else.
+
+    >>> parse_upstream("http://127.0.0.1:8080")
+    Upstream(host='127.0.0.1', port=8080)
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(f"bad upstream URL {url!r}: {exc}") from None
+    if parts.scheme != "http":
+        raise UsageError(f"upstream must be an http:// URL, not {url!r}")
+    if not parts.hostname:
+        raise UsageError(f"no host in upstream URL {url!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise UsageError(
+            f"upstream URL {url!r} must have no path: requests keep their own"
+        )
+    if parts.username is not None:
+        raise UsageError("upstream URL must not hold credentials")
+    return Upstream(parts.hostname, port if port is not None else 80)
+
+
+def hop_by_hop(fields: Fields) -> frozenset[bytes]:
+    """The lower-case names to drop: the fixed hop-by-hop set plus those ``Connection`` names."""
+    named = [
+        token.strip().lower()
+        for name, value in fields
+        if name.lower() == b"connection"
+        for token in value.split(b",")
+    ]
+    return _HOP_BY_HOP.union(named) if named else _HOP_BY_HOP
+
+
+def origin_form(target: bytes) -> bytes | None:
+    """The target to send upstream: the path and query (``None``: not a path).
+
+    Absolute-form (``http://host/x``) is cut to its path: this is a reverse
+    proxy, the authority is always the upstream's.  ``*`` stays (``OPTIONS *``).
+    """
+    if target.startswith(b"/") or target == b"*":
+        return target
+    lowered = target[:8].lower()
+    if lowered.startswith((b"http://", b"https://")):
+        after = target.split(b"//", 1)[1]
+        slash = after.find(b"/")
+        if slash < 0:
+            query = after.find(b"?")
+            return b"/" + (after[query:] if query >= 0 else b"")
+        return after[slash:]
+    return None
+
+
+def request_head(
+    method: bytes,
+    target: bytes,
+    fields: Fields,
+    *,
+    upstream: Upstream,
+    client_ip: str,
+    body_length: int | None,
+) -> bytes:
+    """The request head to send upstream (``body_length`` None: no body, no length)."""
+    drop = hop_by_hop(fields)
+    lines = [method + b" " + target + b" HTTP/1.1", b"Host: " + upstream.authority]
+    forwarded_for: list[bytes] = []
+    via: list[bytes] = []
+    for name, value in fields:
+        lowered = name.lower()
+        if lowered in drop:
+            continue
+        if lowered in _REQUEST_OWN:
+            if lowered == b"host":
+                lines.append(b"X-Forwarded-Host: " + value)
+            elif lowered == b"x-forwarded-for":
+                forwarded_for.append(value)
+            elif lowered == b"via":
+                via.append(value)
+            continue
+        lines.append(name + b": " + value)
+    forwarded_for.append(client_ip.encode("ascii", "replace"))
+    via.append(VIA)
+    lines.append(b"X-Forwarded-For: " + b", ".join(forwarded_for))
+    lines.append(b"Via: " + b", ".join(via))
+    if body_length is not None:
+        lines.append(b"Content-Length: " + str(body_length).encode())
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+class Framing(enum.Enum):
+    """How the proxy frames a response body for its client."""
+
+    NONE = "none"  # no body (HEAD, 204, 304): the upstream's fields unchanged
+    LENGTH = "length"  # the upstream's Content-Length, bytes passed through
+    CHUNKED = "chunked"  # chunked or close-delimited upstream: re-chunked
+    CLOSE = "close"  # an HTTP/1.0 client and no length: ends when we close
+
+
+_REFRAMED = (Framing.CHUNKED, Framing.CLOSE)
+
+
+def response_head(
+    status: int,
+    reason: bytes,
+    fields: Fields,
+    *,
+    framing: Framing,
+    keep_alive: bool,
+    http10_keep_alive: bool = False,
+) -> bytes:
+    """The response head to send the client, framed as ``framing`` says."""
+    drop = hop_by_hop(fields)
+    lines = [b"HTTP/1.1 %d " % status + reason]
+    via: list[bytes] = []
+    for name, value in fields:
+        lowered = name.lower()
+        if lowered in drop:
+            continue
+        if lowered in _RESPONSE_OWN:
+            via.append(value)
+            continue
+        if lowered == b"content-length" and framing in _REFRAMED:
+            continue  # a body we re-frame: its length goes with it
+        lines.append(name + b": " + value)
+    via.append(VIA)
+    lines.append(b"Via: " + b", ".join(via))
+    if framing is Framing.CHUNKED:
+        lines.append(b"Transfer-Encoding: chunked")
+    if not keep_alive:
+        lines.append(b"Connection: close")
+    elif http10_keep_alive:
+        lines.append(b"Connection: keep-alive")
+    return b"\r\n".join(lines) + b"\r\n\r\n"
