@@ -93,7 +93,12 @@ def parse_upstream(url: str) -> Upstream:
         )
     if parts.username is not None:
         raise UsageError("upstream URL must not hold credentials")
-    return Upstream(parts.hostname, port if port is not None else 80)
+    upstream = Upstream(parts.hostname, port if port is not None else 80)
+    try:
+        upstream.authority  # noqa: B018 - checks that the name can be sent
+    except UnicodeError:
+        raise UsageError(f"bad host in upstream URL {url!r}") from None
+    return upstream
 
 
 def hop_by_hop(fields: Fields) -> frozenset[bytes]:

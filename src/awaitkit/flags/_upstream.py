@@ -97,6 +97,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._head_only = False
         self._received = 0
         self._fields: Fields = []
+        self._head_bytes = 0
         self._reason = b""
         self._in_body = False
         self._to_eof = False
@@ -113,6 +114,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._head_only = head_only
         self._received = 0
         self._fields = []
+        self._head_bytes = 0
         self._reason = b""
         self._in_body = False
         self._to_eof = False
@@ -155,9 +157,6 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self.last = self.loop.time()
         self._received += len(data)
-        if not self._in_body and self._received > _MAX_HEAD:
-            self._fail(UpstreamError("garbage", "response head too large"))
-            return
         try:
             self.parser.feed_data(data)
         except _Stop:
@@ -169,6 +168,15 @@ class UpstreamConnection(asyncio.Protocol):
             self._fail(UpstreamError("garbage", "upstream switched protocols"))
         except httptools.HttpParserError as exc:
             self._fail(UpstreamError("garbage", f"bad response: {exc}"))
+        else:
+            # httptools gathers each field whole: stop a head that never
+            # ends here, at most one read past the limit.
+            if (
+                not self._in_body
+                and self.sink is not None
+                and self._received > _MAX_HEAD
+            ):
+                self._fail(UpstreamError("garbage", "response head too large"))
 
     def eof_received(self) -> bool | None:
         self._lost(None)
@@ -232,10 +240,14 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._fields.append((name, value))
+        self._head_bytes += len(name) + len(value) + 4
 
     def on_headers_complete(self) -> None:
         sink = self.sink
         if sink is None:
+            raise _Stop
+        if self._head_bytes > _MAX_HEAD:
+            self._fail(UpstreamError("garbage", "response head too large"))
             raise _Stop
         status = self.parser.get_status_code()
         if status < 200:
@@ -243,6 +255,7 @@ class UpstreamConnection(asyncio.Protocol):
                 self._fail(UpstreamError("garbage", "upstream switched protocols"))
                 raise _Stop
             self._fields = []  # an interim 1xx head: the real one follows
+            self._head_bytes = 0
             self._reason = b""
             return
         fields = self._fields
