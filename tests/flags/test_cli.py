@@ -133,3 +133,69 @@ def test_busy_port_is_an_error() -> None:
     assert proc.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+RULES = """\
+[[rule]]
+path = "/flags/br/*"
+schedule = ["503", "200"]
+
+[[rule]]
+path = "/teapot"
+status = 418
+body = "short and stout\\n"
+"""
+
+
+async def test_rules_file_is_served(tmp_path: Path) -> None:
+    """--rules FILE: the schedule per path, a rule's status and body."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES)
+    async with running("--rules", str(rules), "--seed", "1") as (proc, base_url):
+        url = f"{base_url}/flags/br/br.gif"
+        codes = [
+            await curl("-o", "/dev/null", "-w", "%{http_code}", url) for _ in range(3)
+        ]
+        assert codes == ["503", "200", "200"]
+        assert await curl(f"{base_url}/teapot") == "short and stout\n"
+        proc.terminate()
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    assert b"rule=r1" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (
+            "r.toml",
+            '[[rule]]\npath = "/a"\n\n[[rule]]\nstatus = "x"\n',
+            "r.toml line 4",
+        ),
+        ("r.toml", "[[rule]\n", "line 1"),
+        ("r.json", '[{"path": "/a", "reset": -1}]', "r.json line 1 (rule 1): reset"),
+        ("r.json", "[{]", "r.json line 1 column 3"),
+        ("r.yaml", "- path: /a\n", "YAML is not supported"),
+        ("r.toml", b"\xff\xfe", "not UTF-8"),
+        ("missing.toml", None, "cannot read rule file"),
+    ],
+)
+def test_bad_rules_file_exits_2_naming_the_line(
+    tmp_path: Path, name: str, text: str | bytes | None, message: str
+) -> None:
+    """A malformed, wrong-type, non-UTF-8 or missing rule file: exit 2, a clear message."""
+    path = tmp_path / name
+    if isinstance(text, str):
+        path.write_text(text)
+    elif text is not None:
+        path.write_bytes(text)
+    proc = subprocess.run(
+        [sys.executable, "-m", "awaitkit", "serve", "flags", "--port", "0"]
+        + ["--rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr

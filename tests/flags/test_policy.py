@@ -69,7 +69,9 @@ def test_rates_are_respected() -> None:
     )
     rng = random.Random(3)
     counts = Counter(policy.decide(rng).fault for _ in range(20_000))
-    for fault in Fault:
+    rule_only = {Fault.STATUS, Fault.THROTTLE}  # faults only a rule gives
+    assert not rule_only & set(counts)
+    for fault in set(Fault) - rule_only:
         expected = 0.4 if fault is Fault.NONE else 0.1
         assert abs(counts[fault] / 20_000 - expected) < 0.02, fault
 
@@ -114,4 +116,6 @@ def test_parse_delay() -> None:
 def test_fault_kinds() -> None:
     """Status faults replace the response; body faults break it."""
     replacing = {f for f in Fault if f.replaces_response}
-    assert replacing == {Fault.ERROR, Fault.RATE_LIMIT, Fault.UNAVAILABLE}
+    assert replacing == {Fault.ERROR, Fault.RATE_LIMIT, Fault.UNAVAILABLE, Fault.STATUS}
+    breaking = {f for f in Fault if f.breaks_body}
+    assert breaking == {Fault.RESET, Fault.TRUNCATE, Fault.STALL}

@@ -258,7 +258,7 @@ async def test_seeded_sequence_repeats_over_http() -> None:
             ) as base_url,
             aiohttp.ClientSession() as session,
         ):
-            return [(await fetch(session, base_url + GIF))[0] for _ in range(40)]
+            return [(await fetch(session, base_url + GIF))[0] for _ in range(80)]
 
     first, again, other = await statuses(3), await statuses(3), await statuses(4)
     assert first == again != other

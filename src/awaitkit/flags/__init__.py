@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         metadata as metadata,
     )
     from awaitkit.flags._policy import (
+        Action as Action,
         Decision as Decision,
         Fault as Fault,
         Policy as Policy,
@@ -41,6 +42,12 @@ if TYPE_CHECKING:
         serving_proxy as serving_proxy,
     )
     from awaitkit.flags._proxy_site import ProxyStats as ProxyStats
+    from awaitkit.flags._rulefile import load_rules as load_rules
+    from awaitkit.flags._rules import (
+        Rule as Rule,
+        RuleError as RuleError,
+        RuleSet as RuleSet,
+    )
     from awaitkit.flags._server import (
         FlagsServer as FlagsServer,
         serving_flags as serving_flags,
@@ -48,6 +55,11 @@ if TYPE_CHECKING:
     from awaitkit.flags._site import ServerStats as ServerStats
 
 _LAZY = {
+    "Action": "awaitkit.flags._policy",
+    "Rule": "awaitkit.flags._rules",
+    "RuleError": "awaitkit.flags._rules",
+    "RuleSet": "awaitkit.flags._rules",
+    "load_rules": "awaitkit.flags._rulefile",
     "Decision": "awaitkit.flags._policy",
     "Fault": "awaitkit.flags._policy",
     "FaultProxy": "awaitkit.flags._proxy_server",
@@ -67,6 +79,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "Action",
     "Decision",
     "Fault",
     "FaultProxy",
@@ -74,11 +87,15 @@ __all__ = [
     "Policy",
     "ProxyStats",
     "Resource",
+    "Rule",
+    "RuleError",
+    "RuleSet",
     "ServerStats",
     "build_dataset",
     "country_codes",
     "country_name",
     "export_dataset",
+    "load_rules",
     "metadata",
     "parse_delay",
     "serving_flags",

@@ -1,25 +1,40 @@
 """The fault policy: which delay and which fault each request gets (sans-I/O).
 
-A :class:`Policy` is a frozen dataclass; :meth:`Policy.decide` draws exactly
-two numbers from the random generator it is given, whatever the outcome, so
-a seeded generator yields the same sequence of decisions for the same
-sequence of requests.  The server draws once per request in arrival order;
-with concurrent clients that order depends on scheduling, so a seed fixes the
-sequence of faults, not which connection gets which.
+A :class:`Policy` is a frozen dataclass of global rates.  The server draws
+each request's two numbers with :func:`draw` from a keyed hash of (seed,
+path, attempt) -- the attempt being the Nth time one client asks for that
+path -- rather than from a generator shared in arrival order, so with a seed
+the same requests get the same faults whatever the concurrency.
+:meth:`Policy.decide` still takes any ``random.Random`` (two draws, always).
+
+:class:`Action` (``Decision`` is its old name) is what the connection
+applies: a delay, then one :class:`Fault`, with the details a rule may set.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import math
+import os
 import random
+import struct
 from dataclasses import dataclass
 from typing import Any
 
 from awaitkit.core.errors import UsageError
 
-__all__ = ["PRESETS", "Decision", "Fault", "Policy", "parse_delay"]
+__all__ = [
+    "PRESETS",
+    "Action",
+    "Decision",
+    "Fault",
+    "Policy",
+    "draw",
+    "parse_delay",
+    "seed_key",
+]
 
 
 class Fault(enum.Enum):
@@ -32,19 +47,78 @@ class Fault(enum.Enum):
     RESET = "reset"  # half the body, then a TCP reset
     TRUNCATE = "truncate"  # half the body, then a clean close (short of Content-Length)
     STALL = "stall"  # half the body, then silence until the stall timeout
+    STATUS = "status"  # a rule's status (and body) instead of the file
+    THROTTLE = "throttle"  # the whole response, at a rule's bytes/s
 
     @property
     def replaces_response(self) -> bool:
-        """True when the fault sends an error status instead of the file."""
-        return self in (Fault.ERROR, Fault.RATE_LIMIT, Fault.UNAVAILABLE)
+        """True when the fault sends a status of its own instead of the file."""
+        return self in _REPLACING
+
+    @property
+    def breaks_body(self) -> bool:
+        """True when the fault cuts the body (reset, truncate, stall)."""
+        return self in _BREAKING
+
+
+_REPLACING = frozenset((Fault.ERROR, Fault.RATE_LIMIT, Fault.UNAVAILABLE, Fault.STATUS))
+_BREAKING = frozenset((Fault.RESET, Fault.TRUNCATE, Fault.STALL))
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
-    """The outcome of one draw: wait ``delay`` seconds, then apply ``fault``."""
+class Action:
+    """What one request gets: wait ``delay`` seconds, then apply ``fault``.
+
+    The global rates set only ``delay`` and ``fault``; a rule may set the
+    rest.  ``status``/``body`` replace the default error answer of a
+    replacing fault (``None``: the policy's status, ``"STATUS REASON\n"``);
+    ``headers`` are added to whatever response goes out; ``at`` is how many
+    body bytes a body fault sends before it cuts (``None``: half the body;
+    clamped to the body's size); ``rate`` paces the body at that many bytes
+    per second; ``stall_timeout`` and ``retry_after`` override the policy's;
+    ``rule`` names the rule that decided (``""``: the global rates).
+    """
 
     delay: float
     fault: Fault
+    status: int | None = None
+    body: bytes | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    at: int | None = None
+    rate: int | None = None
+    stall_timeout: float | None = None
+    retry_after: int | None = None
+    rule: str = ""
+
+
+Decision = Action  # the name before rules existed
+
+
+def seed_key(seed: int | None) -> bytes:
+    """The hash key of :func:`draw` for ``seed`` (``None``: a random one)."""
+    if seed is None:
+        return os.urandom(32)
+    return hashlib.sha256(b"awaitkit.flags:%d" % seed).digest()
+
+
+def draw(key: bytes, path: str, attempt: int) -> tuple[float, float]:
+    """Two uniform numbers in [0, 1) for ``attempt`` at ``path``, fixed by ``key``.
+
+    A keyed BLAKE2b of the pair instead of a shared generator: the same
+    request of the same run draws the same numbers in any arrival order.
+    (The client is left out, so an address that changes between runs does
+    not change the outcomes; the attempt is still counted per client.)
+
+    >>> draw(seed_key(1), "/x", 1) == draw(seed_key(1), "/x", 1)
+    True
+    """
+    data = f"{path}\x00{attempt}".encode("utf-8", "surrogatepass")
+    digest = hashlib.blake2b(data, key=key, digest_size=16).digest()
+    a, b = struct.unpack("<QQ", digest)
+    return (a >> 11) * _TO_UNIT, (b >> 11) * _TO_UNIT
+
+
+_TO_UNIT = 2.0**-53
 
 
 def parse_delay(text: str) -> tuple[float, float]:
@@ -122,18 +196,24 @@ class Policy:
             getattr(self, name) == 0.0 for name, _ in _RATE_FIELDS
         )
 
-    def decide(self, rng: random.Random) -> Decision:
+    def decide(self, rng: random.Random) -> Action:
         """Draw the delay and fault of the next request from ``rng`` (two draws, always)."""
-        pick = rng.random()
-        spread = rng.random()
+        return self.decide_from(rng.random(), rng.random())
+
+    def decide_at(self, key: bytes, path: str, attempt: int) -> Action:
+        """The delay and fault of ``attempt`` at ``path``, drawn with :func:`draw`."""
+        return self.decide_from(*draw(key, path, attempt))
+
+    def decide_from(self, pick: float, spread: float) -> Action:
+        """The outcome for two uniform numbers: ``pick`` the fault, ``spread`` the delay."""
         lo, hi = self.delay
         delay = lo + (hi - lo) * spread
         edge = 0.0
         for name, fault in _RATE_FIELDS:
             edge += getattr(self, name)
             if pick < edge:
-                return Decision(delay, fault)
-        return Decision(delay, Fault.NONE)
+                return Action(delay, fault)
+        return Action(delay, Fault.NONE)
 
     def with_options(self, **options: Any) -> Policy:
         """A copy with some fields replaced; ``delay`` may be a number or ``"MIN-MAX"``."""

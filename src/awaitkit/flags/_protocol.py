@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, cast
 import httptools
 
 from awaitkit.flags._http import build_head, reason
-from awaitkit.flags._policy import Decision, Fault
 from awaitkit.flags._respond import Request, Responder
+from awaitkit.flags._site import NO_FAULT
 
 if TYPE_CHECKING:
     from awaitkit.flags._site import Site
@@ -31,7 +31,6 @@ __all__ = ["HttpConnection"]
 
 log = logging.getLogger("awaitkit.flags")
 
-_NO_FAULT = Decision(0.0, Fault.NONE)
 _MAX_PIPELINE = 16  # queued requests before we stop reading from the socket
 
 
@@ -51,6 +50,7 @@ class HttpConnection(Responder, asyncio.Protocol):
         self.loop = site.loop
         self.transport: asyncio.Transport | None = None
         self.peer = "-"
+        self.peer_ip = "-"  # the client of attempt counting without X-Client-Id
         self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[Request] = deque()
         self.current: Request | None = None  # being delayed, loaded or stalled
@@ -83,6 +83,7 @@ class HttpConnection(Responder, asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.peer = f"{peer[0]}:{peer[1]}"
+            self.peer_ip = str(peer[0])
         site = self.site
         site.stats.connections += 1
         if len(site.connections) >= site.max_connections:
@@ -226,16 +227,23 @@ class HttpConnection(Responder, asyncio.Protocol):
             stats.max_in_flight = stats.in_flight
         parser = self.parser
         keep_alive = parser.should_keep_alive()
-        # Draw in arrival order, so a seed gives a repeatable sequence.
-        decision = _NO_FAULT if site.faultless else site.policy.decide(site.rng)
+        method = parser.get_method()
+        fast = site.fast  # no rules, no rates: nothing to decide or count
+        decision = (
+            NO_FAULT
+            if fast
+            else site.decide(method, self._url, self._headers, self.peer_ip)
+        )
         request = Request(
-            parser.get_method(),
+            method,
             self._url,
             self._headers,
             keep_alive,
             decision,
             keep_alive and parser.get_http_version() == "1.0",
         )
+        if not fast and decision.headers:
+            request.add_headers(decision.headers)
         if not keep_alive:
             self.no_more_requests = True
         self.queue.append(request)

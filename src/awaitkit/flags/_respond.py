@@ -1,11 +1,12 @@
 """Answering a request: choosing the response, then sending it whole or broken.
 
 :class:`Responder` is the half of a connection that writes.  It picks the
-response (the file, 304, 206/416, 404, or a status the fault policy asks
-for), then sends it as the request's fault says: whole, reset or closed
-halfway through the body, or stalled.  Files held in memory go out in one
-write; files streamed from disk go out chunk by chunk, pausing while the
-client's socket is full.
+response (the file, 304, 206/416, 404, or a status a rule or the fault
+policy asks for), then sends it as the request's :class:`Action` says:
+whole, reset or closed after N body bytes (half by default), stalled, or
+paced at a rule's bytes/s.  Files held in memory go out in one write (paced
+ones in a task that writes about ten times a second); files streamed from
+disk go out chunk by chunk, pausing while the client's socket is full.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from awaitkit.flags._http import (
     reason,
     split_target,
 )
-from awaitkit.flags._policy import Decision, Fault
+from awaitkit.flags._policy import Action, Fault
 
 if TYPE_CHECKING:
     from awaitkit.flags._dataset import Resource
@@ -47,6 +48,7 @@ class Request:
         "decision",
         "head_only",
         "headers",
+        "http10",
         "keep_alive",
         "method",
         "target",
@@ -58,7 +60,7 @@ class Request:
         target: bytes,
         headers: dict[str, str],
         keep_alive: bool,
-        decision: Decision,
+        decision: Action,
         http10: bool = False,
     ) -> None:
         self.method = method
@@ -72,8 +74,15 @@ class Request:
             self.conn_line = b"Connection: keep-alive\r\n"
         else:
             self.conn_line = b""
+        self.http10 = http10
         self.decision = decision
         self.head_only = method == b"HEAD"
+
+    def add_headers(self, headers: tuple[tuple[str, str], ...]) -> None:
+        """Send ``headers`` too (a rule's): on the prebuilt 200 head, with conn_line."""
+        self.conn_line += "".join(f"{k}: {v}\r\n" for k, v in headers).encode(
+            "latin-1", "replace"
+        )
 
 
 class Responder:
@@ -110,7 +119,7 @@ class Responder:
     def _answer(self, request: Request) -> None:
         fault = request.decision.fault
         if fault.replaces_response:
-            self._send_fault_status(request, fault)
+            self._send_fault_status(request)
             return
         if request.method not in _ALLOWED:
             self._send_status(request, 405, [("Allow", "GET, HEAD")])
@@ -142,19 +151,39 @@ class Responder:
         self._send_file(request, found)
         self._process()
 
-    def _send_fault_status(self, request: Request, fault: Fault) -> None:
+    def _send_fault_status(self, request: Request) -> None:
+        """A status instead of the file: a rule's, or the policy's 418/429/503."""
         policy = self.site.policy
-        if fault is Fault.ERROR:
-            self._send_status(request, policy.error_status)
-        else:
-            status = 429 if fault is Fault.RATE_LIMIT else 503
-            retry = [("Retry-After", str(policy.retry_after))]
-            self._send_status(request, status, retry)
+        action = request.decision
+        status = action.status
+        if status is None:
+            fault = action.fault
+            if fault is Fault.ERROR:
+                status = policy.error_status
+            else:
+                status = 429 if fault is Fault.RATE_LIMIT else 503
+        extra = []
+        if status in (429, 503) and not any(
+            name.lower() == "retry-after" for name, _ in action.headers
+        ):
+            retry = action.retry_after
+            retry = policy.retry_after if retry is None else retry
+            extra.append(("Retry-After", str(retry)))
+        self._send_status(request, status, extra, action.body)
 
     def _send_status(
-        self, request: Request, status: int, extra: list[tuple[str, str]] | None = None
+        self,
+        request: Request,
+        status: int,
+        extra: list[tuple[str, str]] | None = None,
+        body: bytes | None = None,
     ) -> None:
-        body = f"{status} {reason(status)}\n".encode()
+        if status in (204, 304):  # no body, and no Content-Length for one
+            head = self._head(request, status, extra or [])
+            self._write(request, status, head, b"")
+            return
+        if body is None:
+            body = f"{status} {reason(status)}\n".encode()
         headers = [
             ("Content-Type", "text/plain; charset=utf-8"),
             ("Content-Length", str(len(body))),
@@ -166,8 +195,10 @@ class Responder:
     def _head(
         self, request: Request, status: int, headers: list[tuple[str, str]]
     ) -> bytes:
-        if request.keep_alive and request.conn_line:
-            headers = [*headers, ("Connection", "keep-alive")]  # HTTP/1.0
+        if request.keep_alive and request.http10:
+            headers = [*headers, ("Connection", "keep-alive")]
+        if request.decision.headers:
+            headers = [*headers, *request.decision.headers]
         return build_head(
             status, headers, keep_alive=request.keep_alive, date=self.site.date
         )
@@ -237,11 +268,16 @@ class Responder:
         end: int,
     ) -> None:
         """Send bytes ``start:end`` of a file on disk, read in a thread chunk by chunk."""
-        fault = request.decision.fault
+        action = request.decision
+        fault = action.fault
         stop = end
-        if fault is not Fault.NONE:  # only body faults get here
+        if fault is not Fault.NONE:  # body faults or a bytes/s limit
             self.site.stats.by_fault[fault.value] += 1
-            stop = start + (end - start) // 2
+            if fault.breaks_body:
+                size = end - start
+                stop = start + (
+                    size // 2 if action.at is None else min(action.at, size)
+                )
         self.task = self.loop.create_task(
             self._stream(request, status, head, path, start, stop, end)
         )
@@ -261,19 +297,25 @@ class Responder:
         transport.write(head)
         sent = len(head)
         pos = start
+        rate = request.decision.rate
+        step = _CHUNK if rate is None else _paced_step(rate)
+        due = self.loop.time()
         try:
             fd = await asyncio.to_thread(os.open, path, os.O_RDONLY)
         except OSError:
             fd = -1  # gone since the stat: end the response short, below
         try:
             while fd >= 0 and pos < stop:
-                size = min(_CHUNK, stop - pos)
+                size = min(step, stop - pos)
                 chunk = await asyncio.to_thread(os.pread, fd, size, pos)
                 if not chunk:
                     break  # the file shrank under us
                 transport.write(chunk)
                 pos += len(chunk)
                 sent += len(chunk)
+                if rate is not None and pos < stop:
+                    due += len(chunk) / rate
+                    await asyncio.sleep(max(0.0, due - self.loop.time()))
                 if not self.can_write:  # the client reads slower than the disk
                     self._drained = self.loop.create_future()
                     await self._drained
@@ -283,20 +325,70 @@ class Responder:
         self.task = None
         if self.closing:
             return
-        fault = request.decision.fault
-        if pos == end:
-            self._finish(request, status, sent, close=not request.keep_alive)
-        elif fault is Fault.STALL:
-            self._log(request, status, sent)
-            self.timer = self.loop.call_later(
-                self.site.policy.stall_timeout, self._end_stall, request, status
-            )
-        else:
-            self.pending_error = None  # the connection ends broken
-            if fault is Fault.RESET:
-                self._reset()
-            self._finish(request, status, sent, close=True)
+        self._after_body(request, status, sent, whole=pos == end)
         self._process()
+
+    async def _drip(
+        self,
+        request: Request,
+        status: int,
+        head: bytes,
+        body: bytes | memoryview,
+        stop: int,
+    ) -> None:
+        """Send ``head`` then ``body[:stop]`` at the action's bytes/s, then end it."""
+        transport = self.transport
+        assert transport is not None
+        rate = request.decision.rate
+        assert rate is not None
+        step = _paced_step(rate)
+        view = memoryview(body)
+        transport.write(head)
+        sent = len(head)
+        pos = 0
+        due = self.loop.time()
+        while pos < stop:
+            n = min(step, stop - pos)
+            transport.write(bytes(view[pos : pos + n]))
+            pos += n
+            sent += n
+            if pos < stop:  # the next piece when the bytes so far are due
+                due += n / rate
+                await asyncio.sleep(max(0.0, due - self.loop.time()))
+            if not self.can_write:
+                self._drained = self.loop.create_future()
+                await self._drained
+        self.task = None
+        if self.closing:
+            return
+        self._after_body(request, status, sent, whole=pos == len(view))
+        self._process()
+
+    def _after_body(
+        self, request: Request, status: int, sent: int, *, whole: bool
+    ) -> None:
+        """End a response whose body (or part of it) has gone out."""
+        if whole and not request.decision.fault.breaks_body:
+            self._finish(request, status, sent, close=not request.keep_alive)
+            return
+        self.pending_error = None  # the connection ends broken
+        self._break(request, status, sent)
+
+    def _break(self, request: Request, status: int, sent: int) -> None:
+        """Stall, reset or close after a cut body, as the request's fault says."""
+        action = request.decision
+        fault = action.fault
+        if fault is Fault.STALL:
+            # Hold the connection, silent, until the stall timeout.
+            self._log(request, status, sent)
+            timeout = action.stall_timeout
+            if timeout is None:
+                timeout = self.site.policy.stall_timeout
+            self.timer = self.loop.call_later(timeout, self._end_stall, request, status)
+            return
+        if fault is Fault.RESET:
+            self._reset()
+        self._finish(request, status, sent, close=True)
 
     def _write(
         self, request: Request, status: int, head: bytes, body: bytes | memoryview
@@ -304,33 +396,54 @@ class Responder:
         """Send a response, broken as the request's fault says, and account for it."""
         transport = self.transport
         assert transport is not None
-        fault = request.decision.fault
-        if fault is not Fault.NONE:
-            self.site.stats.by_fault[fault.value] += 1
-        sent = len(head) + len(body)
-        if fault is Fault.NONE or fault.replaces_response:
+        if request.decision.fault is Fault.NONE:
             if body:
                 transport.writelines((head, body))
             else:
                 transport.write(head)
+            sent = len(head) + len(body)
             self._finish(request, status, sent, close=not request.keep_alive)
             return
-        # Body faults cut the response in the middle of the body (of the head
-        # when there is no body, as for HEAD), so Content-Length is never met.
-        cut = len(head) + len(body) // 2 if body else len(head) // 2
-        self.pending_error = None  # the connection ends broken, as asked
-        data = (bytes(head) + bytes(body))[:cut]
-        transport.write(data)
-        if fault is Fault.STALL:
-            # Hold the connection, silent, until the stall timeout.
-            self._log(request, status, cut)
-            self.timer = self.loop.call_later(
-                self.site.policy.stall_timeout, self._end_stall, request, status
-            )
+        self._write_faulty(request, status, head, body)
+
+    def _write_faulty(
+        self, request: Request, status: int, head: bytes, body: bytes | memoryview
+    ) -> None:
+        transport = self.transport
+        assert transport is not None
+        action = request.decision
+        fault = action.fault
+        self.site.stats.by_fault[fault.value] += 1
+        if not fault.breaks_body:  # a status of its own, or a bytes/s limit
+            if action.rate is not None and body:
+                self.task = self.loop.create_task(
+                    self._drip(request, status, head, body, len(body))
+                )
+                return
+            if body:
+                transport.writelines((head, body))
+            else:
+                transport.write(head)
+            sent = len(head) + len(body)
+            self._finish(request, status, sent, close=not request.keep_alive)
             return
-        if fault is Fault.RESET:
-            self._reset()
-        self._finish(request, status, cut, close=True)
+        # Body faults cut the response after N bytes of the body (half by
+        # default; of the head when there is no body, as for HEAD), so
+        # Content-Length is never met.
+        if body:
+            size = len(body)
+            stop = size // 2 if action.at is None else min(action.at, size)
+            if action.rate is not None:
+                self.task = self.loop.create_task(
+                    self._drip(request, status, head, body, stop)
+                )
+                return
+            data = bytes(head) + bytes(body[:stop])
+        else:
+            data = head[: len(head) // 2]
+        self.pending_error = None  # the connection ends broken, as asked
+        transport.write(data)
+        self._break(request, status, len(data))
 
     def _end_stall(self, request: Request, status: int) -> None:
         self.timer = None
@@ -349,10 +462,11 @@ class Responder:
             self._close()
 
     def _log(self, request: Request, status: int, sent: int) -> None:
+        """One access-log line (INFO), with the fault and the rule that chose it."""
         if log.isEnabledFor(logging.INFO):
             d = request.decision
             log.info(
-                '%s "%s %s" %d %d fault=%s delay=%.3f',
+                '%s "%s %s" %d %d fault=%s delay=%.3f%s',
                 self.peer,
                 request.method.decode("latin-1"),
                 request.target.decode("latin-1"),
@@ -360,4 +474,10 @@ class Responder:
                 sent,
                 d.fault.value,
                 d.delay,
+                f" rule={d.rule}" if d.rule else "",
             )
+
+
+def _paced_step(rate: int) -> int:
+    """Bytes per write at ``rate`` bytes/s: about ten writes a second."""
+    return max(1, min(_CHUNK, rate // 10))

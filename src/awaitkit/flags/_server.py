@@ -8,20 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
+import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeAlias
 
 from awaitkit.core import bind_tcp
 from awaitkit.flags._files import DirectoryFiles, MemoryFiles
 from awaitkit.flags._policy import Policy
 from awaitkit.flags._protocol import HttpConnection
+from awaitkit.flags._rulefile import load_rules
+from awaitkit.flags._rules import Rule, RuleSet
 from awaitkit.flags._site import ServerStats, Site
 
-__all__ = ["FlagsServer", "serving_flags"]
+__all__ = ["FlagsServer", "RulesArg", "serving_flags"]
+
+RulesArg: TypeAlias = (
+    "RuleSet | Iterable[Rule | Mapping[str, object]] | str | os.PathLike[str] | None"
+)
 
 _BACKLOG = 4096
 
@@ -48,6 +54,13 @@ class FlagsServer:
     ``preset`` is LOCAL, DELAY or ERROR; ``fault_options`` override fields of
     :class:`Policy` (``delay="0.5-1"``, ``error_rate=0.1``, ``reset_rate=...``).
     ``directory`` serves that directory instead of the in-memory data set.
+
+    ``rules`` is a :class:`RuleSet` (kept, so it can change while serving:
+    ``server.rules.add(...)``), a list of rules or their dicts, or the path
+    of a TOML/JSON rule file (read in a thread at start).  The first
+    matching rule decides a request; requests no rule matches get the
+    global rates.  With ``seed``, rates and jitter are drawn per (path,
+    attempt) and repeat exactly; a given RuleSet is reseeded with it.
     """
 
     def __init__(
@@ -62,9 +75,22 @@ class FlagsServer:
         keepalive_timeout: float = 15.0,
         request_timeout: float = 30.0,
         sock: socket.socket | None = None,
+        rules: RulesArg = None,
         **fault_options: Any,
     ) -> None:
         self.policy = Policy.preset(preset, **fault_options)
+        self._rules_file: Path | None = None
+        if rules is None:
+            self.rules = RuleSet(seed=seed)
+        elif isinstance(rules, RuleSet):
+            self.rules = rules
+            if seed is not None:
+                rules.reseed(seed)
+        elif isinstance(rules, str | os.PathLike):
+            self._rules_file = Path(rules)
+            self.rules = RuleSet(seed=seed)  # filled at start
+        else:
+            self.rules = RuleSet(rules, seed=seed)
         self.preset = preset.upper()
         self.host = host
         self.port = port
@@ -99,12 +125,16 @@ class FlagsServer:
             files = DirectoryFiles(self.directory)
         else:
             files = await asyncio.to_thread(_memory_files)
-        rng = random.Random(self.seed)
+        if self._rules_file is not None:
+            loaded = await asyncio.to_thread(load_rules, self._rules_file)
+            for rule in loaded.rules():
+                self.rules.add(rule)
+            self._rules_file = None
         self._site = site = Site(
             loop,
             files,
             self.policy,
-            rng,
+            self.rules,
             max_connections=self.max_connections,
             keepalive_timeout=self.keepalive_timeout,
             request_timeout=self.request_timeout,
@@ -168,6 +198,7 @@ async def serving_flags(
     port: int = 0,
     directory: Path | str | None = None,
     seed: int | None = None,
+    rules: RulesArg = None,
     **fault_options: Any,
 ) -> AsyncIterator[str]:
     """Serve the flags data set in-process; yield its base URL.
@@ -177,6 +208,10 @@ async def serving_flags(
         async with serving_flags("DELAY", delay=0.5) as base_url:
             # GET f"{base_url}/flags/br/br.gif" -> 200 after 0.5 s
             ...
+
+        rules = [{"path": "/flags/*", "schedule": ["503", "reset@1000", "200"]}]
+        async with serving_flags(rules=rules) as base_url:
+            ...  # each path: 503, then a reset after 1000 body bytes, then 200s
     """
     async with FlagsServer(
         preset,
@@ -184,6 +219,7 @@ async def serving_flags(
         port=port,
         directory=directory,
         seed=seed,
+        rules=rules,
         **fault_options,
     ) as server:
         yield server.base_url

@@ -8,14 +8,15 @@ registers itself here as something the site and the server can close.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Protocol
 
 from awaitkit.flags._files import DirectoryFiles, MemoryFiles
-from awaitkit.flags._policy import Policy
+from awaitkit.flags._policy import Action, Fault, Policy
+from awaitkit.flags._rules import RuleSet, request_path
 
 __all__ = ["Closable", "ServerStats", "Site"]
 
@@ -43,8 +44,8 @@ class ServerStats:
     ``by_status`` the responses sent, by status code (a response that a
     reset or truncate fault broke counts under the status it began with; a
     stalled one once its stall ends); ``by_fault`` the faults applied, by
-    name (``"reset"``, ``"error"``...); ``connections`` the connections
-    accepted.
+    name (``"reset"``, ``"error"``...); ``by_rule`` the requests each rule
+    decided, by rule id; ``connections`` the connections accepted.
     """
 
     requests: int = 0
@@ -52,18 +53,27 @@ class ServerStats:
     max_in_flight: int = 0
     by_status: Counter[int] = field(default_factory=Counter)
     by_fault: Counter[str] = field(default_factory=Counter)
+    by_rule: Counter[str] = field(default_factory=Counter)
     connections: int = 0
 
 
+NO_FAULT = Action(0.0, Fault.NONE)
+
+
 class Site:
-    """What every connection of one server shares: files, policy, limits, stats."""
+    """What every connection of one server shares: files, policy, rules, limits, stats.
+
+    ``fast`` is True while no request can be delayed or faulted (no rates,
+    no rules): connections then skip :meth:`decide`, attempt counting
+    included.  The rule set tells the site when it changes.
+    """
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
         files: MemoryFiles | DirectoryFiles,
         policy: Policy,
-        rng: random.Random,
+        rules: RuleSet,
         *,
         max_connections: int,
         keepalive_timeout: float,
@@ -78,7 +88,9 @@ class Site:
         self.memory_files = files if isinstance(files, MemoryFiles) else None
         self.policy = policy
         self.faultless = policy.is_faultless
-        self.rng = rng
+        self.rules = rules
+        self.fast = self.faultless and not rules
+        rules.subscribe(self._rules_changed)
         self.stats = ServerStats()
         self.connections: set[Closable] = set()
         self.max_connections = max_connections
@@ -90,6 +102,31 @@ class Site:
         self.date = ""
         self.date_bytes = b""
         self.tick()
+
+    def _rules_changed(self) -> None:
+        self.fast = self.faultless and not self.rules
+
+    def decide(
+        self, method: bytes, target: bytes, headers: Mapping[str, str], peer_ip: str
+    ) -> Action:
+        """What one request gets: the first matching rule, else the global rates.
+
+        The attempt of (client, path) is counted for both, so the rates too
+        are drawn per (path, attempt) and repeat under any concurrency.
+        """
+        rules = self.rules
+        client = headers.get("x-client-id") or peer_ip
+        path = request_path(target)
+        attempt = rules.count(client, path)
+        if rules:
+            method_text = method.decode("latin-1")
+            action = rules.decide(client, method_text, path, headers, attempt=attempt)
+            if action is not None:
+                self.stats.by_rule[action.rule] += 1
+                return action
+        if self.faultless:
+            return NO_FAULT
+        return self.policy.decide_at(rules.key, path, attempt)
 
     def tick(self) -> None:
         """Refresh the cached Date header and close idle connections (once a second)."""

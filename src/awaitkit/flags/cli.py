@@ -10,6 +10,8 @@ from awaitkit._argtypes import Subcommands, fraction, port
 if TYPE_CHECKING:
     import socket
 
+    from awaitkit.flags._rules import RuleSet
+
 PRESET_NAMES = ("LOCAL", "DELAY", "ERROR")
 
 # (option, Policy field, help) for the per-fault rates.
@@ -35,8 +37,12 @@ def register(serve_commands: Subcommands) -> None:
         description="Serve the flags data set from memory (or any directory) over "
         "HTTP/1.1, injecting delays and faults. Presets: LOCAL (no faults), DELAY "
         "(0.5-5 s delays), ERROR (25 percent 418, 0.5 s delay); options override them. "
-        "With --seed the sequence of faults repeats, drawn in request arrival order "
-        "(with concurrent clients, which request gets which fault may vary).",
+        "--rules FILE adds per-path rules (match method, path, headers, attempt "
+        "number; give a status, delay, reset/close/stall at byte N, bytes/s limit or "
+        "a schedule by attempt); the first matching rule wins, other requests get "
+        "the rates. Rates and jitter are drawn per (path, attempt), the attempt "
+        "being the Nth request of one client (X-Client-Id, else its address) for "
+        "that path: with --seed a run repeats exactly, whatever the concurrency.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
     parser.add_argument(
@@ -63,7 +69,15 @@ def register(serve_commands: Subcommands) -> None:
         metavar="S",
         help="how long a stalled response holds its connection (30)",
     )
-    parser.add_argument("--seed", type=int, help="make the fault sequence repeatable")
+    parser.add_argument(
+        "--rules",
+        metavar="FILE",
+        help="fault rules from FILE: TOML ([[rule]] tables) or JSON (a list), "
+        "by extension; see README 'Fault rules'",
+    )
+    parser.add_argument(
+        "--seed", type=int, help="make the faults repeatable (per path and attempt)"
+    )
     parser.add_argument(
         "--max-connections",
         type=int,
@@ -101,6 +115,7 @@ def _run(args: argparse.Namespace) -> int:
     from awaitkit.core import UsageError, bind_tcp, run
     from awaitkit.flags._dataset import build_dataset, export_dataset
     from awaitkit.flags._policy import Policy
+    from awaitkit.flags._rulefile import load_rules
 
     if args.export:
         root = export_dataset(args.export)
@@ -113,17 +128,22 @@ def _run(args: argparse.Namespace) -> int:
     }
     # Check everything cheap before loading (or, on a first run, drawing) images.
     Policy.preset(args.preset, **options)
+    # Before the loop starts, so a bad file exits 2 with its line named.
+    rules = load_rules(args.rules, seed=args.seed) if args.rules else None
     if args.directory is not None and not Path(args.directory).is_dir():
         raise UsageError(f"not a directory: {args.directory}")
     sock = bind_tcp(args.host, args.port, backlog=4096)  # bind first
     with sock:
         if args.directory is None:
             build_dataset()  # synchronous (cache read or drawing): before the loop
-        return run(_serve(args, options, sock))
+        return run(_serve(args, options, sock, rules))
 
 
 async def _serve(
-    args: argparse.Namespace, options: dict[str, Any], sock: socket.socket
+    args: argparse.Namespace,
+    options: dict[str, Any],
+    sock: socket.socket,
+    rules: RuleSet | None,
 ) -> int:
     import asyncio
 
@@ -141,11 +161,14 @@ async def _serve(
             max_connections=args.max_connections,
             keepalive_timeout=args.keepalive_timeout,
             sock=sock,
+            rules=rules,
             **options,
         ) as server:
             what = args.directory or "the flags data set"
+            with_rules = f", {len(server.rules)} rules" if rules else ""
             print(
-                f"serving {what} on {server.base_url} (preset {args.preset})",
+                f"serving {what} on {server.base_url} "
+                f"(preset {args.preset}{with_rules})",
                 flush=True,
             )
             await stop.wait()
