@@ -187,8 +187,10 @@ def response_head(
     framing: Framing,
     keep_alive: bool,
     http10_keep_alive: bool = False,
+    extra: Fields | tuple[()] = (),
 ) -> bytes:
-    """The response head to send the client, framed as ``framing`` says."""
+    """The response head to send the client, framed as ``framing`` says
+    (``extra``: fields to add, a rule's)."""
     drop = hop_by_hop(fields)
     lines = [b"HTTP/1.1 %d " % status + reason]
     via: list[bytes] = []
@@ -204,6 +206,7 @@ def response_head(
         lines.append(name + b": " + value)
     via.append(VIA)
     lines.append(b"Via: " + b", ".join(via))
+    lines.extend(name + b": " + value for name, value in extra)
     if framing is Framing.CHUNKED:
         lines.append(b"Transfer-Encoding: chunked")
     if not keep_alive:

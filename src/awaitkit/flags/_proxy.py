@@ -35,7 +35,8 @@ from awaitkit.flags._forward import (
     response_head,
 )
 from awaitkit.flags._http import build_head, reason
-from awaitkit.flags._policy import Decision, Fault
+from awaitkit.flags._policy import Action, Fault
+from awaitkit.flags._site import NO_FAULT
 from awaitkit.flags._upstream import UpstreamError
 
 if TYPE_CHECKING:
@@ -46,7 +47,6 @@ __all__ = ["ProxyConnection", "ProxyRequest", "Relay"]
 
 log = logging.getLogger("awaitkit.flags.proxy")
 
-_NO_FAULT = Decision(0.0, Fault.NONE)
 _MAX_PIPELINE = 16  # queued requests before we stop reading from the socket
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _END_CHUNKS = b"0\r\n\r\n"
@@ -80,7 +80,7 @@ class ProxyRequest:
         body: bytes | None,
         keep_alive: bool,
         http10: bool,
-        decision: Decision,
+        decision: Action,
     ) -> None:
         self.method = method
         self.target = target
@@ -96,6 +96,13 @@ class ProxyRequest:
         return self.method == b"HEAD"
 
 
+def _rule_fields(headers: tuple[tuple[str, str], ...]) -> Fields:
+    return [
+        (name.encode("latin-1", "replace"), value.encode("latin-1", "replace"))
+        for name, value in headers
+    ]
+
+
 class Relay:
     """Writes one upstream response to the client (an upstream ``Sink``).
 
@@ -108,12 +115,17 @@ class Relay:
         "body_sent",
         "client",
         "cut_at",
+        "due",
         "finished",
         "framing",
         "head_sent",
+        "paced",
+        "pending_end",
+        "rate",
         "request",
         "sent",
         "status",
+        "timer",
         "upstream",
     )
 
@@ -133,6 +145,14 @@ class Relay:
         self.body_sent = 0
         self.sent = 0
         self.status = 0
+        # A bytes/s limit: pieces wait in ``paced`` (the upstream paused)
+        # and go out about ten times a second; ``pending_end`` is what to do
+        # once they are out ("end" or "break").
+        self.rate = request.decision.rate
+        self.paced: deque[bytes] = deque()
+        self.pending_end = ""
+        self.due = 0.0
+        self.timer: asyncio.TimerHandle | None = None
 
     def _write(self, data: bytes) -> None:
         transport = self.client.transport
@@ -142,6 +162,9 @@ class Relay:
 
     def _finish(self, outcome: str) -> None:
         self.finished = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         if log.isEnabledFor(logging.INFO):
             self.client.log_access(self.request, self.status, self.sent, outcome)
         self.client.relay_done(self, outcome)
@@ -161,6 +184,7 @@ class Relay:
             framing = Framing.CHUNKED
         self.framing = framing
         keep_alive = request.keep_alive and framing is not Framing.CLOSE
+        action = request.decision
         head = response_head(
             status,
             reason_phrase,
@@ -168,31 +192,87 @@ class Relay:
             framing=framing,
             keep_alive=keep_alive,
             http10_keep_alive=keep_alive and request.http10,
+            extra=_rule_fields(action.headers) if action.headers else (),
         )
         if not keep_alive:
             self.client.no_more_requests = True
-        fault = request.decision.fault
-        if fault is not Fault.NONE:  # only body faults reach the upstream
+        if action.fault is Fault.THROTTLE:
+            self.client.site.stats.by_fault[Fault.THROTTLE.value] += 1
+        elif action.fault.breaks_body:
             if framing is Framing.NONE or length == 0:
                 # No body to cut: cut the head, as the flags server does.
                 self._write(head[: len(head) // 2])
                 self._break()
                 return
-            self.cut_at = (
-                length // 2 if length is not None else self.client.site.cut_after
-            )
+            if action.at is not None:
+                self.cut_at = action.at if length is None else min(action.at, length)
+            else:
+                self.cut_at = (
+                    length // 2 if length is not None else self.client.site.cut_after
+                )
         self._write(head)
         self.head_sent = True
+        self.due = self.client.loop.time()
 
     def on_body(self, piece: bytes) -> None:
-        if not piece or self.finished:
+        if not piece or self.finished or self.pending_end:
             return
         cut_at = self.cut_at
-        if cut_at is not None and self.body_sent + len(piece) >= cut_at:
-            self._send_piece(piece[: cut_at - self.body_sent])
-            self._break()
+        cut = False
+        if cut_at is not None:
+            taken = self.body_sent + sum(map(len, self.paced))
+            if taken + len(piece) >= cut_at:
+                piece = piece[: cut_at - taken]
+                cut = True
+        if self.rate is not None:
+            if piece:
+                self.paced.append(piece)
+            if cut:
+                self.pending_end = "break"
+            if self.upstream is not None:
+                self.upstream.pause()  # until the paced pieces are out
+            if self.timer is None:
+                self._drip()
             return
         self._send_piece(piece)
+        if cut:
+            self._break()
+
+    def _drip(self) -> None:
+        """Send the next paced slice; when all are out, read on (or end)."""
+        self.timer = None
+        if self.finished:
+            return
+        rate = self.rate
+        assert rate is not None
+        paced = self.paced
+        if paced:
+            step = max(1, min(256 * 1024, rate // 10))
+            piece = paced.popleft()
+            if len(piece) > step:
+                paced.appendleft(piece[step:])
+                piece = piece[:step]
+            self._send_piece(piece)
+            loop = self.client.loop
+            self.due += len(piece) / rate
+            self.timer = loop.call_later(max(0.0, self.due - loop.time()), self._drip)
+            return
+        if self.pending_end == "break":
+            self._break()
+        elif self.pending_end == "end":
+            self._complete()
+        elif self.upstream is not None and self.client.can_write:
+            self.upstream.resume()
+
+    def writable(self, can_write: bool) -> None:
+        """The client's socket filled up or drained: hold or release the upstream."""
+        upstream = self.upstream
+        if upstream is None:
+            return
+        if not can_write:
+            upstream.pause()
+        elif not self.paced and self.timer is None:
+            upstream.resume()
 
     def _send_piece(self, piece: bytes) -> None:
         if not piece:
@@ -204,11 +284,17 @@ class Relay:
             self._write(piece)
 
     def on_end(self) -> None:
-        if self.finished:
+        if self.finished or self.pending_end:
+            return
+        if self.timer is not None or self.paced:
+            self.pending_end = "break" if self.cut_at is not None else "end"
             return
         if self.cut_at is not None:
             self._break()  # the body ended before the cut: end it short all the same
             return
+        self._complete()
+
+    def _complete(self) -> None:
         if self.framing is Framing.CHUNKED:
             self._write(_END_CHUNKS)
         elif self.framing is Framing.CLOSE:
@@ -258,7 +344,10 @@ class Relay:
         if self.upstream is not None:
             self.upstream.close()
         if fault is Fault.STALL:
-            client.stall()
+            timeout = self.request.decision.stall_timeout
+            client.stall(
+                client.site.policy.stall_timeout if timeout is None else timeout
+            )
         elif fault is Fault.RESET:
             client.reset()
         else:
@@ -379,15 +468,13 @@ class ProxyConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.can_write = False
-        relay = self.relay
-        if relay is not None and relay.upstream is not None:
-            relay.upstream.pause()
+        if self.relay is not None:
+            self.relay.writable(False)
 
     def resume_writing(self) -> None:
         self.can_write = True
-        relay = self.relay
-        if relay is not None and relay.upstream is not None:
-            relay.upstream.resume()
+        if self.relay is not None:
+            self.relay.writable(True)
 
     # -- httptools callbacks -------------------------------------------------
 
@@ -450,10 +537,18 @@ class ProxyConnection(asyncio.Protocol):
             stats.max_in_flight = stats.in_flight
         parser = self.parser
         keep_alive = parser.should_keep_alive()
-        decision = _NO_FAULT if site.faultless else site.policy.decide(site.rng)
+        method = parser.get_method()
+        if site.fast:  # no rules, no rates: nothing to decide or count
+            decision = NO_FAULT
+        else:
+            headers = {
+                name.decode("latin-1").lower(): value.decode("latin-1")
+                for name, value in self._fields
+            }
+            decision = site.decide(method, self._url, headers, self.client_ip)
         body = b"".join(self._body) if self._has_body else None
         request = ProxyRequest(
-            parser.get_method(),
+            method,
             self._url,
             self._fields,
             body,
@@ -602,16 +697,25 @@ class ProxyConnection(asyncio.Protocol):
         )
 
     def _answer_fault(self, request: ProxyRequest) -> None:
-        fault = request.decision.fault
-        self.site.stats.by_fault[fault.value] += 1
+        """A status instead of the upstream's answer: a rule's, or 418/429/503."""
+        action = request.decision
+        self.site.stats.by_fault[action.fault.value] += 1
         policy = self.site.policy
-        if fault is Fault.ERROR:
-            status = policy.error_status
-            self.send_status(request, status)
-        else:
-            status = 429 if fault is Fault.RATE_LIMIT else 503
-            retry = [("Retry-After", str(policy.retry_after))]
-            self.send_status(request, status, extra=retry)
+        status = action.status
+        if status is None:
+            if action.fault is Fault.ERROR:
+                status = policy.error_status
+            else:
+                status = 429 if action.fault is Fault.RATE_LIMIT else 503
+        extra = list(action.headers)
+        if status in (429, 503) and not any(
+            name.lower() == "retry-after" for name, _ in extra
+        ):
+            retry = (
+                policy.retry_after if action.retry_after is None else action.retry_after
+            )
+            extra.append(("Retry-After", str(retry)))
+        self.send_status(request, status, extra=extra, body=action.body)
         if log.isEnabledFor(logging.INFO):
             self.log_access(request, status, 0, "ok")
 
@@ -622,15 +726,21 @@ class ProxyConnection(asyncio.Protocol):
         why: str = "",
         *,
         extra: list[tuple[str, str]] | None = None,
+        body: bytes | None = None,
     ) -> None:
         """Answer ``request`` ourselves (a fault, or the upstream failed)."""
-        text = f"{status} {reason(status)}" + (f": {why}" if why else "") + "\n"
-        body = text.encode()
-        headers = [
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-            *(extra or []),
-        ]
+        if status in (204, 304):  # no body, and no Content-Length for one
+            body = b""
+            headers = list(extra or [])
+        else:
+            if body is None:
+                text = f"{status} {reason(status)}" + (f": {why}" if why else "")
+                body = (text + "\n").encode()
+            headers = [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                *(extra or []),
+            ]
         if request.keep_alive and request.http10:
             headers.append(("Connection", "keep-alive"))
         head = build_head(
@@ -693,14 +803,12 @@ class ProxyConnection(asyncio.Protocol):
         self.closing = True
         transport.abort()
 
-    def stall(self) -> None:
-        """Hold the connection silent until the stall timeout, then close it."""
+    def stall(self, timeout: float) -> None:
+        """Hold the connection silent for ``timeout`` seconds, then close it."""
         self.broken = True
         self.pending_error = None
         if self.timer is None and not self.closing:
-            self.timer = self.loop.call_later(
-                self.site.policy.stall_timeout, self._close
-            )
+            self.timer = self.loop.call_later(timeout, self._close)
 
     def close_idle(self, now: float) -> None:
         """Called every second: close connections idle or slow past their timeout."""

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
+import os
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -22,6 +23,9 @@ from awaitkit.flags._forward import Upstream, parse_upstream
 from awaitkit.flags._policy import Policy
 from awaitkit.flags._proxy import ProxyConnection
 from awaitkit.flags._proxy_site import ProxySite, ProxyStats
+from awaitkit.flags._rulefile import load_rules
+from awaitkit.flags._rules import RuleSet
+from awaitkit.flags._server import RulesArg
 from awaitkit.flags._upstream import UpstreamPool
 
 __all__ = ["FaultProxy", "serving_proxy"]
@@ -40,6 +44,11 @@ class FaultProxy:
     ``upstream_connections`` caps the keep-alive pool; an upstream silent for
     ``upstream_timeout`` seconds gets the client a 504 (502 when it refuses,
     resets or answers garbage).
+
+    ``rules`` are those of :class:`FlagsServer` (a :class:`RuleSet`, a list
+    of rules or dicts, or a TOML/JSON file): a rule's status is answered by
+    the proxy, its delay, body cut (``reset@N``...), stall, bytes/s limit and
+    headers apply to the upstream's response.
     """
 
     def __init__(
@@ -59,10 +68,23 @@ class FaultProxy:
         cut_after: int = 1024,
         max_body_bytes: int = 8 * 1024 * 1024,
         sock: socket.socket | None = None,
+        rules: RulesArg = None,
         **fault_options: Any,
     ) -> None:
         self.upstream: Upstream = parse_upstream(upstream)
         self.policy = Policy.preset(preset, **fault_options)
+        self._rules_file: Path | None = None
+        if rules is None:
+            self.rules = RuleSet(seed=seed)
+        elif isinstance(rules, RuleSet):
+            self.rules = rules
+            if seed is not None:
+                rules.reseed(seed)
+        elif isinstance(rules, str | os.PathLike):
+            self._rules_file = Path(rules)
+            self.rules = RuleSet(seed=seed)  # filled at start
+        else:
+            self.rules = RuleSet(rules, seed=seed)
         self.preset = preset.upper()
         for name, value in (
             ("upstream connections", upstream_connections),
@@ -124,6 +146,11 @@ class FaultProxy:
     async def start(self) -> None:
         """Bind and start accepting connections (the upstream is dialled on demand)."""
         loop = asyncio.get_running_loop()
+        if self._rules_file is not None:
+            loaded = await asyncio.to_thread(load_rules, self._rules_file)
+            for rule in loaded.rules():
+                self.rules.add(rule)
+            self._rules_file = None
         pool = UpstreamPool(
             loop,
             self.upstream,
@@ -136,7 +163,7 @@ class FaultProxy:
             loop,
             pool,
             self.policy,
-            random.Random(self.seed),
+            self.rules,
             max_connections=self.max_connections,
             keepalive_timeout=self.keepalive_timeout,
             request_timeout=self.request_timeout,
@@ -198,8 +225,11 @@ async def serving_proxy(
     preset: str = "LOCAL",
     *,
     seed: int | None = None,
+    rules: RulesArg = None,
     **fault_options: Any,
 ) -> AsyncIterator[str]:
     """Run a :class:`FaultProxy` to ``upstream`` in-process; yield its base URL."""
-    async with FaultProxy(upstream, preset, seed=seed, **fault_options) as proxy:
+    async with FaultProxy(
+        upstream, preset, seed=seed, rules=rules, **fault_options
+    ) as proxy:
         yield proxy.base_url

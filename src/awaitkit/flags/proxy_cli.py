@@ -15,6 +15,8 @@ from awaitkit.flags.cli import _OPTION_FIELDS, _RATES, PRESET_NAMES
 if TYPE_CHECKING:
     import socket
 
+    from awaitkit.flags._rules import RuleSet
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -82,7 +84,16 @@ def register(serve_commands: Subcommands) -> None:
         metavar="S",
         help="how long a stalled response holds its connection (30)",
     )
-    parser.add_argument("--seed", type=int, help="make the fault sequence repeatable")
+    parser.add_argument(
+        "--rules",
+        metavar="FILE",
+        help="fault rules from FILE, as for `serve flags --rules` (TOML or JSON): "
+        "statuses are answered by the proxy; delays, cuts, stalls, bytes/s limits "
+        "and headers apply to the upstream's responses",
+    )
+    parser.add_argument(
+        "--seed", type=int, help="make the faults repeatable (per path and attempt)"
+    )
     parser.add_argument(
         "--cut-after",
         type=_positive_int,
@@ -126,6 +137,7 @@ def _run(args: argparse.Namespace) -> int:
     from awaitkit.core import bind_tcp, run
     from awaitkit.flags._forward import parse_upstream
     from awaitkit.flags._policy import Policy
+    from awaitkit.flags._rulefile import load_rules
 
     options = {
         name: getattr(args, name)
@@ -134,13 +146,18 @@ def _run(args: argparse.Namespace) -> int:
     }
     Policy.preset(args.preset, **options)  # check before binding
     parse_upstream(args.upstream)
+    # Before the loop starts, so a bad file exits 2 with its line named.
+    rules = load_rules(args.rules, seed=args.seed) if args.rules else None
     sock = bind_tcp(args.host, args.port, backlog=4096)
     with sock:
-        return run(_serve(args, options, sock))
+        return run(_serve(args, options, sock, rules))
 
 
 async def _serve(
-    args: argparse.Namespace, options: dict[str, Any], sock: socket.socket
+    args: argparse.Namespace,
+    options: dict[str, Any],
+    sock: socket.socket,
+    rules: RuleSet | None,
 ) -> int:
     import asyncio
 
@@ -161,11 +178,13 @@ async def _serve(
             upstream_timeout=args.upstream_timeout,
             cut_after=args.cut_after,
             sock=sock,
+            rules=rules,
             **options,
         ) as proxy:
+            with_rules = f", {len(proxy.rules)} rules" if rules else ""
             print(
                 f"proxying {proxy.base_url} -> {proxy.upstream.url} "
-                f"(preset {args.preset})",
+                f"(preset {args.preset}{with_rules})",
                 flush=True,
             )
             await stop.wait()
