@@ -159,7 +159,7 @@ async def test_rules_file_is_served(tmp_path: Path) -> None:
         assert codes == ["503", "200", "200"]
         assert await curl(f"{base_url}/teapot") == "short and stout\n"
         proc.terminate()
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        _out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()
     assert b"rule=r1" in err
 
@@ -190,8 +190,17 @@ def test_bad_rules_file_exits_2_naming_the_line(
     elif text is not None:
         path.write_bytes(text)
     proc = subprocess.run(
-        [sys.executable, "-m", "awaitkit", "serve", "flags", "--port", "0"]
-        + ["--rules", str(path)],
+        [
+            sys.executable,
+            "-m",
+            "awaitkit",
+            "serve",
+            "flags",
+            "--port",
+            "0",
+            "--rules",
+            str(path),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

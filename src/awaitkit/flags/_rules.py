@@ -274,6 +274,10 @@ class _Step:
         delay = lo
         if hi > lo:
             delay = lo + (hi - lo) * draw(key, path, attempt)[1]
+        return self.fixed(delay, rule)
+
+    def fixed(self, delay: float, rule: str) -> Action:
+        """The action with this ``delay`` (the same each time when there is no jitter)."""
         return Action(
             delay,
             self.fault,
@@ -468,6 +472,8 @@ class Rule:
         default=(), init=False, repr=False
     )
     _steps: tuple[_Step, ...] = field(default=(), init=False, repr=False)
+    # Per step, its action when it has no jitter (built once, not per request).
+    _fixed: tuple[Action | None, ...] = field(default=(), init=False, repr=False)
 
     def __post_init__(self) -> None:
         where = f"rule {self.id}" if self.id else ""
@@ -517,6 +523,14 @@ class Rule:
         else:
             steps = (_step(fields, where),)
         set_(self, "_steps", steps)
+        set_(
+            self,
+            "_fixed",
+            tuple(
+                st.fixed(st.delay[0], self.id) if st.delay[0] == st.delay[1] else None
+                for st in steps
+            ),
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object], *, where: str = "") -> Rule:
@@ -572,31 +586,33 @@ class Rule:
     def matches(
         self, method: str, path: str, headers: Mapping[str, str], attempt: int
     ) -> bool:
-        """True when the request matches every match field of the rule."""
+        """True when the request matches every match field (header names any case)."""
         if self.method is not None and self.method != method:
             return False
         if self._path_match is not None and not self._path_match(path):
             return False
         if self.attempts is not None and attempt not in self.attempts:
             return False
-        return not self._header_globs or self._headers_match(headers)
+        if not self._header_globs:
+            return True
+        return self._headers_match({k.lower(): v for k, v in headers.items()})
 
     def _headers_match(self, headers: Mapping[str, str]) -> bool:
+        """``headers`` has lower-case names (as the server's parser gives them)."""
         for name, match in self._header_globs:
             value = headers.get(name)
-            if value is None:
-                value = next((v for k, v in headers.items() if k.lower() == name), None)
-                if value is None:
-                    return False
-            if not match(value):
+            if value is None or not match(value):
                 return False
         return True
 
     def action(self, key: bytes, path: str, attempt: int) -> Action:
         """The action for ``attempt`` (past the schedule's end: its last entry)."""
         steps = self._steps
-        step = steps[min(attempt, len(steps)) - 1] if attempt >= 1 else steps[0]
-        return step.realise(key, path, attempt, self.id)
+        i = min(attempt, len(steps)) - 1 if attempt >= 1 else 0
+        fixed = self._fixed[i]
+        if fixed is not None:
+            return fixed
+        return steps[i].realise(key, path, attempt, self.id)
 
 
 class RuleSet:
@@ -716,8 +732,9 @@ class RuleSet:
         """The action of the first rule the request matches; ``None``: none does.
 
         Counts the attempt of (``client``, ``path``) unless the caller did
-        and passes ``attempt``.  ``headers`` names should be lower-case (as
-        the server gives them; others are found by a slower scan).
+        and passes ``attempt``.  ``headers`` names must be lower-case (as the
+        server's parser gives them): a per-request copy would cost more than
+        all the matching.
         """
         if attempt is None:
             attempt = self.count(client, path)
