@@ -119,6 +119,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._in_body = False
         self._to_eof = False
         self.last = self.loop.time()
+        if self.paused:  # left paused by the last response's relay (a paced body)
+            self.resume()
         self.transport.write(data)
         if self.timer is None:
             self.timer = self.loop.call_later(self.read_timeout, self._check_timeout)
