@@ -119,6 +119,7 @@ class Relay:
         "finished",
         "framing",
         "head_sent",
+        "out",
         "paced",
         "pending_end",
         "rate",
@@ -145,6 +146,9 @@ class Relay:
         self.body_sent = 0
         self.sent = 0
         self.status = 0
+        # What to write to the client, gathered over one upstream read and
+        # written at once (flush): one syscall for a small response, not two.
+        self.out: list[bytes] = []
         # A bytes/s limit: pieces wait in ``paced`` (the upstream paused)
         # and go out about ten times a second; ``pending_end`` is what to do
         # once they are out ("end" or "break").
@@ -155,12 +159,23 @@ class Relay:
         self.timer: asyncio.TimerHandle | None = None
 
     def _write(self, data: bytes) -> None:
-        transport = self.client.transport
-        if transport is not None:
-            transport.write(data)
+        self.out.append(data)
         self.sent += len(data)
 
+    def flush(self) -> None:
+        """Write what the last upstream read produced (called after each)."""
+        out = self.out
+        if out:
+            transport = self.client.transport
+            if transport is not None:
+                if len(out) == 1:
+                    transport.write(out[0])
+                else:
+                    transport.writelines(out)
+            self.out = []
+
     def _finish(self, outcome: str) -> None:
+        self.flush()
         self.finished = True
         if self.timer is not None:
             self.timer.cancel()
@@ -253,6 +268,7 @@ class Relay:
                 paced.appendleft(piece[step:])
                 piece = piece[:step]
             self._send_piece(piece)
+            self.flush()
             loop = self.client.loop
             self.due += len(piece) / rate
             self.timer = loop.call_later(max(0.0, self.due - loop.time()), self._drip)
@@ -305,6 +321,7 @@ class Relay:
     def on_error(self, error: UpstreamError) -> None:
         if self.finished:
             return
+        self.flush()
         client = self.client
         client.site.stats.upstream_errors[error.kind] += 1
         request = self.request
@@ -337,6 +354,7 @@ class Relay:
 
     def _break(self) -> None:
         """Apply the request's body fault: the upstream connection is dropped."""
+        self.flush()
         client = self.client
         fault = self.request.decision.fault
         client.site.stats.by_fault[fault.value] += 1

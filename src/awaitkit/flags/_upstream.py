@@ -67,6 +67,10 @@ class Sink(Protocol):
         """A reused connection closed before one byte of the response: retry elsewhere."""
         ...
 
+    def flush(self) -> None:
+        """Called after each read's events: write out what they produced."""
+        ...
+
 
 class _Stop(Exception):
     """Raised in a parser callback to stop parsing (the exchange is over)."""
@@ -179,6 +183,7 @@ class UpstreamConnection(asyncio.Protocol):
                 and self._received > _MAX_HEAD
             ):
                 self._fail(UpstreamError("garbage", "response head too large"))
+        sink.flush()  # one write to the client per read, even if it just ended
 
     def eof_received(self) -> bool | None:
         self._lost(None)
