@@ -8,7 +8,6 @@ from awaitkit.core.errors import UsageError
 from awaitkit.flags._forward import (
     Framing,
     Upstream,
-    hop_by_hop,
     origin_form,
     parse_upstream,
     request_head,
@@ -60,10 +59,18 @@ def test_authority_brackets_ipv6() -> None:
     assert UP.url == "http://127.0.0.1:8080"
 
 
-def test_hop_by_hop_includes_fields_named_by_connection() -> None:
-    drop = hop_by_hop([(b"Connection", b"close, X-Secret , keep-alive")])
-    assert {b"x-secret", b"close", b"transfer-encoding", b"te"} <= drop
-    assert b"x-other" not in drop
+def test_fields_named_by_connection_are_dropped_from_responses() -> None:
+    fields = [
+        (b"X-Secret", b"1"),
+        (b"Connection", b"close, X-Secret , keep-alive"),
+        (b"X-Other", b"2"),
+    ]
+    got = lines(
+        response_head(200, b"OK", fields, framing=Framing.LENGTH, keep_alive=True)
+    )
+    assert b"X-Other: 2" in got
+    assert not [line for line in got if line.lower().startswith(b"x-secret")]
+    assert not [line for line in got if line.lower().startswith(b"connection")]
 
 
 @pytest.mark.parametrize(

@@ -712,3 +712,17 @@ async def test_faults_in_front_of_nginx(nginx_url: str) -> None:
         assert not ended
         with pytest.raises((EOFError, OSError, gzip.BadGzipFile)):
             gzip.decompress(data)
+
+
+async def test_pipelined_bodies_past_the_byte_bound_are_all_answered() -> None:
+    """Queued request bodies pause reading past max_body_bytes, then resume."""
+    async with (
+        serving_raw(answer(200, b"ok")) as up,
+        FaultProxy(up.url, max_body_bytes=1000) as px,
+    ):
+        post = (
+            b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 600\r\n\r\n" + b"p" * 600
+        )
+        raw = await exchange(px.base_url, post * 9 + get(b"/last"))
+        assert statuses_of(raw) == [200] * 10
+        assert up.bodies == [b"p" * 600] * 9 + [b""]

@@ -14,6 +14,7 @@ client or the upstream sent (non-UTF-8 included) passes unchanged.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -22,7 +23,6 @@ from awaitkit.core.errors import UsageError
 __all__ = [
     "Framing",
     "Upstream",
-    "hop_by_hop",
     "origin_form",
     "parse_upstream",
     "request_head",
@@ -53,12 +53,17 @@ _RESPONSE_OWN = frozenset({b"via"})
 Fields = list[tuple[bytes, bytes]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Upstream:
     """Where the proxy forwards to: ``host`` and ``port`` of an http:// URL."""
 
     host: str
     port: int
+
+    @functools.cached_property
+    def host_line(self) -> bytes:
+        """The ``Host`` field every forwarded request carries (built once)."""
+        return b"Host: " + self.authority
 
     @property
     def authority(self) -> bytes:
@@ -101,17 +106,6 @@ def parse_upstream(url: str) -> Upstream:
     return upstream
 
 
-def hop_by_hop(fields: Fields) -> frozenset[bytes]:
-    """The lower-case names to drop: the fixed hop-by-hop set plus those ``Connection`` names."""
-    named = [
-        token.strip().lower()
-        for name, value in fields
-        if name.lower() == b"connection"
-        for token in value.split(b",")
-    ]
-    return _HOP_BY_HOP.union(named) if named else _HOP_BY_HOP
-
-
 def origin_form(target: bytes) -> bytes | None:
     """The target to send upstream: the path and query (``None``: not a path).
 
@@ -131,6 +125,12 @@ def origin_form(target: bytes) -> bytes | None:
     return None
 
 
+def _extra_hops(value: bytes) -> list[bytes]:
+    """Field names a ``Connection`` value lists beyond the fixed hop-by-hop set."""
+    named = (token.strip().lower() for token in value.split(b","))
+    return [token for token in named if token and token not in _HOP_BY_HOP]
+
+
 def request_head(
     method: bytes,
     target: bytes,
@@ -141,30 +141,40 @@ def request_head(
     body_length: int | None,
 ) -> bytes:
     """The request head to send upstream (``body_length`` None: no body, no length)."""
-    drop = hop_by_hop(fields)
-    lines = [method + b" " + target + b" HTTP/1.1", b"Host: " + upstream.authority]
+    # One pass; fields that Connection names (rare beyond keep-alive and
+    # close) are dropped in a second pass only when there are any.
+    lines = [method + b" " + target + b" HTTP/1.1", upstream.host_line]
+    names: list[bytes] = [b"", b""]
+    named: list[bytes] = []
     forwarded_for: list[bytes] = []
     via: list[bytes] = []
     for name, value in fields:
         lowered = name.lower()
-        if lowered in drop:
+        if lowered in _HOP_BY_HOP:
+            if lowered == b"connection":
+                named += _extra_hops(value)
             continue
         if lowered in _REQUEST_OWN:
             if lowered == b"host":
                 lines.append(b"X-Forwarded-Host: " + value)
+                names.append(b"")
             elif lowered == b"x-forwarded-for":
                 forwarded_for.append(value)
             elif lowered == b"via":
                 via.append(value)
             continue
         lines.append(name + b": " + value)
+        names.append(lowered)
+    if named:
+        lines = [line for line, n in zip(lines, names, strict=True) if n not in named]
     forwarded_for.append(client_ip.encode("ascii", "replace"))
     via.append(VIA)
     lines.append(b"X-Forwarded-For: " + b", ".join(forwarded_for))
     lines.append(b"Via: " + b", ".join(via))
     if body_length is not None:
-        lines.append(b"Content-Length: " + str(body_length).encode())
-    return b"\r\n".join(lines) + b"\r\n\r\n"
+        lines.append(b"Content-Length: %d" % body_length)
+    lines.append(b"\r\n")
+    return b"\r\n".join(lines)
 
 
 class Framing(enum.Enum):
@@ -191,19 +201,26 @@ def response_head(
 ) -> bytes:
     """The response head to send the client, framed as ``framing`` says
     (``extra``: fields to add, a rule's)."""
-    drop = hop_by_hop(fields)
-    lines = [b"HTTP/1.1 %d " % status + reason]
+    lines = [b"HTTP/1.1 %d %s" % (status, reason)]
+    names: list[bytes] = [b""]
+    named: list[bytes] = []
     via: list[bytes] = []
+    reframed = framing in _REFRAMED
     for name, value in fields:
         lowered = name.lower()
-        if lowered in drop:
+        if lowered in _HOP_BY_HOP:
+            if lowered == b"connection":
+                named += _extra_hops(value)
             continue
         if lowered in _RESPONSE_OWN:
             via.append(value)
             continue
-        if lowered == b"content-length" and framing in _REFRAMED:
+        if reframed and lowered == b"content-length":
             continue  # a body we re-frame: its length goes with it
         lines.append(name + b": " + value)
+        names.append(lowered)
+    if named:
+        lines = [line for line, n in zip(lines, names, strict=True) if n not in named]
     via.append(VIA)
     lines.append(b"Via: " + b", ".join(via))
     lines.extend(name + b": " + value for name, value in extra)
@@ -213,4 +230,5 @@ def response_head(
         lines.append(b"Connection: close")
     elif http10_keep_alive:
         lines.append(b"Connection: keep-alive")
-    return b"\r\n".join(lines) + b"\r\n\r\n"
+    lines.append(b"\r\n")
+    return b"\r\n".join(lines)

@@ -68,6 +68,7 @@ class ProxyRequest:
         "http10",
         "keep_alive",
         "method",
+        "path",
         "retried",
         "target",
     )
@@ -90,6 +91,7 @@ class ProxyRequest:
         self.http10 = http10
         self.decision = decision
         self.retried = False  # sent again after a reused connection went stale
+        self.path = origin_form(target)  # what goes upstream (None: not a path)
 
     @property
     def head_only(self) -> bool:
@@ -393,6 +395,7 @@ class ProxyConnection(asyncio.Protocol):
         self.no_more_requests = False
         self.can_write = True
         self.reading_paused = False
+        self.queued_bytes = 0  # bodies of queued requests: bounded, as their count
         self.pending_error: bytes | None = None
         self.last_active = self.loop.time()
         self.in_message = False
@@ -578,7 +581,12 @@ class ProxyConnection(asyncio.Protocol):
         if not keep_alive:
             self.no_more_requests = True
         self.queue.append(request)
-        if len(self.queue) > _MAX_PIPELINE and self.transport is not None:
+        if body:
+            self.queued_bytes += len(body)
+        if (
+            len(self.queue) > _MAX_PIPELINE
+            or self.queued_bytes > self.site.max_body_bytes
+        ) and self.transport is not None:
             self.transport.pause_reading()
             self.reading_paused = True
         self._process()
@@ -595,6 +603,8 @@ class ProxyConnection(asyncio.Protocol):
             return
         if self.queue:
             request = self.queue.popleft()
+            if request.body:
+                self.queued_bytes -= len(request.body)
             self.current = request
             self._start(request)
         elif self.no_more_requests:
@@ -604,12 +614,17 @@ class ProxyConnection(asyncio.Protocol):
             and self.transport is not None
             and not self.closing
             and len(self.queue) <= _MAX_PIPELINE // 2
+            and self.queued_bytes <= self.site.max_body_bytes // 2
         ):
             self.reading_paused = False
             self.transport.resume_reading()
 
     def _start(self, request: ProxyRequest) -> None:
         decision = request.decision
+        if request.path is None:
+            self.send_status(request, 400, "request target is not a path")
+            self._done()
+            return
         if decision.delay == 0 and not request.retried:
             if decision.fault.replaces_response:
                 self._answer_fault(request)
@@ -657,12 +672,8 @@ class ProxyConnection(asyncio.Protocol):
 
     def _begin(self, request: ProxyRequest, conn: UpstreamConnection) -> None:
         """Send ``request`` on ``conn``; its relay calls :meth:`relay_done`."""
-        target = origin_form(request.target)
-        if target is None:
-            self.site.pool.release(conn)
-            self.send_status(request, 400, "request target is not a path")
-            self._done()
-            return
+        target = request.path
+        assert target is not None  # checked in _start
         body = request.body
         head = request_head(
             request.method,
