@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -92,6 +93,52 @@ async def test_unreachable_upstream_gives_502_and_one_log_line() -> None:
         _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert err.count(b"upstream refused") == 1
     assert proc.returncode == 0
+
+
+async def test_rules_file(tmp_path: Path) -> None:
+    """--rules FILE: the schedule applies per path; the start line counts the rules."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\npath = "/flags/*"\nschedule = ["503", "200"]\n')
+    async with (
+        FlagsServer() as upstream,
+        running("--upstream", upstream.base_url, "--rules", str(rules)) as (
+            proc,
+            base_url,
+        ),
+    ):
+        codes = [
+            await curl("-o", "/dev/null", "-w", "%{http_code}", base_url + GIF)
+            for _ in range(3)
+        ]
+        assert codes == [b"503", b"200", b"200"]
+        assert upstream.stats.requests == 2
+        proc.terminate()
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+
+
+def test_a_bad_rules_file_exits_2_naming_the_line(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\npath = "/x"\n\n[[rule]]\nstatus = "teapot"\n')
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "awaitkit",
+            "serve",
+            "faults",
+            "--upstream",
+            "http://127.0.0.1:1",
+            "--rules",
+            str(rules),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "line 4 (rule 2): status" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize(
