@@ -726,3 +726,49 @@ async def test_pipelined_bodies_past_the_byte_bound_are_all_answered() -> None:
         raw = await exchange(px.base_url, post * 9 + get(b"/last"))
         assert statuses_of(raw) == [200] * 10
         assert up.bodies == [b"p" * 600] * 9 + [b""]
+
+
+async def test_a_dropped_request_is_retried_for_a_get_not_for_a_post() -> None:
+    """An upstream that drops the second request of each connection unanswered:
+    a GET goes again on a new connection; a POST (maybe acted on) gets 502."""
+    seen: dict[int, int] = {}
+
+    async def second_dropped(r: Any, writer: asyncio.StreamWriter, head: bytes) -> None:
+        key = id(writer)
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] == 2:
+            writer.close()
+            return
+        await answer(200, b"ok")(r, writer, head)
+
+    async with serving_raw(second_dropped) as up, FaultProxy(up.url) as px:
+        raw = await exchange(px.base_url, get(b"/1", close=False) + get(b"/2"))
+        assert statuses_of(raw) == [200, 200]
+        assert not px.stats.upstream_errors
+        post = b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: close\r\n\r\nq"
+        raw = await exchange(px.base_url, get(b"/3", close=False) + post)
+        assert statuses_of(raw) == [200, 502]
+        assert px.stats.upstream_errors["closed"] == 1
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_frees_its_slot() -> None:
+    piece = b"s" * (64 * 1024)
+
+    async def endless(r: Any, writer: asyncio.StreamWriter, head: bytes) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (1 << 30))
+        while True:
+            writer.write(piece)
+            await writer.drain()
+
+    async with (
+        serving_raw(endless) as up,
+        FaultProxy(up.url, request_timeout=0.5, upstream_connections=1) as px,
+    ):
+        _, writer = await asyncio.open_connection(*split_url(px.base_url))
+        try:
+            writer.write(get(b"/big"))  # and never read
+            await _wait(lambda: px.pool.count == 1)
+            await _wait(lambda: px.connections == 0 and px.pool.count == 0, wait=10)
+        finally:
+            writer.close()
+        assert px.stats.in_flight == 0

@@ -50,6 +50,7 @@ log = logging.getLogger("awaitkit.flags.proxy")
 _MAX_PIPELINE = 16  # queued requests before we stop reading from the socket
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _END_CHUNKS = b"0\r\n\r\n"
+_IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"))
 
 
 class _LimitExceeded(Exception):
@@ -349,10 +350,21 @@ class Relay:
     def on_stale(self) -> None:
         if self.finished:
             return
-        if self.request.retried:
+        # Only a request that may be repeated is sent again: the upstream may
+        # have acted on a POST before it dropped the connection.
+        if self.request.retried or self.request.method not in _IDEMPOTENT:
             self.on_error(UpstreamError("closed", "upstream closed without answering"))
             return
         self._finish("stale")
+
+    def client_gone(self) -> None:
+        """The client connection is being dropped: so is the upstream one."""
+        self.finished = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.upstream is not None:
+            self.upstream.close()
 
     def _break(self) -> None:
         """Apply the request's body fault: the upstream connection is dropped."""
@@ -396,6 +408,7 @@ class ProxyConnection(asyncio.Protocol):
         self.can_write = True
         self.reading_paused = False
         self.queued_bytes = 0  # bodies of queued requests: bounded, as their count
+        self.blocked_since = 0.0  # when the client's socket last filled up
         self.pending_error: bytes | None = None
         self.last_active = self.loop.time()
         self.in_message = False
@@ -445,10 +458,10 @@ class ProxyConnection(asyncio.Protocol):
             self.task.cancel()
             self.task = None
         relay, self.relay = self.relay, None
-        if relay is not None and relay.upstream is not None:
-            relay.finished = True
-            relay.upstream.close()  # mid-response: it can never line up again
-            self.site.pool.release(relay.upstream)
+        if relay is not None:
+            relay.client_gone()  # mid-response: it can never line up again
+            if relay.upstream is not None:
+                self.site.pool.release(relay.upstream)
         dropped = len(self.queue) + (self.current is not None)
         self.current = None
         self.queue.clear()
@@ -489,6 +502,7 @@ class ProxyConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.can_write = False
+        self.blocked_since = self.loop.time()
         if self.relay is not None:
             self.relay.writable(False)
 
@@ -842,6 +856,20 @@ class ProxyConnection(asyncio.Protocol):
     def close_idle(self, now: float) -> None:
         """Called every second: close connections idle or slow past their timeout."""
         site = self.site
+        if (
+            not self.can_write
+            and self.relay is not None
+            and now - self.blocked_since > site.request_timeout
+        ):
+            # A client that stopped reading must not hold an upstream
+            # connection (and a pool slot) for ever.
+            log.warning(
+                "%s not reading for %.0f s: closed", self.peer, site.request_timeout
+            )
+            self.relay.client_gone()
+            self.broken = True
+            self.shutdown()  # abort: close() would wait for the unread bytes
+            return
         if self.closing or self.broken or self.current is not None or self.queue:
             return
         if self.in_message:

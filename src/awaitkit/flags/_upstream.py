@@ -332,6 +332,7 @@ class UpstreamPool:
         self.idle_timeout = idle_timeout
         self.count = 0  # open connections: idle + busy + connecting
         self.idle: list[UpstreamConnection] = []
+        self._open: set[UpstreamConnection] = set()  # to close them all at the end
         self._waiters: deque[asyncio.Future[UpstreamConnection | None]] = deque()
         self._closed = False
 
@@ -404,6 +405,7 @@ class UpstreamPool:
                 reason = exc.strerror or str(exc)
                 raise UpstreamError("unreachable", f"{up.url}: {reason}") from None
             raise
+        self._open.add(proto)
         return proto
 
     def release(self, conn: UpstreamConnection) -> None:
@@ -420,6 +422,7 @@ class UpstreamPool:
         self.idle.append(conn)
 
     def _lost(self, conn: UpstreamConnection) -> None:
+        self._open.discard(conn)
         with contextlib.suppress(ValueError):
             self.idle.remove(conn)
         self.count -= 1
@@ -439,10 +442,9 @@ class UpstreamPool:
             conn.close()
 
     def close(self) -> None:
-        """Close every idle connection and refuse new requests (busy ones close with
-        their client connection)."""
+        """Close every connection, idle or busy, and refuse new requests."""
         self._closed = True
-        for conn in list(self.idle):
+        for conn in list(self._open):
             conn.close()
         for waiter in self._waiters:
             if not waiter.done():
