@@ -155,3 +155,12 @@ def test_oversized_and_missing_files(tmp_path: Path) -> None:
 def test_deeply_nested_toml_is_an_error_not_a_crash() -> None:
     msg = error("[[rule]]\nheaders = " + "[" * 5000 + "]" * 5000 + "\n")
     assert msg.startswith("r.toml")
+
+
+def test_readme_example_loads() -> None:
+    """The TOML example in README.md is a valid rule file."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    rules = parse_rules(block.encode(), name="README", suffix=".toml")
+    assert [r.id for r in rules] == ["", "slow-ci", ""]
+    assert rules[0].schedule == ("503", "reset@1000", "200")

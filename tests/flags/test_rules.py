@@ -311,6 +311,7 @@ def test_to_dict_round_trips() -> None:
         ({"headers": ["x"]}, "headers: must be a table"),
         ({"response_headers": {"X": "a\r\nb"}}, "CR, LF"),
         ({"response_headers": {"Content-Length": "5"}}, "may not set"),
+        ({"response_headers": {"X": "→"}}, "not Latin-1"),
         ({"schedule": "503"}, "schedule: must be a list"),
         ({"schedule": ["teapot"]}, "bad entry 'teapot'"),
         ({"schedule": ["delay"]}, "delay needs @VALUE"),
@@ -434,3 +435,15 @@ def test_attempt_counters_are_bounded() -> None:
     assert rules.attempts_of("c", f"/p{MAX_COUNTERS + 9}") == 1
     assert rules.attempts_of("c", "/p0") == 0  # forgotten, oldest first
     assert len(rules._attempts) <= MAX_COUNTERS
+
+
+def test_long_client_ids_and_paths_are_counted_by_digest() -> None:
+    rules = RuleSet([{"attempts": [2], "status": 500}])
+    client, path = "c" * 30_000, "/" + "p" * 8000
+    assert rules.decide(client, "GET", path, {}) is None
+    hit = rules.decide(client, "GET", path, {})
+    assert hit is not None
+    assert hit.status == 500
+    assert rules.attempts_of(client, path) == 2
+    assert rules.attempts_of(client + "x", path) == 0
+    assert all(len(a) + len(b) <= 512 for a, b in rules._attempts)

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from awaitkit.core.testing import split_url
+from awaitkit.core.testing import split_url, wait_until
 from awaitkit.flags import (
     FlagsServer,
+    Rule,
+    RuleError,
     RuleSet,
     build_dataset,
     country_codes,
@@ -196,12 +198,23 @@ async def test_status_with_body_and_headers_and_keep_alive() -> None:
 
 
 async def test_pass_rule_adds_headers_to_the_normal_answer() -> None:
-    rules = [{"path": GIF, "response_headers": {"X-Seen": "1"}}]
+    """A rule's headers join the file's; one of the same name replaces ours."""
+    extra = {"X-Seen": "1", "Content-Type": "application/x-test"}
+    rules = [{"path": "/flags/*", "response_headers": extra}]
     async with serving_flags(rules=rules) as base, HttpClient() as client:
         for _ in range(2):
             async with client.get(base + GIF) as resp:
                 assert resp.headers["X-Seen"] == "1"
+                assert resp.headers["Content-Type"] == "application/x-test"
                 assert await resp.read() == gif_body()
+        async with client.get(base + GIF, headers={"Range": "bytes=0-9"}) as resp:
+            assert resp.status == 206
+            assert resp.headers["X-Seen"] == "1"
+            assert await resp.read() == gif_body()[:10]
+        raw = await raw_get(base, GIF)
+        assert raw.head.lower().count(b"content-type:") == 1
+        missing = await raw_get(base, "/flags/zz/zz.gif")
+        assert (missing.status, missing.header("X-Seen")) == (404, "1")
 
 
 async def test_delay_rule_delays() -> None:
@@ -362,3 +375,109 @@ async def test_hostile_paths_with_rules_loaded() -> None:
     assert long.status == 404
     assert absolute.status == 500
     assert still.body == gif_body()
+
+
+async def test_half_closed_client_still_gets_the_dripped_body() -> None:
+    """A client that shuts its sending side after asking gets the paced body whole."""
+    rules = [{"path": GIF, "rate": 40_000}]
+    async with serving_flags(rules=rules) as base:
+        reader, writer = await asyncio.open_connection(*split_url(base))
+        writer.write(f"GET {GIF} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        writer.write_eof()
+        async with asyncio.timeout(10):
+            data = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+    assert data.endswith(gif_body())
+
+
+async def test_client_gone_mid_drip_and_shutdown_mid_drip() -> None:
+    """A client that leaves during a paced body, and a server stopped during one."""
+    rules = [{"path": GIF, "rate": 100}]  # minutes for the whole GIF
+    async with FlagsServer(rules=rules) as server:
+        reader, writer = await asyncio.open_connection(*split_url(server.base_url))
+        writer.write(f"GET {GIF} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        writer.close()
+        await writer.wait_closed()
+        await wait_until(lambda: server.stats.in_flight == 0, wait=10)
+        # A second one is still dripping when the server stops.
+        reader, writer = await asyncio.open_connection(*split_url(server.base_url))
+        writer.write(f"GET {GIF} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        await reader.readuntil(b"\r\n\r\n")
+        start = time.monotonic()
+    assert time.monotonic() - start < 5  # close() did not wait for the drip
+    with contextlib.suppress(ConnectionError):
+        assert len(await reader.read()) < len(gif_body())
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+
+
+async def test_pipelined_requests_wait_behind_a_rule_fault() -> None:
+    """Pipelined requests are answered in order, each by its own attempt's action."""
+    rules = [{"path": GIF, "schedule": ["503", "delay@0.1+rate@50000", "200"]}]
+    async with serving_flags(rules=rules) as base:
+        one = f"GET {GIF} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        reader, writer = await asyncio.open_connection(*split_url(base))
+        writer.write(one * 2 + get(GIF.encode()))
+        async with asyncio.timeout(10):
+            data = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+    assert data.count(b"HTTP/1.1 ") == 3
+    assert data.startswith(b"HTTP/1.1 503")
+    assert data.count(gif_body()) == 2
+
+
+def test_rules_argument_types() -> None:
+    """A RuleSet is kept and reseeded; one bare dict is refused with a clear message."""
+    rules = RuleSet(seed=1)
+    server = FlagsServer(rules=rules, seed=2)
+    assert server.rules is rules
+    assert rules.seed == 2
+    assert len(FlagsServer(rules=[{"status": 500}, Rule(path="/x")]).rules) == 2
+    with pytest.raises(RuleError, match="list of rules"):
+        FlagsServer(rules={"path": "/x", "status": 500})
+    with pytest.raises(RuleError, match="status"):
+        FlagsServer(rules=[{"status": 1}])
+
+
+# A stress test by design: hundreds of clients and the server share one loop;
+# creating their tasks, and the stdlib accepting the whole burst in one
+# callback, take over 100 ms in debug mode.
+@pytest.mark.blocks_loop
+async def test_every_action_under_200_concurrent_clients_keeps_stats_straight() -> None:
+    """A short, bounded load with every action on: no request lost, nothing left open."""
+    rules = [
+        {"path": "/flags/a*", "status": 500},
+        {"path": "/flags/b*", "reset": 100},
+        {"path": "/flags/c*", "close": 100},
+        {"path": "/flags/d*", "stall": 10, "stall_timeout": 0.2},
+        {"path": "/flags/e*", "rate": 50_000},
+        {"path": "/flags/f*", "delay": "0-0.1"},
+        {"path": "/flags/g*", "status": 429},
+        {"path": "/flags/*", "schedule": ["503", "reset@10", "200"]},
+    ]
+    ccs = [cc.lower() for cc in country_codes()]
+    gate = asyncio.Semaphore(200)
+    async with FlagsServer(rules=rules, seed=1) as server:
+
+        async def one(cc: str, n: int) -> Raw:
+            async with gate:
+                return await raw_get(
+                    server.base_url,
+                    f"/flags/{cc}/{cc}.gif",
+                    f"X-Client-Id: client-{n % 20}\r\n".encode(),
+                )
+
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(one(cc, n)) for n in range(3) for cc in ccs]
+        stats = server.stats
+        await wait_until(lambda: stats.in_flight == 0, wait=10)
+        assert stats.requests == len(tasks)
+        assert sum(stats.by_status.values()) == len(tasks)
+        assert sum(stats.by_rule.values()) == len(tasks)
+        assert not server._site.connections  # type: ignore[union-attr]
+    ended = {t.result().ended for t in tasks}
+    assert ended == {"eof", "reset"}

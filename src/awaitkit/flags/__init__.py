@@ -7,6 +7,14 @@
     async with serving_flags("ERROR", seed=1) as base_url:
         ...  # GET f"{base_url}/flags/br/br.gif": 418 a quarter of the time
 
+    rules = [{"path": "/flags/*", "schedule": ["503", "reset@1000", "200"]}]
+    async with serving_flags(rules=rules) as base_url:
+        ...  # each path: a 503, then a reset after 1000 body bytes, then 200s
+
+Rules (:class:`Rule`, :class:`RuleSet`, :func:`load_rules` for TOML/JSON
+files) match method, path, headers and the attempt number of (client,
+path); see ``awaitkit.flags._rules``.
+
 The data set holds every ISO 3166-1 alpha-2 country: ``/flags/<cc>/<cc>.gif``
 (a synthetic, deterministic image showing the code) and
 ``/flags/<cc>/metadata.json``.  Names are loaded on first use, so importing

@@ -228,10 +228,10 @@ class HttpConnection(Responder, asyncio.Protocol):
         parser = self.parser
         keep_alive = parser.should_keep_alive()
         method = parser.get_method()
-        fast = site.fast  # no rules, no rates: nothing to decide or count
+        # No rules, no rates (the fast path): nothing to decide or count.
         decision = (
             NO_FAULT
-            if fast
+            if site.fast
             else site.decide(method, self._url, self._headers, self.peer_ip)
         )
         request = Request(
@@ -242,8 +242,6 @@ class HttpConnection(Responder, asyncio.Protocol):
             decision,
             keep_alive and parser.get_http_version() == "1.0",
         )
-        if not fast and decision.headers:
-            request.add_headers(decision.headers)
         if not keep_alive:
             self.no_more_requests = True
         self.queue.append(request)

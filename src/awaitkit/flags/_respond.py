@@ -12,7 +12,6 @@ disk go out chunk by chunk, pausing while the client's socket is full.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 from collections import deque
@@ -78,17 +77,6 @@ class Request:
         self.http10 = http10
         self.decision = decision
         self.head_only = method == b"HEAD"
-
-    def add_headers(self, headers: tuple[tuple[str, str], ...]) -> None:
-        """Send ``headers`` too (a rule's): on the prebuilt 200 head, with conn_line."""
-        self.conn_line += _header_lines(headers)
-
-
-@functools.lru_cache(maxsize=1024)
-def _header_lines(headers: tuple[tuple[str, str], ...]) -> bytes:
-    """``Name: value\\r\\n`` lines, built once per rule action, not per request."""
-    lines = "".join(f"{name}: {value}\r\n" for name, value in headers)
-    return lines.encode("latin-1", "replace")
 
 
 class Responder:
@@ -203,8 +191,11 @@ class Responder:
     ) -> bytes:
         if request.keep_alive and request.http10:
             headers = [*headers, ("Connection", "keep-alive")]
-        if request.decision.headers:
-            headers = [*headers, *request.decision.headers]
+        extra = request.decision.headers
+        if extra:  # a rule's headers replace ours of the same name
+            names = {name.lower() for name, _ in extra}
+            headers = [h for h in headers if h[0].lower() not in names]
+            headers += extra
         return build_head(
             status, headers, keep_alive=request.keep_alive, date=self.site.date
         )
@@ -248,6 +239,9 @@ class Responder:
                 body = memoryview(resource.body)[start:end]
                 self._write(request, 206, head, b"" if request.head_only else body)
                 return
+        if request.decision.headers:  # a rule's: no prebuilt head
+            self._send_decorated(request, resource)
+            return
         # The hot path: prebuilt header lines, no parsing of anything.
         head = b"".join(
             (
@@ -259,6 +253,21 @@ class Responder:
                 b"\r\n",
             )
         )
+        if resource.path is not None and not request.head_only:
+            self._send_stream(request, 200, head, resource.path, 0, resource.size)
+            return
+        self._write(request, 200, head, b"" if request.head_only else resource.body)
+
+    def _send_decorated(self, request: Request, resource: Resource) -> None:
+        """A 200 with a rule's response headers merged into the file's."""
+        fields = [
+            ("Content-Type", resource.content_type),
+            ("Content-Length", str(resource.size)),
+            ("ETag", resource.etag),
+            ("Last-Modified", resource.last_modified),
+            ("Accept-Ranges", "bytes"),
+        ]
+        head = self._head(request, 200, fields)
         if resource.path is not None and not request.head_only:
             self._send_stream(request, 200, head, resource.path, 0, resource.size)
             return

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import hashlib
 import itertools
 import math
 import re
@@ -47,7 +48,8 @@ _CACHED_PATH = 512  # longer paths are matched afresh each time
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
-_FRAMING = {"content-length", "transfer-encoding", "connection"}
+# Set by the server itself: framing (a rule cannot break it by accident), Server, Date.
+_FRAMING = {"content-length", "transfer-encoding", "connection", "server", "date"}
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -344,6 +346,13 @@ def _step(fields: Mapping[str, Any], where: str, base: _Step | None = None) -> _
         framing = _FRAMING.intersection(k.lower() for k in extra)
         if framing:
             raise _fail(where, "response_headers", f"may not set {framing.pop()}")
+        for key, value in extra.items():
+            try:
+                value.encode("latin-1")
+            except UnicodeEncodeError:
+                raise _fail(
+                    where, f"response_headers.{key}", "not Latin-1 (HTTP header bytes)"
+                ) from None
         headers = tuple(extra.items())
     retry_after = base.retry_after
     if fields.get("retry_after") is not None:
@@ -615,6 +624,14 @@ class Rule:
         return steps[i].realise(key, path, attempt, self.id)
 
 
+def _counter_key(client: str, path: str) -> tuple[str, str]:
+    """The counter's key: long ids and paths by digest, so memory stays bounded."""
+    if len(client) + len(path) <= _CACHED_PATH:
+        return (client, path)
+    data = f"{client}\x00{path}".encode("utf-8", "surrogatepass")
+    return ("", hashlib.blake2b(data, digest_size=16).hexdigest())
+
+
 class RuleSet:
     """Rules in order (the first match wins) and the attempt counters.
 
@@ -706,7 +723,7 @@ class RuleSet:
     def count(self, client: str, path: str) -> int:
         """Count one more request of ``client`` for ``path``; its attempt number."""
         counters = self._attempts
-        key = (client, path)
+        key = _counter_key(client, path)
         n = counters.get(key, 0) + 1
         if n == 1 and len(counters) >= MAX_COUNTERS:
             # Bounded memory against clients that make up paths: forget the
@@ -718,7 +735,7 @@ class RuleSet:
 
     def attempts_of(self, client: str, path: str) -> int:
         """How many requests ``client`` made for ``path`` so far (not counting one)."""
-        return self._attempts.get((client, path), 0)
+        return self._attempts.get(_counter_key(client, path), 0)
 
     def decide(
         self,

@@ -20,7 +20,7 @@ from awaitkit.flags._files import DirectoryFiles, MemoryFiles
 from awaitkit.flags._policy import Policy
 from awaitkit.flags._protocol import HttpConnection
 from awaitkit.flags._rulefile import load_rules
-from awaitkit.flags._rules import Rule, RuleSet
+from awaitkit.flags._rules import Rule, RuleError, RuleSet
 from awaitkit.flags._site import ServerStats, Site
 
 __all__ = ["FlagsServer", "RulesArg", "serving_flags"]
@@ -86,6 +86,10 @@ class FlagsServer:
             self.rules = rules
             if seed is not None:
                 rules.reseed(seed)
+        elif isinstance(rules, Mapping):
+            raise RuleError(
+                "rules= takes a list of rules (or a RuleSet or a path), not one"
+            )
         elif isinstance(rules, str | os.PathLike):
             self._rules_file = Path(rules)
             self.rules = RuleSet(seed=seed)  # filled at start
