@@ -188,3 +188,19 @@ def test_response_head_connection_close_and_http10_keep_alive() -> None:
         )
     )
     assert kept[-1] == b"Connection: keep-alive"
+
+
+def test_a_rules_fields_replace_the_upstreams_of_the_same_name() -> None:
+    got = lines(
+        response_head(
+            200,
+            b"OK",
+            [(b"Content-Type", b"text/html"), (b"Cache-Control", b"no-store")],
+            framing=Framing.LENGTH,
+            keep_alive=True,
+            extra=[(b"content-type", b"application/json")],
+        )
+    )
+    assert b"Content-Type: text/html" not in got
+    assert b"content-type: application/json" in got
+    assert b"Cache-Control: no-store" in got

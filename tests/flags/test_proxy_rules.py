@@ -98,10 +98,18 @@ async def test_rule_status_body_and_headers() -> None:
             "response_headers": {"X-Fault": "teapot"},
         },
         {"path": "/busy", "status": 503, "retry_after": 9},
-        {"path": "/tagged", "response_headers": {"X-Rule": "yes"}},
+        {
+            "path": "/tagged",
+            "response_headers": {"X-Rule": "yes", "Content-Type": "text/x-rule"},
+        },
+        {
+            "path": "/typed",
+            "status": 500,
+            "response_headers": {"Content-Type": "application/problem+json"},
+        },
     ]
     async with (
-        serving_raw(answer(200, b"upstream")) as up,
+        serving_raw(answer(200, b"upstream", b"Content-Type: text/plain")) as up,
         FaultProxy(up.url, rules=rules) as px,
     ):
         raw = await exchange(px.base_url, get(b"/teapot", close=True))
@@ -114,7 +122,13 @@ async def test_rule_status_body_and_headers() -> None:
         raw = await exchange(px.base_url, get(b"/tagged", close=True))
         assert status_of(raw) == 200
         assert b"X-Rule: yes" in raw
+        assert raw.count(b"Content-Type") == 1
+        assert b"Content-Type: text/x-rule" in raw
         assert raw.endswith(b"upstream")
+        raw = await exchange(px.base_url, get(b"/typed", close=True))
+        assert status_of(raw) == 500
+        assert raw.count(b"Content-Type") == 1
+        assert b"Content-Type: application/problem+json" in raw
         assert [h.split(b" ")[1] for h in up.heads] == [b"/tagged"]
 
 

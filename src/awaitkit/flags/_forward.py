@@ -200,10 +200,10 @@ def response_head(
     extra: Fields | tuple[()] = (),
 ) -> bytes:
     """The response head to send the client, framed as ``framing`` says
-    (``extra``: fields to add, a rule's)."""
+    (``extra``: a rule's fields, which replace the upstream's of the same name)."""
     lines = [b"HTTP/1.1 %d %s" % (status, reason)]
     names: list[bytes] = [b""]
-    named: list[bytes] = []
+    named: list[bytes] = [name.lower() for name, _ in extra]
     via: list[bytes] = []
     reframed = framing in _REFRAMED
     for name, value in fields:

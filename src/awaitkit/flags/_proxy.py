@@ -782,8 +782,11 @@ class ProxyConnection(asyncio.Protocol):
             headers = [
                 ("Content-Type", "text/plain; charset=utf-8"),
                 ("Content-Length", str(len(body))),
-                *(extra or []),
             ]
+            if extra:  # a rule's headers replace ours of the same name
+                names = {name.lower() for name, _ in extra}
+                headers = [h for h in headers if h[0].lower() not in names]
+                headers += extra
         if request.keep_alive and request.http10:
             headers.append(("Connection", "keep-alive"))
         head = build_head(
