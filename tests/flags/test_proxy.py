@@ -260,6 +260,8 @@ async def test_upstream_reset_before_the_head_gets_502() -> None:
         b"HTTP/1.1 200 OK\r\n" + b"X-Long: " + b"a" * 70_000 + b"\r\n\r\n",
         b"\xff\xfe\x00binary\r\n\r\n",
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -3\r\n\r\n",
     ],
 )
 async def test_upstream_garbage_gets_502(garbage: bytes) -> None:
@@ -272,6 +274,23 @@ async def test_upstream_garbage_gets_502(garbage: bytes) -> None:
         raw = await exchange(px.base_url, get(b"/x"))
         assert status_of(raw) == 502
         assert px.stats.upstream_errors["garbage"] == 1
+
+
+async def test_odd_but_valid_upstream_heads_pass() -> None:
+    """A non-UTF-8 reason phrase and an interim 100 pass (the 100 is dropped)."""
+
+    async def odd(r: Any, writer: asyncio.StreamWriter, head: bytes) -> None:
+        writer.write(
+            b"HTTP/1.1 100 Continue\r\n\r\n"
+            b"HTTP/1.1 200 \xe7a va\r\nContent-Length: 2\r\n\r\nok"
+        )
+        await writer.drain()
+
+    async with serving_raw(odd) as up, FaultProxy(up.url) as px:
+        raw = await exchange(px.base_url, get(b"/x"))
+        assert raw.startswith(b"HTTP/1.1 200 \xe7a va\r\n")
+        assert raw.endswith(b"\r\n\r\nok")
+        assert b"100 Continue" not in raw
 
 
 async def test_stalled_upstream_gets_504_and_the_next_request_is_served() -> None:
@@ -324,6 +343,22 @@ async def test_truncated_upstream_body_is_passed_on_truncated() -> None:
         assert split_response(raw)[1] == b"b" * 500
         assert px.stats.upstream_errors["closed"] == 1
         assert status_of(await exchange(px.base_url, get(b"/x"))) == 200
+
+
+async def test_garbage_mid_body_ends_the_client_response_short() -> None:
+    async def bad_chunk(r: Any, writer: asyncio.StreamWriter, head: bytes) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n"
+        )
+        await writer.drain()
+        await asyncio.sleep(5)
+
+    async with serving_raw(bad_chunk) as up, FaultProxy(up.url) as px:
+        raw = await exchange(px.base_url, get(b"/x", close=False))
+        head, body = split_response(raw)
+        assert status_of(head) == 200
+        assert dechunk(body) == (b"abc", False)  # no last chunk: visibly cut
+        assert px.stats.upstream_errors["garbage"] == 1
 
 
 async def test_chunked_and_close_delimited_upstreams_are_rechunked() -> None:

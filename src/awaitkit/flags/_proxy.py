@@ -151,17 +151,17 @@ class Relay:
         self.status = 0
         # What to write to the client, gathered over one upstream read and
         # written at once (flush): one syscall for a small response, not two.
-        self.out: list[bytes] = []
+        self.out: list[bytes | memoryview] = []
         # A bytes/s limit: pieces wait in ``paced`` (the upstream paused)
         # and go out about ten times a second; ``pending_end`` is what to do
         # once they are out ("end" or "break").
         self.rate = request.decision.rate
-        self.paced: deque[bytes] = deque()
+        self.paced: deque[memoryview] = deque()
         self.pending_end = ""
         self.due = 0.0
         self.timer: asyncio.TimerHandle | None = None
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes | memoryview) -> None:
         self.out.append(data)
         self.sent += len(data)
 
@@ -244,7 +244,7 @@ class Relay:
                 cut = True
         if self.rate is not None:
             if piece:
-                self.paced.append(piece)
+                self.paced.append(memoryview(piece))  # sliced without copies
             if cut:
                 self.pending_end = "break"
             if self.upstream is not None:
@@ -293,12 +293,14 @@ class Relay:
         elif not self.paced and self.timer is None:
             upstream.resume()
 
-    def _send_piece(self, piece: bytes) -> None:
+    def _send_piece(self, piece: bytes | memoryview) -> None:
         if not piece:
             return
         self.body_sent += len(piece)
         if self.framing is Framing.CHUNKED:
-            self._write(b"%x\r\n" % len(piece) + piece + b"\r\n")
+            self._write(b"%x\r\n" % len(piece))
+            self._write(piece)
+            self._write(b"\r\n")
         else:
             self._write(piece)
 
