@@ -239,9 +239,8 @@ class Responder:
                 body = memoryview(resource.body)[start:end]
                 self._write(request, 206, head, b"" if request.head_only else body)
                 return
-        if request.decision.headers:  # a rule's: no prebuilt head
-            self._send_decorated(request, resource)
-            return
+        if request.decision.headers:  # a rule's, merged into the prebuilt lines
+            static = self._decorated(static, request.decision.headers)
         # The hot path: prebuilt header lines, no parsing of anything.
         head = b"".join(
             (
@@ -258,20 +257,28 @@ class Responder:
             return
         self._write(request, 200, head, b"" if request.head_only else resource.body)
 
-    def _send_decorated(self, request: Request, resource: Resource) -> None:
-        """A 200 with a rule's response headers merged into the file's."""
-        fields = [
-            ("Content-Type", resource.content_type),
-            ("Content-Length", str(resource.size)),
-            ("ETag", resource.etag),
-            ("Last-Modified", resource.last_modified),
-            ("Accept-Ranges", "bytes"),
-        ]
-        head = self._head(request, 200, fields)
-        if resource.path is not None and not request.head_only:
-            self._send_stream(request, 200, head, resource.path, 0, resource.size)
-            return
-        self._write(request, 200, head, b"" if request.head_only else resource.body)
+    def _decorated(self, static: bytes, extra: tuple[tuple[str, str], ...]) -> bytes:
+        """A file's 200 header lines with a rule's merged in (same names replaced).
+
+        Kept per (file, headers), so a rule with headers costs a dict lookup,
+        not a head built per request.
+        """
+        cache = self.site.decorated
+        key = (static, extra)
+        lines = cache.get(key)
+        if lines is None:
+            names = {name.lower().encode("latin-1") for name, _ in extra}
+            kept = [
+                line
+                for line in static.split(b"\r\n")
+                if line and line.split(b":", 1)[0].lower() not in names
+            ]
+            kept += [f"{name}: {value}".encode("latin-1") for name, value in extra]
+            lines = b"\r\n".join(kept) + b"\r\n"
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[key] = lines
+        return lines
 
     def _send_stream(
         self,

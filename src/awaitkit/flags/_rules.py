@@ -445,7 +445,8 @@ class Rule:
 
     Action fields: ``status`` 200..599 (429 and 503 send ``Retry-After``,
     ``retry_after`` seconds, default 1) with ``body`` (default
-    ``"STATUS REASON\\n"``), ``response_headers`` added to the response,
+    ``"STATUS REASON\\n"``), ``response_headers`` added to whatever answer
+    goes out (replacing the server's of the same name),
     ``delay`` (min, max) seconds, ``reset``/``close``/``stall`` after that
     many body bytes (``None`` in ``at``: half), ``stall_timeout``, ``rate``
     bytes/s.  ``schedule`` lists actions by attempt; after its end the last
@@ -624,6 +625,14 @@ class Rule:
         return steps[i].realise(key, path, attempt, self.id)
 
 
+_Candidate = tuple[
+    Rule,
+    str | None,
+    frozenset[int] | None,
+    tuple[tuple[str, Callable[[str], bool]], ...],
+]
+
+
 def _counter_key(client: str, path: str) -> tuple[str, str]:
     """The counter's key: long ids and paths by digest, so memory stays bounded."""
     if len(client) + len(path) <= _CACHED_PATH:
@@ -650,7 +659,7 @@ class RuleSet:
         self._rules: list[Rule] = []
         self._ids = itertools.count(1)
         self._attempts: dict[tuple[str, str], int] = {}
-        self._by_path: dict[str, tuple[Rule, ...]] = {}
+        self._by_path: dict[str, tuple[_Candidate, ...]] = {}
         self._listeners: list[Callable[[], None]] = []
         self.seed = seed
         self.key = seed_key(seed)
@@ -757,19 +766,29 @@ class RuleSet:
             attempt = self.count(client, path)
         candidates = self._by_path.get(path)
         if candidates is None:
+            # The rules whose path matches, with their other match fields
+            # unpacked: the loop below runs per request, attribute-free.
             candidates = tuple(
-                r for r in self._rules if r._path_match is None or r._path_match(path)
+                (r, r.method, r.attempts, r._header_globs)
+                for r in self._rules
+                if r._path_match is None or r._path_match(path)
             )
             if len(path) <= _CACHED_PATH:
                 if len(self._by_path) >= _PATH_CACHE:
                     self._by_path.clear()
                 self._by_path[path] = candidates
-        for rule in candidates:
-            if rule.method is not None and rule.method != method:
+        for rule, rule_method, attempts, globs in candidates:
+            if rule_method is not None and rule_method != method:
                 continue
-            if rule.attempts is not None and attempt not in rule.attempts:
+            if attempts is not None and attempt not in attempts:
                 continue
-            if rule._header_globs and not rule._headers_match(headers):
+            if globs:
+                for name, match in globs:
+                    value = headers.get(name)
+                    if value is None or not match(value):
+                        break
+                else:
+                    return rule.action(self.key, path, attempt)
                 continue
             return rule.action(self.key, path, attempt)
         return None

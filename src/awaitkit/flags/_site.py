@@ -89,6 +89,9 @@ class Site:
         self.policy = policy
         self.faultless = policy.is_faultless
         self.rules = rules
+        self._paths: dict[bytes, str] = {}  # request target -> the path rules match
+        # A file's 200 header lines with a rule's headers merged, by (lines, headers).
+        self.decorated: dict[tuple[bytes, tuple[tuple[str, str], ...]], bytes] = {}
         self.fast = self.faultless and not rules
         rules.subscribe(self._rules_changed)
         self.stats = ServerStats()
@@ -116,7 +119,14 @@ class Site:
         """
         rules = self.rules
         client = headers.get("x-client-id") or peer_ip
-        path = request_path(target)
+        paths = self._paths
+        path = paths.get(target)
+        if path is None:
+            path = request_path(target)
+            if len(target) <= 512:
+                if len(paths) >= 4096:
+                    paths.clear()
+                paths[target] = path
         attempt = rules.count(client, path)
         if rules:
             method_text = method.decode("latin-1")
