@@ -544,6 +544,9 @@ async def test_client_gone_mid_body_frees_the_upstream_connection() -> None:
         for _ in range(size // len(piece)):
             writer.write(piece)
             await writer.drain()
+            await asyncio.sleep(
+                0
+            )  # drain() does not yield while the kernel takes it all
 
     async with serving_raw(handler) as up, FaultProxy(up.url) as px:
         fds_before = None
@@ -602,6 +605,9 @@ async def test_slow_client_large_body_streams_in_flat_memory() -> None:
         for _ in range(size // len(piece)):
             writer.write(piece)
             await writer.drain()
+            await asyncio.sleep(
+                0
+            )  # drain() does not yield while the kernel takes it all
 
     async with serving_raw(handler) as up, FaultProxy(up.url) as px:
         reader, writer = await asyncio.open_connection(
@@ -797,6 +803,9 @@ async def test_a_client_that_stops_reading_is_dropped_and_frees_its_slot() -> No
         while True:
             writer.write(piece)
             await writer.drain()
+            await asyncio.sleep(
+                0
+            )  # drain() does not yield while the kernel takes it all
 
     async with (
         serving_raw(endless) as up,

@@ -869,7 +869,7 @@ class ProxyConnection(asyncio.Protocol):
             # A client that stopped reading must not hold an upstream
             # connection (and a pool slot) for ever.
             log.warning(
-                "%s not reading for %.0f s: closed", self.peer, site.request_timeout
+                "%s not reading for %g s: closed", self.peer, site.request_timeout
             )
             self.relay.client_gone()
             self.broken = True
