@@ -170,7 +170,7 @@ class Relay:
         out = self.out
         if out:
             transport = self.client.transport
-            if transport is not None:
+            if transport is not None and not transport.is_closing():
                 if len(out) == 1:
                     transport.write(out[0])
                 else:
@@ -795,8 +795,9 @@ class ProxyConnection(asyncio.Protocol):
             status, headers, keep_alive=request.keep_alive, date=self.site.date
         )
         self.site.stats.by_status[status] += 1
-        if self.transport is not None:
-            self.transport.write(head if request.head_only else head + body)
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(head if request.head_only else head + body)
 
     # -- closing -------------------------------------------------------------
 
