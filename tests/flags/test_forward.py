@@ -204,3 +204,32 @@ def test_a_rules_fields_replace_the_upstreams_of_the_same_name() -> None:
     assert b"Content-Type: text/html" not in got
     assert b"content-type: application/json" in got
     assert b"Cache-Control: no-store" in got
+
+
+def test_hop_by_hop_names_are_matched_in_any_case() -> None:
+    fields = [
+        (b"CONNECTION", b"KEEP-ALIVE"),
+        (b"tRaNsFeR-EnCoDiNg", b"chunked"),
+        (b"Keep-ALIVE", b"timeout=1"),
+        (b"VIA", b"1.0 x"),
+        (b"content-LENGTH", b"5"),
+    ]
+    got = lines(
+        response_head(200, b"OK", fields, framing=Framing.CHUNKED, keep_alive=True)
+    )
+    assert got == [
+        b"HTTP/1.1 200 OK",
+        b"Via: 1.0 x, 1.1 awaitkit",
+        b"Transfer-Encoding: chunked",
+    ]
+    sent = lines(
+        request_head(
+            b"GET", b"/", fields, upstream=UP, client_ip="1.2.3.4", body_length=None
+        )
+    )
+    assert sent == [
+        b"GET / HTTP/1.1",
+        b"Host: 127.0.0.1:8080",
+        b"X-Forwarded-For: 1.2.3.4",
+        b"Via: 1.0 x, 1.1 awaitkit",
+    ]

@@ -131,6 +131,24 @@ def _extra_hops(value: bytes) -> list[bytes]:
     return [token for token in named if token and token not in _HOP_BY_HOP]
 
 
+def _dropped(fields: Fields, extra: Fields | tuple[()] = ()) -> frozenset[bytes]:
+    """The lower-case names to leave out: hop-by-hop ones, those ``Connection``
+    lists, and those ``extra`` replaces."""
+    more = [name.lower() for name, _ in extra]
+    for name, value in fields:
+        if len(name) == 10 and name.lower() == b"connection":
+            more += _extra_hops(value)
+    return _HOP_BY_HOP.union(more) if more else _HOP_BY_HOP
+
+
+# The hot loops lower-case a name only when its length is one of these: most
+# fields (Date, Server, Content-Type, ETag...) pass with one len().
+_REQUEST_SPECIAL = frozenset(map(len, _HOP_BY_HOP | _REQUEST_OWN))
+_RESPONSE_SPECIAL = frozenset(
+    map(len, _HOP_BY_HOP | _RESPONSE_OWN | {b"content-length"})
+)
+
+
 def request_head(
     method: bytes,
     target: bytes,
@@ -141,40 +159,33 @@ def request_head(
     body_length: int | None,
 ) -> bytes:
     """The request head to send upstream (``body_length`` None: no body, no length)."""
-    # One pass; fields that Connection names (rare beyond keep-alive and
-    # close) are dropped in a second pass only when there are any.
-    lines = [method + b" " + target + b" HTTP/1.1", upstream.host_line]
-    names: list[bytes] = [b"", b""]
-    named: list[bytes] = []
+    drop = _dropped(fields)
+    special = _REQUEST_SPECIAL if drop is _HOP_BY_HOP else None
+    parts = [method, b" ", target, b" HTTP/1.1\r\n", upstream.host_line, b"\r\n"]
     forwarded_for: list[bytes] = []
     via: list[bytes] = []
     for name, value in fields:
-        lowered = name.lower()
-        if lowered in _HOP_BY_HOP:
-            if lowered == b"connection":
-                named += _extra_hops(value)
-            continue
-        if lowered in _REQUEST_OWN:
-            if lowered == b"host":
-                lines.append(b"X-Forwarded-Host: " + value)
-                names.append(b"")
-            elif lowered == b"x-forwarded-for":
-                forwarded_for.append(value)
-            elif lowered == b"via":
-                via.append(value)
-            continue
-        lines.append(name + b": " + value)
-        names.append(lowered)
-    if named:
-        lines = [line for line, n in zip(lines, names, strict=True) if n not in named]
+        if special is None or len(name) in special:
+            lowered = name.lower()
+            if lowered in drop:
+                continue
+            if lowered in _REQUEST_OWN:
+                if lowered == b"host":
+                    parts += (b"X-Forwarded-Host: ", value, b"\r\n")
+                elif lowered == b"x-forwarded-for":
+                    forwarded_for.append(value)
+                elif lowered == b"via":
+                    via.append(value)
+                continue
+        parts += (name, b": ", value, b"\r\n")
     forwarded_for.append(client_ip.encode("ascii", "replace"))
     via.append(VIA)
-    lines.append(b"X-Forwarded-For: " + b", ".join(forwarded_for))
-    lines.append(b"Via: " + b", ".join(via))
+    parts += (b"X-Forwarded-For: ", b", ".join(forwarded_for), b"\r\n")
+    parts += (b"Via: ", b", ".join(via), b"\r\n")
     if body_length is not None:
-        lines.append(b"Content-Length: %d" % body_length)
-    lines.append(b"\r\n")
-    return b"\r\n".join(lines)
+        parts.append(b"Content-Length: %d\r\n" % body_length)
+    parts.append(b"\r\n")
+    return b"".join(parts)
 
 
 class Framing(enum.Enum):
@@ -201,34 +212,31 @@ def response_head(
 ) -> bytes:
     """The response head to send the client, framed as ``framing`` says
     (``extra``: a rule's fields, which replace the upstream's of the same name)."""
-    lines = [b"HTTP/1.1 %d %s" % (status, reason)]
-    names: list[bytes] = [b""]
-    named: list[bytes] = [name.lower() for name, _ in extra]
+    drop = _dropped(fields, extra)
+    special = _RESPONSE_SPECIAL if drop is _HOP_BY_HOP else None
+    parts = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
     via: list[bytes] = []
     reframed = framing in _REFRAMED
     for name, value in fields:
-        lowered = name.lower()
-        if lowered in _HOP_BY_HOP:
-            if lowered == b"connection":
-                named += _extra_hops(value)
-            continue
-        if lowered in _RESPONSE_OWN:
-            via.append(value)
-            continue
-        if reframed and lowered == b"content-length":
-            continue  # a body we re-frame: its length goes with it
-        lines.append(name + b": " + value)
-        names.append(lowered)
-    if named:
-        lines = [line for line, n in zip(lines, names, strict=True) if n not in named]
+        if special is None or len(name) in special:
+            lowered = name.lower()
+            if lowered in drop:
+                continue
+            if lowered in _RESPONSE_OWN:
+                via.append(value)
+                continue
+            if reframed and lowered == b"content-length":
+                continue  # a body we re-frame: its length goes with it
+        parts += (name, b": ", value, b"\r\n")
     via.append(VIA)
-    lines.append(b"Via: " + b", ".join(via))
-    lines.extend(name + b": " + value for name, value in extra)
+    parts += (b"Via: ", b", ".join(via), b"\r\n")
+    for name, value in extra:
+        parts += (name, b": ", value, b"\r\n")
     if framing is Framing.CHUNKED:
-        lines.append(b"Transfer-Encoding: chunked")
+        parts.append(b"Transfer-Encoding: chunked\r\n")
     if not keep_alive:
-        lines.append(b"Connection: close")
+        parts.append(b"Connection: close\r\n")
     elif http10_keep_alive:
-        lines.append(b"Connection: keep-alive")
-    lines.append(b"\r\n")
-    return b"\r\n".join(lines)
+        parts.append(b"Connection: keep-alive\r\n")
+    parts.append(b"\r\n")
+    return b"".join(parts)

@@ -102,6 +102,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._received = 0
         self._fields: Fields = []
         self._head_bytes = 0
+        self._length: int | None = None  # the head's Content-Length
+        self._chunked = False  # the head has a Transfer-Encoding
         self._reason = b""
         self._in_body = False
         self._to_eof = False
@@ -119,6 +121,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._received = 0
         self._fields = []
         self._head_bytes = 0
+        self._length = None
+        self._chunked = False
         self._reason = b""
         self._in_body = False
         self._to_eof = False
@@ -247,7 +251,17 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._fields.append((name, value))
-        self._head_bytes += len(name) + len(value) + 4
+        n = len(name)
+        self._head_bytes += n + len(value) + 4
+        if n == 14 or n == 17:  # the framing fields, found without a loop later
+            lowered = name.lower()
+            if lowered == b"content-length":
+                try:
+                    self._length = int(value)
+                except ValueError:
+                    self._length = None  # llhttp refuses it anyway
+            elif lowered == b"transfer-encoding":
+                self._chunked = True
 
     def on_headers_complete(self) -> None:
         sink = self.sink
@@ -263,20 +277,13 @@ class UpstreamConnection(asyncio.Protocol):
                 raise _Stop
             self._fields = []  # an interim 1xx head: the real one follows
             self._head_bytes = 0
+            self._length = None
+            self._chunked = False
             self._reason = b""
             return
         fields = self._fields
-        length: int | None = None
-        chunked = False
-        for name, value in fields:
-            lowered = name.lower()
-            if lowered == b"content-length":
-                with contextlib.suppress(ValueError):
-                    length = int(value)
-            elif lowered == b"transfer-encoding":
-                chunked = True
-        if chunked:
-            length = None
+        chunked = self._chunked
+        length = None if chunked else self._length
         self._in_body = True
         no_body = self._head_only or status in (204, 304)
         self._to_eof = length is None and not chunked and not no_body
