@@ -12,8 +12,11 @@ disk go out chunk by chunk, pausing while the client's socket is full.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import struct
+import sys
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -35,6 +38,14 @@ if TYPE_CHECKING:
 __all__ = ["Request", "Responder"]
 
 log = logging.getLogger("awaitkit.flags")
+
+if sys.platform == "linux":
+    import fcntl
+    import termios
+
+    _OUTQ: int | None = termios.TIOCOUTQ
+else:
+    _OUTQ = None
 
 _CHUNK = 256 * 1024  # bytes read from disk per step when streaming a file
 _ALLOWED = {b"GET", b"HEAD"}
@@ -409,7 +420,40 @@ class Responder:
             self.timer = self.loop.call_later(timeout, self._end_stall, request, status)
             return
         if fault is Fault.RESET:
+            transport = self.transport
+            if transport is not None and (
+                transport.get_write_buffer_size() or _unacked(transport)
+            ):
+                # The RST drops whatever is still queued, here or in the
+                # kernel: wait until the client has it all, so it gets its N
+                # bytes.
+                self.task = self.loop.create_task(
+                    self._reset_when_flushed(request, status, sent)
+                )
+                return
             self._reset()
+        self._finish(request, status, sent, close=True)
+
+    async def _reset_when_flushed(
+        self, request: Request, status: int, sent: int
+    ) -> None:
+        transport = self.transport
+        assert transport is not None
+        # A high-water mark of 0 pauses writing now and resumes it once the
+        # buffer is empty; a client that never reads waits a stall timeout.
+        transport.set_write_buffer_limits(high=0)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.site.policy.stall_timeout):
+                if transport.get_write_buffer_size():
+                    self._drained = self.loop.create_future()
+                    await self._drained
+                # No event says when the peer has acked: poll (a reset only).
+                while _unacked(transport):  # noqa: ASYNC110
+                    await asyncio.sleep(0.005)
+        self.task = None
+        if self.closing:
+            return
+        self._reset()
         self._finish(request, status, sent, close=True)
 
     def _write(
@@ -498,6 +542,24 @@ class Responder:
                 d.delay,
                 f" rule={d.rule}" if d.rule else "",
             )
+
+
+def _unacked(transport: asyncio.Transport) -> int:
+    """Bytes the kernel holds for the peer, not yet acknowledged (0 if unknown).
+
+    ``TIOCOUTQ`` (Linux's ``SIOCOUTQ``) on the socket; elsewhere 0, and a
+    reset may then drop bytes a slow reader has not taken yet.
+    """
+    if _OUTQ is None:
+        return 0
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return 0
+    try:
+        raw = fcntl.ioctl(sock.fileno(), _OUTQ, b"\0\0\0\0")
+    except (OSError, ValueError):
+        return 0
+    return int(struct.unpack("i", raw)[0])
 
 
 def _paced_step(rate: int) -> int:
