@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +213,72 @@ async def test_a_bad_rule_file_fails_at_start(tmp_path: Path) -> None:
 def test_a_rule_set_is_kept() -> None:
     rules = RuleSet([{"status": 500}])
     assert FaultProxy("http://127.0.0.1:1", rules=rules, seed=3).rules is rules
+
+
+async def read_until_reset(url: str, request: bytes) -> tuple[bytes, bool]:
+    """Every byte the proxy sends before it resets (or closes); True if reset."""
+    from awaitkit.core.testing import split_url
+
+    reader, writer = await asyncio.open_connection(*split_url(url))
+    got = b""
+    try:
+        writer.write(request)
+        async with asyncio.timeout(10):
+            while chunk := await reader.read(65536):
+                got += chunk
+        return got, False
+    except ConnectionResetError:
+        return got, True
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("at", [0, 1000, 10_000])
+async def test_reset_at_byte_n_delivers_n_bytes_first(at: int) -> None:
+    """The RST comes after the client has its N bytes (a RST drops queued data)."""
+    async with (
+        serving_raw(answer(200, BODY)) as up,
+        FaultProxy(up.url, rules=[{"reset": at}]) as px,
+    ):
+        got, was_reset = await read_until_reset(px.base_url, get(b"/r"))
+        assert was_reset
+        assert got.partition(b"\r\n\r\n")[2] == BODY[:at]
+        assert px.stats.by_fault["reset"] == 1
+
+
+async def test_reset_waits_for_a_slow_reader_to_have_its_bytes() -> None:
+    piece = b"r" * (64 * 1024)
+    size = 64 * len(piece)  # 4 MB
+
+    async def big(r: Any, writer: asyncio.StreamWriter, head: bytes) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+        for _ in range(64):
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0)
+
+    at = 3_000_000
+    async with (
+        serving_raw(big) as up,
+        FaultProxy(up.url, rules=[{"reset": at}]) as px,
+    ):
+        from awaitkit.core.testing import split_url
+
+        reader, writer = await asyncio.open_connection(
+            *split_url(px.base_url), limit=16 * 1024
+        )
+        writer.transport.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024
+        )
+        writer.write(get(b"/big"))
+        await asyncio.sleep(0.5)  # the proxy reaches the cut with bytes queued
+        got = 0
+        try:
+            async with asyncio.timeout(20):
+                while chunk := await reader.read(65536):
+                    got += len(chunk)
+        except ConnectionResetError:
+            pass
+        finally:
+            writer.close()
+        assert at < got < at + 1000  # the head and N body bytes: none lost

@@ -36,6 +36,7 @@ from awaitkit.flags._forward import (
 )
 from awaitkit.flags._http import build_head, reason
 from awaitkit.flags._policy import Action, Fault
+from awaitkit.flags._respond import _unacked
 from awaitkit.flags._site import NO_FAULT
 from awaitkit.flags._upstream import UpstreamError
 
@@ -411,6 +412,7 @@ class ProxyConnection(asyncio.Protocol):
         self.reading_paused = False
         self.queued_bytes = 0  # bodies of queued requests: bounded, as their count
         self.blocked_since = 0.0  # when the client's socket last filled up
+        self._drained: asyncio.Future[None] | None = None  # set when writing resumes
         self.pending_error: bytes | None = None
         self.last_active = self.loop.time()
         self.in_message = False
@@ -510,6 +512,9 @@ class ProxyConnection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.can_write = True
+        drained = self._drained
+        if drained is not None and not drained.done():
+            drained.set_result(None)
         if self.relay is not None:
             self.relay.writable(True)
 
@@ -838,11 +843,34 @@ class ProxyConnection(asyncio.Protocol):
         self._close()
 
     def reset(self) -> None:
-        """Abort with a TCP RST (SO_LINGER 0) rather than a FIN."""
+        """Abort with a TCP RST (SO_LINGER 0) rather than a FIN, once the
+        client has the bytes sent before it (a RST drops what is queued)."""
         self.broken = True
         transport = self.transport
         if transport is None or self.closing:
             return
+        if transport.get_write_buffer_size() or _unacked(transport):
+            self.task = self.loop.create_task(self._reset_when_flushed(transport))
+            return
+        self._reset_now(transport)
+
+    async def _reset_when_flushed(self, transport: asyncio.Transport) -> None:
+        # A high-water mark of 0 pauses writing now and resumes it once the
+        # buffer is empty; a client that never reads waits a stall timeout.
+        transport.set_write_buffer_limits(high=0)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.site.policy.stall_timeout):
+                if transport.get_write_buffer_size():
+                    self._drained = self.loop.create_future()
+                    await self._drained
+                # No event says when the peer has acked: poll (a reset only).
+                while _unacked(transport):  # noqa: ASYNC110
+                    await asyncio.sleep(0.005)
+        self.task = None
+        if not self.closing:
+            self._reset_now(transport)
+
+    def _reset_now(self, transport: asyncio.Transport) -> None:
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
