@@ -276,6 +276,26 @@ async def test_upstream_garbage_gets_502(garbage: bytes) -> None:
         assert px.stats.upstream_errors["garbage"] == 1
 
 
+async def test_an_unasked_for_second_response_drops_the_connection() -> None:
+    """Bytes after the response in the same read: the next request gets a new
+    upstream connection, never the stray response."""
+    calls = 0
+
+    async def doubled(r: Any, writer: asyncio.StreamWriter, head: bytes) -> None:
+        nonlocal calls
+        calls += 1
+        one = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n"
+        writer.write(one + b"%03d" % calls + one + b"bad")
+        await writer.drain()
+
+    async with serving_raw(doubled) as up, FaultProxy(up.url) as px:
+        raw = await exchange(px.base_url, get(b"/a", close=False) + get(b"/b"))
+        assert raw.count(b"HTTP/1.1 200 OK") == 2
+        assert raw.endswith(b"002")
+        assert b"bad" not in raw
+        assert up.connections == 2
+
+
 async def test_odd_but_valid_upstream_heads_pass() -> None:
     """A non-UTF-8 reason phrase and an interim 100 pass (the 100 is dropped)."""
 

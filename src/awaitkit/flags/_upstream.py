@@ -104,6 +104,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._head_bytes = 0
         self._length: int | None = None  # the head's Content-Length
         self._chunked = False  # the head has a Transfer-Encoding
+        self._ended: Sink | None = None  # whose response this read completed
         self._reason = b""
         self._in_body = False
         self._to_eof = False
@@ -126,6 +127,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._reason = b""
         self._in_body = False
         self._to_eof = False
+        self._ended = None
         self.last = self.loop.time()
         if self.paused:  # left paused by the last response's relay (a paced body)
             self.resume()
@@ -187,7 +189,14 @@ class UpstreamConnection(asyncio.Protocol):
                 and self._received > _MAX_HEAD
             ):
                 self._fail(UpstreamError("garbage", "response head too large"))
-        sink.flush()  # one write to the client per read, even if it just ended
+        ended = self._ended
+        if ended is not None:
+            self._ended = None
+            if not self.reusable:
+                self.close()
+            ended.on_end()  # flushes what this read produced
+            return
+        sink.flush()  # one write to the client per read
 
     def eof_received(self) -> bool | None:
         self._lost(None)
@@ -314,8 +323,14 @@ class UpstreamConnection(asyncio.Protocol):
         self.sink = None
         self._in_body = False
         self.reusable = self.parser.should_keep_alive() and not self.closed
-        self.idle_since = self.loop.time()
-        sink.on_end()
+        # Told once this read is parsed (data_received): bytes after the
+        # response in the same read mean the connection cannot be reused.
+        self._ended = sink
+
+    def on_message_begin(self) -> None:
+        if self._ended is not None:
+            self.reusable = False  # a second response nobody asked for
+            raise _Stop
 
 
 class UpstreamPool:
