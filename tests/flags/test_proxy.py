@@ -519,6 +519,20 @@ async def test_malformed_and_oversized_requests(
         assert not up.heads  # nothing reached the upstream
 
 
+async def test_upgrade_requests_are_forwarded_without_the_upgrade() -> None:
+    """A WebSocket handshake gets the upstream's plain answer, then the close."""
+    async with serving_raw(answer(200, b"no ws")) as up, FaultProxy(up.url) as px:
+        raw = await exchange(
+            px.base_url,
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+            b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        assert status_of(raw) == 200
+        assert raw.endswith(b"no ws")
+        assert b"upgrade" not in up.heads[0].lower()
+        assert b"Sec-WebSocket-Version: 13" in up.heads[0]
+
+
 async def test_oversized_body_gets_413() -> None:
     async with (
         serving_raw(answer(200)) as up,
