@@ -317,6 +317,10 @@ def test_to_dict_round_trips() -> None:
         ({"schedule": ["delay"]}, "delay needs @VALUE"),
         ({"schedule": ["reset@x"]}, "reset: must be a whole number"),
         ({"schedule": [None]}, "bad entry None"),
+        ({"schedule": ["503+429"]}, "says status twice"),
+        ({"schedule": ["delay@1+delay@2"]}, "says delay twice"),
+        ({"schedule": ["reset@1+close@2"]}, "close: cannot be combined with reset"),
+        ({"schedule": ["\uff15\uff10\uff13"]}, "bad entry"),  # full-width 503
         ({"schedule": [{"color": 1}]}, "unknown field"),
         ({"schedule": ["503"], "status": 500}, "put it in the schedule"),
         ({"schedule": ["503"] * 1001}, "more than 1000"),
@@ -447,3 +451,29 @@ def test_long_client_ids_and_paths_are_counted_by_digest() -> None:
     assert rules.attempts_of(client, path) == 2
     assert rules.attempts_of(client + "x", path) == 0
     assert all(len(a) + len(b) <= 512 for a, b in rules._attempts)
+
+
+def test_rule_order_holds_across_header_blocks() -> None:
+    """Runs of rules needing one header are skipped together, order kept."""
+    rules = RuleSet(
+        [
+            {"headers": {"x-a": "1"}, "status": 500},
+            {"headers": {"x-a": "2"}, "status": 501},
+            {"path": "/p", "status": 502},
+            {"headers": {"x-a": "*"}, "status": 503},
+            {"headers": {"x-b": "*", "x-a": "3"}, "status": 504},
+        ]
+    )
+
+    def status(headers: dict[str, str], path: str = "/p") -> int | None:
+        action = rules.decide("c", "GET", path, headers)
+        return None if action is None else action.status
+
+    assert status({"x-a": "1"}) == 500
+    assert status({"x-a": "2"}) == 501
+    assert status({"x-a": "3"}) == 502
+    assert status({}) == 502
+    assert status({"x-a": "9"}, "/q") == 503
+    assert status({"x-b": "y", "x-a": "3"}, "/q") == 503
+    assert status({"x-b": "y"}, "/q") is None
+    assert status({}, "/q") is None

@@ -513,3 +513,15 @@ async def test_reset_waits_for_queued_bytes_of_a_slow_reader(tmp_path: Path) -> 
     body = bytes(received).partition(b"\r\n\r\n")[2]
     assert len(body) == n
     assert body == data[:n]
+
+
+async def test_one_rule_set_serves_two_servers_in_turn() -> None:
+    """A RuleSet outlives its server: the next one follows it, the old one lets go."""
+    rules = RuleSet()
+    for status in (503, 500):
+        async with FlagsServer(rules=rules) as server:
+            assert (await raw_get(server.base_url, GIF)).status == 200
+            rules.add({"id": "x", "status": status})
+            assert (await raw_get(server.base_url, GIF)).status == status
+            rules.remove("x")
+    assert not rules._listeners

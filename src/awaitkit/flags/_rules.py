@@ -392,10 +392,13 @@ def _parse_entry(entry: object, where: str, base: _Step) -> _Step:
         part = part.strip().lower()
         if part in ("ok", "pass", "200"):
             continue  # the normal answer
-        if part.isdigit():
+        found = _WORD.fullmatch(part)
+        name = "status" if part.isascii() and part.isdigit() else found and found[1]
+        if name in fields:
+            raise _fail(where, "schedule", f"{entry!r} says {name} twice")
+        if name == "status":
             fields["status"] = int(part)
             continue
-        found = _WORD.fullmatch(part)
         if found is None:
             raise _fail(
                 where,
@@ -631,6 +634,7 @@ _Candidate = tuple[
     frozenset[int] | None,
     tuple[tuple[str, Callable[[str], bool]], ...],
 ]
+_Block = tuple[str | None, tuple[_Candidate, ...]]
 
 
 def _counter_key(client: str, path: str) -> tuple[str, str]:
@@ -659,7 +663,7 @@ class RuleSet:
         self._rules: list[Rule] = []
         self._ids = itertools.count(1)
         self._attempts: dict[tuple[str, str], int] = {}
-        self._by_path: dict[str, tuple[_Candidate, ...]] = {}
+        self._by_path: dict[str, tuple[_Block, ...]] = {}
         self._listeners: list[Callable[[], None]] = []
         self.seed = seed
         self.key = seed_key(seed)
@@ -683,6 +687,11 @@ class RuleSet:
     def subscribe(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` after each add, remove or clear."""
         self._listeners.append(callback)
+
+    def unsubscribe(self, callback: Callable[[], None]) -> None:
+        """Stop calling ``callback`` (a server that stopped using this set)."""
+        if callback in self._listeners:
+            self._listeners.remove(callback)
 
     def _changed(self) -> None:
         self._by_path.clear()
@@ -764,31 +773,47 @@ class RuleSet:
         """
         if attempt is None:
             attempt = self.count(client, path)
-        candidates = self._by_path.get(path)
-        if candidates is None:
-            # The rules whose path matches, with their other match fields
-            # unpacked: the loop below runs per request, attribute-free.
-            candidates = tuple(
-                (r, r.method, r.attempts, r._header_globs)
-                for r in self._rules
-                if r._path_match is None or r._path_match(path)
-            )
+        blocks = self._by_path.get(path)
+        if blocks is None:
+            blocks = self._blocks(path)
             if len(path) <= _CACHED_PATH:
                 if len(self._by_path) >= _PATH_CACHE:
                     self._by_path.clear()
-                self._by_path[path] = candidates
-        for rule, rule_method, attempts, globs in candidates:
-            if rule_method is not None and rule_method != method:
-                continue
-            if attempts is not None and attempt not in attempts:
-                continue
-            if globs:
-                for name, match in globs:
-                    value = headers.get(name)
-                    if value is None or not match(value):
-                        break
-                else:
-                    return rule.action(self.key, path, attempt)
-                continue
-            return rule.action(self.key, path, attempt)
+                self._by_path[path] = blocks
+        for needed, members in blocks:
+            if needed is not None and needed not in headers:
+                continue  # every rule of the block needs a header this lacks
+            for rule, rule_method, attempts, globs in members:
+                if rule_method is not None and rule_method != method:
+                    continue
+                if attempts is not None and attempt not in attempts:
+                    continue
+                if globs:
+                    for name, match in globs:
+                        value = headers.get(name)
+                        if value is None or not match(value):
+                            break
+                    else:
+                        return rule.action(self.key, path, attempt)
+                    continue
+                return rule.action(self.key, path, attempt)
         return None
+
+    def _blocks(self, path: str) -> tuple[_Block, ...]:
+        """The rules whose path matches ``path``, in order, in blocks.
+
+        A block is a run of rules that all need the same first header (or
+        none): a request without it skips the whole run at once.  Each rule
+        comes with its other match fields unpacked, so the per-request loop
+        looks up no attributes.
+        """
+        blocks: list[tuple[str | None, list[_Candidate]]] = []
+        for r in self._rules:
+            if r._path_match is not None and not r._path_match(path):
+                continue
+            globs = r._header_globs
+            needed = globs[0][0] if globs else None
+            if not blocks or blocks[-1][0] != needed:
+                blocks.append((needed, []))
+            blocks[-1][1].append((r, r.method, r.attempts, globs))
+        return tuple((needed, tuple(members)) for needed, members in blocks)

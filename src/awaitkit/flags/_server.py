@@ -180,6 +180,8 @@ class FlagsServer:
         # File reads in flight (directory mode) end before we return.
         await asyncio.gather(*tasks, return_exceptions=True)
         await server.wait_closed()
+        if self._site is not None:
+            self._site.close()
 
     async def __aenter__(self) -> FlagsServer:
         await self.start()

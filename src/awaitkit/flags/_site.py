@@ -106,6 +106,10 @@ class Site:
         self.date_bytes = b""
         self.tick()
 
+    def close(self) -> None:
+        """Stop following the rule set (it may outlive this server)."""
+        self.rules.unsubscribe(self._rules_changed)
+
     def _rules_changed(self) -> None:
         self.fast = self.faultless and not self.rules
 
