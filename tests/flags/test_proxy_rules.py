@@ -282,3 +282,16 @@ async def test_reset_waits_for_a_slow_reader_to_have_its_bytes() -> None:
         finally:
             writer.close()
         assert at < got < at + 1000  # the head and N body bytes: none lost
+
+
+async def test_a_rule_set_outlives_the_proxy_that_used_it() -> None:
+    """Closed, the proxy stops following the set; a new one picks it up."""
+    rules = RuleSet()
+    async with serving_raw(answer(200, b"ok")) as up:
+        async with FaultProxy(up.url, rules=rules):
+            pass
+        rules.add({"status": 503})
+        async with FaultProxy(up.url, rules=rules) as px:
+            raw = await exchange(px.base_url, get(b"/", close=True))
+            assert status_of(raw) == 503
+        assert len(rules._listeners) == 0

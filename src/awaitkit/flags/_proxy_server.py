@@ -205,6 +205,8 @@ class FaultProxy:
                 conn.shutdown()
         await asyncio.gather(*tasks, return_exceptions=True)
         await server.wait_closed()
+        if site is not None:
+            site.close()
 
     async def __aenter__(self) -> FaultProxy:
         await self.start()

@@ -70,6 +70,10 @@ class ProxySite:
         self.date = ""
         self.tick()
 
+    def close(self) -> None:
+        """Stop following the rule set (it may outlive this proxy)."""
+        self.rules.unsubscribe(self._rules_changed)
+
     def _rules_changed(self) -> None:
         self.fast = self.faultless and not self.rules
 
