@@ -9,7 +9,7 @@ unconfigured).  This module turns :class:`AwaitkitError` into its
 ``exit_code``, Ctrl-C into 130 and SIGTERM (where a command stops on it) into 143.
 
     awaitkit find WORDS...           search Unicode characters by name
-    awaitkit serve [tcp|web|flags]   run a server (no argument: tcp and web)
+    awaitkit serve [tcp|web|flags|faults]   run a server (no argument: tcp and web)
     awaitkit flags [CC...]           download flags (the book's flags2 CLI)
     awaitkit fetch URL... | -i FILE  download any list of URLs
     awaitkit probe TLD | -i FILE     probe DNS names
@@ -94,12 +94,12 @@ def _register_find(commands: Subcommands) -> None:
 
 
 def _register_serve(commands: Subcommands) -> None:
-    from awaitkit.flags import cli as flags_cli
+    from awaitkit.flags import cli as flags_cli, proxy_cli
     from awaitkit.servers import cli as servers_cli
 
     serve = commands.add_parser(
         "serve",
-        help="run a server: tcp, web or flags (no argument: tcp and web together)",
+        help="run a server: tcp, web, flags or faults (no argument: tcp and web together)",
         description="Run one of awaitkit's servers. With no server named, "
         "the TCP and web Mojifinder servers run together in one process.",
     )
@@ -108,6 +108,7 @@ def _register_serve(commands: Subcommands) -> None:
     )
     servers_cli.register(serve, serve_commands)
     flags_cli.register(serve_commands)
+    proxy_cli.register(serve_commands)
 
 
 def _register_book_flags(commands: Subcommands) -> None:

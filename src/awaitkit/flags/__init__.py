@@ -50,6 +50,11 @@ if TYPE_CHECKING:
         Policy as Policy,
         parse_delay as parse_delay,
     )
+    from awaitkit.flags._proxy_server import (
+        FaultProxy as FaultProxy,
+        serving_proxy as serving_proxy,
+    )
+    from awaitkit.flags._proxy_site import ProxyStats as ProxyStats
     from awaitkit.flags._rulefile import load_rules as load_rules
     from awaitkit.flags._rules import (
         Rule as Rule,
@@ -77,9 +82,11 @@ _LAZY = {
     "load_rules": "awaitkit.flags._rulefile",
     "Decision": "awaitkit.flags._policy",
     "Fault": "awaitkit.flags._policy",
+    "FaultProxy": "awaitkit.flags._proxy_server",
     "FlagsServer": "awaitkit.flags._server",
     "FlagsURL": "awaitkit.flags._server",
     "Policy": "awaitkit.flags._policy",
+    "ProxyStats": "awaitkit.flags._proxy_site",
     "Resource": "awaitkit.flags._dataset",
     "SelfSignedTLS": "awaitkit.flags._tls",
     "ServerStats": "awaitkit.flags._site",
@@ -92,6 +99,7 @@ _LAZY = {
     "self_signed_tls": "awaitkit.flags._tls",
     "server_context": "awaitkit.flags._tls",
     "serving_flags": "awaitkit.flags._server",
+    "serving_proxy": "awaitkit.flags._proxy_server",
 }
 
 __all__ = [
@@ -99,9 +107,11 @@ __all__ = [
     "ControlClient",
     "Decision",
     "Fault",
+    "FaultProxy",
     "FlagsServer",
     "FlagsURL",
     "Policy",
+    "ProxyStats",
     "Resource",
     "Rule",
     "RuleError",
@@ -118,6 +128,7 @@ __all__ = [
     "self_signed_tls",
     "server_context",
     "serving_flags",
+    "serving_proxy",
 ]
 
 __getattr__, __dir__ = attach(__name__, _LAZY)
