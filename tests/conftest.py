@@ -97,3 +97,11 @@ def python_in_read_only_dir(
         )
     finally:
         folder.chmod(0o700)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[object]:
+    """A Ray head and two worker nodes on this machine (see tests/raycluster.py)."""
+    from tests.raycluster import start_cluster
+
+    yield from start_cluster()

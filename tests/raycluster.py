@@ -1,0 +1,69 @@
+"""A real Ray cluster for the ``--cluster`` tests: a head and two worker nodes.
+
+``ray.cluster_utils.Cluster`` starts each node's processes (GCS, raylet,
+workers) on this machine, as a fleet of machines would run them.  It is
+started once per session (a few seconds each node) and kept small: one CPU
+and a ~80 MB object store per node (results only pass through).  Without
+Ray installed (the base install) the tests that use it skip, saying so;
+under CI Ray is installed (``.ci/run`` syncs the ``ray`` extra), so they run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+STORE = 80 * 1024 * 1024  # Ray's floor is 75 MB
+NODE = {"num_cpus": 1, "object_store_memory": STORE}
+
+
+@dataclass
+class RayCluster:
+    """The running cluster and what a driver needs to join it."""
+
+    cluster: Any  # ray.cluster_utils.Cluster
+    address: str  # the GCS address, as RAY_ADDRESS takes it
+
+    def env(self) -> dict[str, str]:
+        """The environment of a CLI driver that joins this cluster."""
+        env = dict(os.environ, RAY_ADDRESS=self.address)
+        # A driver's start-up messages stay off the test's output.
+        env.setdefault("RAY_DEDUP_LOGS", "0")
+        return env
+
+    def workers(self) -> list[Any]:
+        """The worker nodes (not the head), as ``remove_node`` takes them."""
+        head = self.cluster.head_node
+        return [node for node in self.cluster.list_all_nodes() if node is not head]
+
+
+def start_cluster() -> Iterator[RayCluster]:
+    """Start the head and two workers; shut them all down after."""
+    pytest.importorskip(
+        "ray.cluster_utils",
+        reason="Ray is not installed (pip install 'awaitkit[ray]'; CI installs it)",
+    )
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={**NODE, "include_dashboard": False},
+        shutdown_at_exit=True,
+    )
+    try:
+        for _ in range(2):  # started together, waited for once
+            cluster.add_node(wait=False, **NODE)
+        cluster.wait_for_nodes()
+        yield RayCluster(cluster, cluster.address)
+    finally:
+        cluster.shutdown()
+
+
+def awaitkit_command(*args: str) -> list[str]:
+    """``python -m awaitkit ARGS`` for a driver subprocess."""
+    return [sys.executable, "-m", "awaitkit", *args]
