@@ -374,3 +374,37 @@ async def test_ctrl_c_to_the_driver_stops_the_cluster_work(
     assert "Interrupted after" in err.decode()
     assert "files downloaded." in out.decode()
     assert after < len(urls)
+
+
+@pytest.mark.cluster
+@pytest.mark.anyio
+async def test_the_library_entry_points_and_a_dataset(
+    ray_cluster: RayCluster, tmp_path: Path
+) -> None:
+    """iter_downloads over an async iterable, download_many, download_dataset."""
+    driver = Path(__file__).with_name("ray_library_driver.py")
+    async with FlagsServer("LOCAL") as server:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(driver), server.base_url, str(tmp_path), ray_cluster.address,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=ray_cluster.env(),
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 240)
+    assert proc.returncode == 0, err.decode()[-3000:]
+    got = json.loads(out.decode().splitlines()[-1])
+    flags = {f"{server.base_url}/flags/{cc}/{cc}.gif": cc for cc in ("br", "fr", "jp")}
+    missing = f"{server.base_url}/flags/zz/zz.gif"
+    assert sorted((s, u) for s, u, _ in got["seen"]) == sorted(
+        [("ok", u) for u in flags] + [("not_found", missing)]
+    )
+    assert all(node for _, _, node in got["seen"])
+    assert got["counts"] == {"ok": 3, "not_found": 1}
+    rows = {row["url"]: row for row in got["rows"]}
+    assert set(rows) == {*flags, missing}
+    assert rows[missing]["status"] == "not_found"
+    data = build_dataset()
+    for url, cc in flags.items():
+        for folder in ("a", "b", "c"):
+            body = (tmp_path / folder / f"{cc}.gif").read_bytes()
+            assert body == data[f"flags/{cc}/{cc}.gif"].body
+        assert rows[url]["path"] == str(tmp_path / "c" / f"{cc}.gif")
