@@ -7,6 +7,7 @@ nsd (tests/probe/conftest.py).
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -83,3 +84,24 @@ def test_probe_on_an_unreachable_cluster_is_exit_status_3(tmp_path: Path) -> Non
     )  # fmt: skip
     assert run.returncode == 3, run.stderr
     assert f"cannot reach the Ray cluster at ray://127.0.0.1:{port}" in run.stderr
+
+
+@pytest.mark.cluster
+def test_the_library_entry_points_and_a_dataset(
+    ray_cluster: RayCluster, nsd_port: int
+) -> None:
+    driver = Path(__file__).with_name("ray_library_driver.py")
+    run = subprocess.run(
+        [sys.executable, str(driver), f"127.0.0.1:{nsd_port}", ray_cluster.address],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=ray_cluster.env(),
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout.splitlines()[-1])
+    expect = {"found.test": "FOUND", "nodata.test": "NODATA"}
+    expect |= {f"n{i}.test": "NXDOMAIN" for i in range(500)}
+    assert got["iter"] == expect
+    assert got["sent"] == 502  # the actors' queries, added to the driver's resolver
+    assert got["dataset"] == {n: expect[n] for n in list(expect)[:20]}
