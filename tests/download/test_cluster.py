@@ -67,7 +67,19 @@ def test_the_ring_sends_a_host_to_one_slot_and_spreads_hosts() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["ray:", "spark", "ray://", "ray://h:0", "ray://h:99999", "ray://h:x", "\udcff"],
+    [
+        "ray:",
+        "spark",
+        "ray://",
+        "ray://h:0",
+        "ray://h:99999",
+        "ray://h:x",
+        "\udcff",
+        "ray://\udcff",
+        "ray://ü.example",
+        "ray://u@h:1",
+        "ray://h:" + "9" * 5000,
+    ],
 )
 def test_bad_cluster_specs_are_usage_errors(text: str) -> None:
     with pytest.raises(UsageError):
@@ -121,6 +133,37 @@ async def test_a_run_without_cluster_never_imports_ray(tmp_path: Path) -> None:
         )  # fmt: skip
     assert status == 0, err
     assert out.rstrip().endswith("False")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--cluster-actors", "0"], "--cluster-actors must be 1 to 4096"),
+        (["--cluster-actors", "99999"], "--cluster-actors must be 1 to 4096"),
+        (["-k"], "are not carried to a cluster's nodes yet"),
+        (["-c", "jar.txt"], "work in one process, not with --cluster"),
+        (["--cluster", "ray://\udcff:1"], "not a host name"),
+        (["--cluster", "ray://h:1/x"], "bad port"),
+        (["--cluster", "ray://a b:1"], "not a host name"),
+        (["--cluster", "spark"], "--cluster must be 'ray' or 'ray://HOST:PORT'"),
+    ],
+)
+async def test_what_does_not_go_with_cluster_is_a_usage_error(
+    tmp_path: Path, extra: list[str], message: str
+) -> None:
+    args = [
+        "fetch",
+        "--cluster",
+        "ray",
+        *extra,
+        "--dest",
+        str(tmp_path),
+        "http://127.0.0.1:1/a",
+    ]
+    status, _, err = await run_cli(*args)
+    assert status == 2, err
+    assert message in err
 
 
 @pytest.mark.anyio
@@ -349,10 +392,21 @@ def _replace_node(cluster: RayCluster) -> None:
 
 @pytest.mark.cluster
 @pytest.mark.anyio
-async def test_ctrl_c_to_the_driver_stops_the_cluster_work(
-    ray_cluster: RayCluster, tmp_path: Path
+@pytest.mark.parametrize(
+    ("sent", "status", "said"),
+    [
+        (signal.SIGINT, 130, "Interrupted after"),
+        (signal.SIGTERM, 143, "Terminated after"),
+    ],
+)
+async def test_ctrl_c_or_sigterm_to_the_driver_stops_the_cluster_work(
+    ray_cluster: RayCluster,
+    tmp_path: Path,
+    sent: signal.Signals,
+    status: int,
+    said: str,
 ) -> None:
-    """SIGINT: exit 130, the summary, and the actors stop sending requests."""
+    """Exit 130 (143), the summary, and the actors stop sending requests."""
     dest = tmp_path / "d"
     async with FlagsServer("LOCAL", delay="0.05-0.1") as server:
         urls = flag_urls(server.base_url) * 30
@@ -364,14 +418,14 @@ async def test_ctrl_c_to_the_driver_stops_the_cluster_work(
         async with asyncio.timeout(120):
             while server.stats.requests < 100:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(sent)
             out, err = await proc.communicate()
             after = server.stats.requests
             await asyncio.sleep(1.0)
             assert server.stats.requests == after  # nothing more was asked
             assert server.stats.in_flight == 0
-    assert proc.returncode == 130, err.decode()[-2000:]
-    assert "Interrupted after" in err.decode()
+    assert proc.returncode == status, err.decode()[-2000:]
+    assert said in err.decode()
     assert "files downloaded." in out.decode()
     assert after < len(urls)
 

@@ -67,6 +67,15 @@ def parse_cluster(text: str) -> ClusterSpec:
         host, _ = _host_port(text.removeprefix("ray://"), _RAY_CLIENT_PORT)
         if not host:
             raise UsageError(f"--cluster {text!r}: no host after ray://")
+        if (
+            not host.isascii()
+            or not host.isprintable()
+            or any(c in host for c in " /@?#")
+        ):
+            raise UsageError(
+                f"--cluster {text!r:.80}: not a host name (an ASCII name or IP; "
+                "xn-- for an international one)"
+            )
         return ClusterSpec(text)
     raise UsageError(f"--cluster must be 'ray' or 'ray://HOST:PORT', not {text!r:.80}")
 
@@ -79,7 +88,9 @@ def _host_port(text: str, default_port: int) -> tuple[str, int]:
     host = host.strip("[]")
     if not port:
         return host, default_port
-    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+    if not (
+        port.isascii() and port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536
+    ):
         raise UsageError(f"bad port in cluster address {text!r:.80}")
     return host, int(port)
 
@@ -106,6 +117,10 @@ def _check_reachable(address: str) -> None:
     )
     try:
         socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT_S).close()
+    except UnicodeError:  # RAY_ADDRESS may hold anything
+        raise ClusterError(
+            f"cannot reach the Ray cluster at {address!r:.80}: bad host"
+        ) from None
     except OSError as exc:
         raise ClusterError(
             f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}"
