@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,6 +41,28 @@ class RayCluster:
         """The worker nodes (not the head), as ``remove_node`` takes them."""
         head = self.cluster.head_node
         return [node for node in self.cluster.list_all_nodes() if node is not head]
+
+    def raylet_pid(self, node: Any) -> int:
+        """The pid of ``node``'s raylet (the process that is the node to Ray)."""
+        (raylet,) = node.all_processes["raylet"]
+        return int(raylet.process.pid)
+
+    def worker_with(self, title: str) -> Any | None:
+        """A worker node one of whose processes is named ``title`` (``ray::NAME``)."""
+        by_raylet = {self.raylet_pid(node): node for node in self.workers()}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                cmdline = Path("/proc", entry, "cmdline").read_bytes()
+                stat = Path("/proc", entry, "stat").read_text()
+            except OSError:
+                continue  # ended meanwhile
+            if cmdline.startswith(title.encode()):
+                parent = int(stat.rsplit(")", 1)[1].split()[1])
+                if parent in by_raylet:
+                    return by_raylet[parent]
+        return None
 
 
 def start_cluster() -> Iterator[RayCluster]:

@@ -339,7 +339,7 @@ async def test_one_name_from_two_hosts_is_written_by_one_actor_at_a_time(
 async def test_a_worker_node_killed_mid_batch_every_item_once(
     ray_cluster: RayCluster, tmp_path: Path
 ) -> None:
-    """A worker node removed (raylet and workers killed): each URL OK or ERROR, once.
+    """A worker node killed mid-batch: each URL OK or ERROR, exactly once.
 
     ``--retries 1``: an item held by the dead node's actor is retried once on
     its restarted self; the retry is what lets every item end OK unless it
@@ -359,12 +359,18 @@ async def test_a_worker_node_killed_mid_batch_every_item_once(
         async with asyncio.timeout(240):
             while one.stats.requests + two.stats.requests < 200:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
-            victim = ray_cluster.workers()[0]
+            # A worker node that runs one of the actors: its raylet and all
+            # its processes killed (a raylet alone killed leaves its workers
+            # running until the node is declared dead, ~30 s later).
+            while (victim := ray_cluster.worker_with("ray::DownloadActor")) is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
             await asyncio.to_thread(
                 ray_cluster.cluster.remove_node, victim, allow_graceful=False
             )
             _out, err = await proc.communicate()
-    _replace_node(ray_cluster)  # on the loop: Ray sets signal handlers (main thread)
+    # A new node for the tests after this one (on the loop: Ray sets signal
+    # handlers there, which only the main thread may).
+    _replace_node(ray_cluster)
 
     def check() -> None:  # off the loop: it reads every file
         lines = read_report(report)
@@ -376,9 +382,12 @@ async def test_a_worker_node_killed_mid_batch_every_item_once(
         assert all("died" in str(line["error"]) for line in errors), errors[:3]
         assert proc.returncode == (1 if errors else 0), err.decode()[-2000:]
         assert_whole(lines)
-        assert len(final_files(dest)) == len(urls) - len(errors)
+        # A file finished on the dead node but never reported is fetched
+        # again: it may be there twice, never missing.
+        assert len(final_files(dest)) >= len(urls) - len(errors)
         assert sum(line["status"] == "ok" for line in lines) > len(urls) // 2
         assert "ended (" in err.decode(), "the node's actor held items when it died"
+        assert "is back, on node" in err.decode()  # restarted on a live node
 
     await asyncio.to_thread(check)
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 import bisect
 import hashlib
 import os
+import signal
 import socket
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -146,6 +148,10 @@ def connect_cluster(
     if address is not None:
         _check_reachable(address)
     local = address is None
+    # Ray's core worker installs a handler of its own for SIGTERM, which ends
+    # the process at once; ours (stop as on Ctrl-C) needs the one there was.
+    in_main = threading.current_thread() is threading.main_thread()
+    sigterm = signal.getsignal(signal.SIGTERM) if in_main else None
     try:
         ray.init(
             address=address,
@@ -160,6 +166,9 @@ def connect_cluster(
         raise ClusterError(
             f"cannot join the Ray cluster at {spec.describe()}: {exc}"
         ) from None
+    finally:
+        if sigterm is not None:
+            signal.signal(signal.SIGTERM, sigterm)
     return ray
 
 

@@ -16,9 +16,11 @@ forked children:
 * each block is one call of :meth:`DownloadActor.run`, a Ray streaming
   generator: results come back in completion order, a few per message;
 * an actor that dies (its process, or its node) is restarted by Ray
-  (``max_restarts``); the items it held go to its restarted self, up to
-  ``--retries`` times each, then end as ERROR naming the node; never lost,
-  never reported twice;
+  (``max_restarts``); once it answers again, the items it held go to its
+  restarted self, up to ``--retries`` times each, then end as ERROR naming
+  the node (as do its items if it is not back within a minute); never lost,
+  never reported twice.  A file the dead actor had finished but not yet
+  reported is downloaded again, so it may exist twice (``NAME.1.EXT``);
 * Ctrl-C or SIGTERM: every actor is told to stop as one process stops
   (downloads cancelled, ``.part`` files kept), then killed.
 """
@@ -48,6 +50,8 @@ __all__ = ["actor_count", "cluster_shares", "download_cluster"]
 
 _log = logging.getLogger(__name__)
 _STOP_WAIT_S = 10.0  # a stopped actor gets this long to cancel its downloads
+_RECOVER_S = 60.0  # a dead actor gets this long to be restarted on a live node
+_RECOVER_PAUSE_S = 0.5
 
 
 def actor_count(ray: ModuleType, wanted: int | None, options: DownloadOptions) -> int:
@@ -92,6 +96,8 @@ class _Slot:
         self.queue: collections.deque[Item] = collections.deque()
         self.node = f"actor {index}"
         self.wake = asyncio.Event()
+        self.down = False  # its actor died: nothing is sent until it is back
+        self.gone = False  # ... and it did not come back: its items end as ERROR
 
 
 class _Driver:
@@ -187,6 +193,10 @@ class _Driver:
         worth = min(BLOCK // 2, max(1, (slot.room - BLOCK) // 2))
         async with asyncio.TaskGroup() as tg:
             while True:
+                if slot.down and not slot.gone:
+                    await self._recover(slot)
+                if slot.gone:
+                    self._fail_queue(slot)
                 room = min(slot.room - slot.held, BLOCK)
                 if slot.queue and (
                     room >= worth or (room > 0 and (not slot.held or not self._reading))
@@ -205,6 +215,39 @@ class _Driver:
                     return
                 slot.wake.clear()
                 await slot.wake.wait()
+
+    async def _recover(self, slot: _Slot) -> None:
+        """Wait until Ray has restarted ``slot``'s actor (on a live node), or give up."""
+        ray = self._ray
+        deadline = asyncio.get_running_loop().time() + _RECOVER_S
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                slot.node = await slot.handle.node.remote()
+            except (ray.exceptions.RayActorError, ray.exceptions.ObjectLostError):
+                await asyncio.sleep(_RECOVER_PAUSE_S)
+                continue
+            slot.down = False
+            _log.warning("actor %d is back, on node %s", slot.index, slot.node)
+            return
+        slot.gone = True
+        _log.warning(
+            "actor %d (node %s) did not come back within %.0f s: its items end as ERROR",
+            slot.index, slot.node, _RECOVER_S,
+        )  # fmt: skip
+
+    def _fail_queue(self, slot: _Slot) -> None:
+        """``slot``'s actor is gone for good: every item routed to it ends as ERROR."""
+        while slot.queue:
+            item = slot.queue.popleft()
+            self._queued -= 1
+            self._space.set()
+            url = url_of(item)
+            self._deaths.pop(url, None)
+            self._release(self._name(item))
+            error = f"node {slot.node} died and its actor did not come back"
+            self._on_result(
+                DownloadResult(url, DownloadStatus.ERROR, error=error), slot.node
+            )
 
     async def _run_block(self, slot: _Slot, block: list[Item]) -> None:
         """One call of the actor: send ``block``, hand on its results as they come."""
@@ -245,6 +288,8 @@ class _Driver:
     ) -> None:
         """The actor died holding ``unanswered``: retry each, or report it as ERROR."""
         why = "stopped" if exc is None else type(exc).__name__
+        if exc is not None:
+            slot.down = True  # feed() waits for the restart before sending more
         held = sum(map(len, unanswered.values()))
         _log.warning(
             "actor %d on node %s ended (%s) holding %d item%s: retried up to "
