@@ -8,8 +8,9 @@ a Ray streaming generator whose results come back in completion order.
 ``-c``, ``--rate`` and ``--rate-per-resolver`` are divided among the
 actors, so they stay totals.
 
-An actor that dies (its process or its node): Ray restarts it, and each
-name it held goes out again, up to ``--retries`` times; past that it ends
+An actor that dies (its process or its node): Ray restarts it, and once
+it answers again each name it held goes out again, up to ``--retries``
+times (an actor not back within a minute leaves its share to the others); past that it ends
 as TIMEOUT (a failure: exit status 1, and ``--resume`` probes it again),
 and a line on stderr names the node.  Never lost, never reported twice.
 Ctrl-C or SIGTERM: every actor is told to stop, then killed.
@@ -41,6 +42,8 @@ from awaitkit.probe._spread import (
 __all__ = ["probe_cluster"]
 
 _STOP_WAIT_S = 10.0
+_RECOVER_S = 60.0  # a dead actor gets this long to be restarted on a live node
+_RECOVER_PAUSE_S = 0.5
 
 
 class _Slot:
@@ -50,6 +53,8 @@ class _Slot:
         self.room = room
         self.held = 0
         self.node = f"actor {index}"
+        self.down = False  # its actor died: nothing is sent until it is back
+        self.gone = False  # ... and it did not come back
 
 
 async def probe_cluster(
@@ -125,6 +130,7 @@ async def probe_cluster(
                 f"awaitkit probe: actor {slot.index} on node {slot.node} ended "
                 f"({type(exc).__name__}) holding {held} name{'' if held == 1 else 's'}\n"
             )
+            slot.down = True
             for name in unanswered.elements():
                 slot.held -= 1
                 died = deaths.get(name, 0) + 1
@@ -138,11 +144,43 @@ async def probe_cluster(
             running -= 1
             wake.set()
 
+    async def recover(slot: _Slot) -> None:
+        """Ask the dead actor until Ray has restarted it, for up to a minute."""
+        deadline = asyncio.get_running_loop().time() + _RECOVER_S
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                slot.node = await slot.handle.node.remote()
+            except (ray.exceptions.RayActorError, ray.exceptions.ObjectLostError):
+                await asyncio.sleep(_RECOVER_PAUSE_S)
+                continue
+            slot.down = False
+            return
+        slot.gone = True
+        sys.stderr.write(
+            f"awaitkit probe: actor {slot.index} (node {slot.node}) did not come "
+            "back; the others take its share\n"
+        )
+
     async def feed() -> None:
-        nonlocal running
+        nonlocal running, exhausted
         async with asyncio.TaskGroup() as tg:
             while True:
-                slot = max(slots, key=lambda s: s.room - s.held)
+                for down in [s for s in slots if s.down and not s.gone]:
+                    await recover(down)
+                live = [s for s in slots if not s.gone]
+                if not live:  # nobody left to ask: what is left is TIMEOUT
+                    while retry:
+                        lost = retry.popleft()
+                        await ready.put(Result(lost, False, status=Status.TIMEOUT))
+                    while (unread := await anext(source, None)) is not None:
+                        await ready.put(Result(unread, False, status=Status.TIMEOUT))
+                    exhausted = True
+                    if not running:
+                        break
+                    wake.clear()
+                    await wake.wait()
+                    continue
+                slot = max(live, key=lambda s: s.room - s.held)
                 room = min(slot.room - slot.held, BLOCK)
                 # A call costs the driver about half a millisecond: send a
                 # good part of a block, not each freed place alone.
