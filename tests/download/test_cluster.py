@@ -359,10 +359,12 @@ async def test_a_worker_node_killed_mid_batch_every_item_once(
         async with asyncio.timeout(240):
             while one.stats.requests + two.stats.requests < 200:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
-            # A worker node that runs one of the actors: its raylet and all
+            # A worker node whose actor is busy (the title of a process in a
+            # method is ray::CLASS.METHOD; one of an earlier test may still
+            # be exiting under the bare class name): its raylet and all
             # its processes killed (a raylet alone killed leaves its workers
             # running until the node is declared dead, ~30 s later).
-            while (victim := ray_cluster.worker_with("ray::DownloadActor")) is None:  # noqa: ASYNC110
+            while (victim := ray_cluster.worker_with("ray::DownloadActor.run")) is None:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             await asyncio.to_thread(
                 ray_cluster.cluster.remove_node, victim, allow_graceful=False
