@@ -105,3 +105,11 @@ def ray_cluster() -> Iterator[object]:
     from tests.raycluster import start_cluster
 
     yield from start_cluster()
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """The cluster tests last: the Ray cluster they share (three nodes' processes)
+    stays up until the session ends, and would slow every test run after it."""
+    items.sort(key=lambda item: item.get_closest_marker("cluster") is not None)
