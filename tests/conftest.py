@@ -97,3 +97,19 @@ def python_in_read_only_dir(
         )
     finally:
         folder.chmod(0o700)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[object]:
+    """A Ray head and two worker nodes on this machine (see tests/raycluster.py)."""
+    from tests.raycluster import start_cluster
+
+    yield from start_cluster()
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """The cluster tests last: the Ray cluster they share (three nodes' processes)
+    stays up until the session ends, and would slow every test run after it."""
+    items.sort(key=lambda item: item.get_closest_marker("cluster") is not None)

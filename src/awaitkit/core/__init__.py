@@ -15,6 +15,7 @@ from __future__ import annotations
 from awaitkit._lazy import attach
 from awaitkit.core.errors import (
     AwaitkitError as AwaitkitError,
+    ClusterError as ClusterError,
     ConnectError as ConnectError,
     DecodingError as DecodingError,
     HTTPStatusError as HTTPStatusError,
@@ -30,6 +31,13 @@ from awaitkit.core.errors import (
 
 TYPE_CHECKING = False  # see awaitkit._lazy
 if TYPE_CHECKING:
+    from awaitkit.core._cluster import (
+        ClusterSpec as ClusterSpec,
+        HostRing as HostRing,
+        connect_cluster as connect_cluster,
+        import_ray as import_ray,
+        parse_cluster as parse_cluster,
+    )
     from awaitkit.core._frames import (
         encode_frame as encode_frame,
         read_frames as read_frames,
@@ -59,6 +67,11 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
+    "ClusterSpec": "awaitkit.core._cluster",
+    "HostRing": "awaitkit.core._cluster",
+    "connect_cluster": "awaitkit.core._cluster",
+    "import_ray": "awaitkit.core._cluster",
+    "parse_cluster": "awaitkit.core._cluster",
     "first_error": "awaitkit.core._groups",
     "LagMonitor": "awaitkit.core._lag",
     "LagReport": "awaitkit.core._lag",
@@ -81,9 +94,12 @@ _LAZY = {
 
 __all__ = [
     "AwaitkitError",
+    "ClusterError",
+    "ClusterSpec",
     "ConnectError",
     "DecodingError",
     "HTTPStatusError",
+    "HostRing",
     "LagMonitor",
     "LagReport",
     "QueryError",
@@ -98,13 +114,16 @@ __all__ = [
     "Worker",
     "WorkerDied",
     "bind_tcp",
+    "connect_cluster",
     "describe_status",
     "drive_worker",
     "encode_frame",
     "first_error",
     "fork_workers",
     "format_hostport",
+    "import_ray",
     "loop_factory",
+    "parse_cluster",
     "percentile",
     "read_frames",
     "reap_workers",

@@ -6,6 +6,7 @@ are translated at one boundary per app, with the original chained::
 
     AwaitkitError                      exit_code = 1
     ├── UsageError(ValueError)         bad arguments or config; exit_code = 2
+    ├── ClusterError                   --cluster: Ray cannot be reached or joined; exit_code = 3
     ├── TransportError                 network failures; the HTTP client's errors
     │   ├── ConnectError
     │   │   └── TLSError               the TLS handshake failed for good (not retried)
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AwaitkitError",
+    "ClusterError",
     "ConnectError",
     "DecodingError",
     "HTTPStatusError",
@@ -55,6 +57,12 @@ class UsageError(AwaitkitError, ValueError):
     """Bad arguments or configuration; the CLI exits with status 2."""
 
     exit_code: ClassVar[int] = 2
+
+
+class ClusterError(AwaitkitError):
+    """``--cluster``: the Ray cluster cannot be reached or joined; exit status 3."""
+
+    exit_code: ClassVar[int] = 3
 
 
 class TransportError(AwaitkitError):

@@ -23,7 +23,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TextIO
 
-from awaitkit.core import UsageError, reap_workers
+from awaitkit.core import ClusterSpec, UsageError, parse_cluster, reap_workers
 from awaitkit.download._batch import (
     Batch,
     human_out,
@@ -41,6 +41,7 @@ from awaitkit.download._input import (
     until,
 )
 from awaitkit.download._job import Job
+from awaitkit.download._options import DownloadOptions
 from awaitkit.download._plan import options_from_args, processes_for, shares
 from awaitkit.download._request import request_options, save_cookies
 from awaitkit.download._result import DownloadResult, DownloadStatus
@@ -48,6 +49,10 @@ from awaitkit.download._spread import download_spread, fork_downloaders
 from awaitkit.http import proxy_settings, tls_context
 
 __all__ = ["run_fetch", "tls_from_args"]
+
+_LOCAL_STORE = (
+    100 * 1024 * 1024
+)  # a local Ray's object store: results only pass through
 
 
 def parse_checksum(text: str) -> str:
@@ -102,9 +107,31 @@ def tls_from_args(args: argparse.Namespace) -> ssl.SSLContext | None:
     )
 
 
-def _fetch_line(result: DownloadResult) -> str:
-    detail = result.fspath if result.status is DownloadStatus.OK else result.error
+def _fetch_line(result: DownloadResult, node: str | None = None) -> str:
+    if result.status is not DownloadStatus.OK:
+        detail = result.error
+    elif node is None or result.fspath is None:
+        detail = result.fspath
+    else:
+        detail = f"{node}:{result.fspath}"  # as scp names a file on a host
     return f"{result.status.name:9} {result.url} {detail or ''}".rstrip()
+
+
+def _cluster_of(args: argparse.Namespace, options: DownloadOptions) -> ClusterSpec:
+    """``--cluster``'s spec, refusing what cannot cross to other machines."""
+    spec = parse_cluster(args.cluster)
+    if args.cluster_actors is not None and not 1 <= args.cluster_actors <= 4096:
+        raise UsageError("--cluster-actors must be 1 to 4096")
+    if options.cookie_jar is not None:
+        raise UsageError("-b/-c (a cookie jar) work in one process, not with --cluster")
+    if options.ssl_context is not None:
+        raise UsageError(
+            "--cacert, --capath, -k and --cert are not carried to a cluster's "
+            "nodes yet: drop them or --cluster"
+        )
+    if args.checksum is not None:
+        raise UsageError("--checksum checks one URL here: drop --cluster")
+    return spec
 
 
 def run_fetch(args: argparse.Namespace) -> int:
@@ -152,7 +179,10 @@ def run_fetch(args: argparse.Namespace) -> int:
         proxies=proxies,
         **request_options(args),
     )
-    processes = 1 if checked else processes_for(args.processes, args.urls, stream)
+    cluster = None if args.cluster is None else _cluster_of(args, options)
+    processes = (
+        1 if checked or cluster else processes_for(args.processes, args.urls, stream)
+    )
     if processes > 1 and options.cookie_jar is not None:
         # Processes cannot share one jar: a cookie set in one would be
         # missing from the others' requests and from the written file.
@@ -167,7 +197,13 @@ def run_fetch(args: argparse.Namespace) -> int:
     dest = Path(args.dest)
     report = open_report(args.report)
     children = []
+    ray = None
     try:
+        if cluster is not None:
+            from awaitkit.core import connect_cluster
+
+            # Before the bar and the loop: a local Ray starts its processes here.
+            ray = connect_cluster(cluster, object_store_memory=_LOCAL_STORE)
         if processes > 1:
             if options.overwrite or options.skip_existing:
                 # One start for every process: what one writes, the others
@@ -179,10 +215,11 @@ def run_fetch(args: argparse.Namespace) -> int:
             if children:
                 options = mine
         show_bar = not (args.verbose or args.quiet) and sys.stderr.isatty()
+        node: list[str | None] = [None]  # the node of the result being recorded
         batch = Batch(
             total=None if stream is not None else len(args.urls),
             progress=show_bar,
-            describe=_fetch_line if args.verbose else None,
+            describe=(lambda r: _fetch_line(r, node[0])) if args.verbose else None,
             report=report,
             out=human_out(report),
         )
@@ -196,6 +233,16 @@ def run_fetch(args: argparse.Namespace) -> int:
             download = download_many(
                 [checked], dest, options=options, on_result=batch.record
             )
+        elif ray is not None:
+            from awaitkit.download._cluster import download_cluster
+
+            def record(result: DownloadResult, where: str) -> None:
+                node[0] = where
+                batch.record(result)
+
+            download = download_cluster(
+                ray, urls, dest, options, record, actors=args.cluster_actors
+            )
         else:
             download = download_spread(urls, dest, options, children, batch.record)
         job = batch.run(download)
@@ -206,6 +253,8 @@ def run_fetch(args: argparse.Namespace) -> int:
             return stopped
     finally:
         reap_workers([worker for worker, _ in children])
+        if ray is not None:
+            ray.shutdown()  # a local Ray's processes end with the run
         if stream is not None and stream is not sys.stdin:
             stream.close()
     failed = (

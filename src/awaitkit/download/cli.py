@@ -102,11 +102,30 @@ def _register_fetch(commands: Subcommands) -> None:
         help="downloading processes sharing -m and --per-host; auto: one per CPU "
         "(at most 4) for an input file of 128 KiB or more, else 1 (default auto)",
     )
+    add_cluster_arguments(parser, "downloading")
     _add_tls_arguments(parser)
     _add_proxy_arguments(parser)
     add_common_arguments(parser)
     _add_request_arguments(parser)
     parser.set_defaults(handler=_run_fetch, print_usage=parser.print_usage)
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser, doing: str) -> None:
+    """``--cluster`` and ``--cluster-actors`` (shared with ``awaitkit probe``)."""
+    parser.add_argument(
+        "--cluster",
+        metavar="ray|ray://HOST:PORT",
+        help=f"spread the work over {doing} Ray actors: 'ray' joins the cluster in "
+        "$RAY_ADDRESS or starts a local one, ray://HOST:PORT joins that head's Ray "
+        "Client port; -m and --per-host stay totals; needs pip install "
+        "'awaitkit[ray]'; exit status 3 if the cluster cannot be reached",
+    )
+    parser.add_argument(
+        "--cluster-actors",
+        metavar="N",
+        type=int,
+        help="how many actors with --cluster (default: one per CPU of the cluster)",
+    )
 
 
 def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:

@@ -20,6 +20,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
     Callable,
@@ -27,11 +28,13 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from types import ModuleType
 from typing import IO, Any
 
-from awaitkit.core import UsageError, run
+from awaitkit.core import UsageError, parse_cluster, run
 from awaitkit.probe._direct import DirectResolver, parse_nameserver
 from awaitkit.probe._names import candidate_names, to_ascii
 from awaitkit.probe._output import (
@@ -79,6 +82,9 @@ _LIST_SERVERS = 16  # per-resolver lines in the summary up to this many, or --st
 _WORST_SERVERS = 5  # past that, the resolvers that failed most
 RESOLV_CONF = Path("/etc/resolv.conf")
 _DEFAULT_TIMEOUT = 2.0
+_LOCAL_STORE = (
+    100 * 1024 * 1024
+)  # a local Ray's object store: results only pass through
 _DEFAULT_RETRIES = 2
 _FLUSH_LINES = 4096
 # JSON is encoded a block at a time on the loop: 1,024 records take ~1.5 ms
@@ -366,10 +372,14 @@ def run_command(args: argparse.Namespace) -> int:
     stage = refinement_from_args(args, resolver, concurrency)
     stream, patterns = _open_source(args)
     children: list[Prober] = []
+    cluster: ClusterRun | None = None
     try:
-        resolver, concurrency, children = _spread_over_processes(
-            args, resolver, concurrency, stream, patterns
-        )
+        if args.cluster is not None:
+            cluster = _join_cluster(args, resolver)
+        else:
+            resolver, concurrency, children = _spread_over_processes(
+                args, resolver, concurrency, stream, patterns
+            )
         if output is not None:
             output.open()
         write = output.write if output is not None else partial(_write, sys.stdout)
@@ -407,6 +417,7 @@ def run_command(args: argparse.Namespace) -> int:
                 salvage=None if output is None else output.write,
                 stage=stage,
                 children=children,
+                cluster=cluster,
             ),
             stop_on_sigterm=True,
         )
@@ -421,6 +432,8 @@ def run_command(args: argparse.Namespace) -> int:
         raise
     finally:
         reap_probers(children)
+        if cluster is not None:
+            cluster.ray.shutdown()  # a local Ray's processes end with the run
         if stream is not None and stream is not sys.stdin.buffer:
             stream.close()
     if output is not None:
@@ -458,6 +471,32 @@ def _spread_over_processes(
     if not children:
         return resolver, concurrency, []
     return mine, my_share, children
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRun:
+    """``--cluster``: the joined ``ray`` module and how many actors to start."""
+
+    ray: ModuleType
+    actors: int | None
+
+
+def _join_cluster(args: argparse.Namespace, resolver: Resolver) -> ClusterRun:
+    """Check what ``--cluster`` goes with, then join it (before any loop starts)."""
+    spec = parse_cluster(args.cluster)
+    if not isinstance(resolver, DirectResolver):
+        raise UsageError(
+            "--cluster needs --resolver direct (and not --check registered)"
+        )
+    if args.processes not in ("auto", "1"):
+        raise UsageError("give --cluster or --processes, not both")
+    if args.cluster_actors is not None and not 1 <= args.cluster_actors <= 4096:
+        raise UsageError("--cluster-actors must be 1 to 4096")
+    from awaitkit.core import connect_cluster
+
+    return ClusterRun(
+        connect_cluster(spec, object_store_memory=_LOCAL_STORE), args.cluster_actors
+    )
 
 
 def _input_size(stream: IO[bytes] | None) -> int | None:
@@ -527,6 +566,7 @@ async def _probe_all(
     salvage: Callable[[str], None] | None = None,
     stage: Refinement | None = None,
     children: Sequence[Prober] = (),
+    cluster: ClusterRun | None = None,
 ) -> Counter[Status]:
     counts: Counter[Status] = Counter()
     lines: list[str] = []
@@ -563,16 +603,23 @@ async def _probe_all(
             await stack.enter_async_context(resolver)
         elif isinstance(resolver, RegisteredCheck):
             await stack.enter_async_context(resolver.resolver)
-        results = await stack.enter_async_context(
-            contextlib.aclosing(
-                probe_results(
-                    names,
-                    concurrency=concurrency,
-                    resolver=resolver,
-                    children=children,
-                )
+        source: AsyncGenerator[Result, None]
+        if cluster is not None:
+            from awaitkit.probe._cluster import probe_cluster
+
+            assert isinstance(resolver, DirectResolver)  # _join_cluster checked
+            source = probe_cluster(
+                cluster.ray,
+                names,
+                concurrency=concurrency,
+                resolver=resolver,
+                actors=cluster.actors,
             )
-        )
+        else:
+            source = probe_results(
+                names, concurrency=concurrency, resolver=resolver, children=children
+            )
+        results = await stack.enter_async_context(contextlib.aclosing(source))
         if stage is not None:
             results = await stack.enter_async_context(
                 contextlib.aclosing(stage.run(results))

@@ -58,7 +58,7 @@ exit status: 0 every name got a definite answer (FOUND, NXDOMAIN, NODATA,
 INVALID, WILDCARD); 1 some got SERVFAIL, TIMEOUT or REFUSED (after
 --settle, if given; with --check registered: some are UNKNOWN for that
 reason; or -o FILE could not be written); 2 usage error; 130 interrupted
-(Ctrl-C); 143 stopped by SIGTERM.
+(Ctrl-C); 143 stopped by SIGTERM; 3 --cluster cannot be reached.
 """
 
 
@@ -162,6 +162,20 @@ def register(commands: Subcommands) -> None:
         help="direct: probing processes sharing the input, -c and --rate "
         "(each with its own socket); auto: one per CPU (at most 4) for an "
         "input file of 128 KiB (~10,000 names) or more, else 1 (default auto)",
+    )
+    parser.add_argument(
+        "--cluster",
+        metavar="ray|ray://HOST:PORT",
+        help="direct: spread the names over probing Ray actors: 'ray' joins the "
+        "cluster in $RAY_ADDRESS or starts a local one, ray://HOST:PORT joins that "
+        "head's Ray Client port; -c and the rates stay totals; needs pip install "
+        "'awaitkit[ray]'; exit status 3 if the cluster cannot be reached",
+    )
+    parser.add_argument(
+        "--cluster-actors",
+        metavar="N",
+        type=int,
+        help="how many actors with --cluster (default: one per CPU of the cluster)",
     )
     parser.add_argument(
         "--stats",
