@@ -73,6 +73,23 @@ def test_fields_named_by_connection_are_dropped_from_responses() -> None:
     assert not [line for line in got if line.lower().startswith(b"connection")]
 
 
+def test_a_field_before_the_connection_field_naming_it_is_dropped_from_requests() -> (
+    None
+):
+    fields = [
+        (b"X-Early", b"1"),
+        (b"X-Kept", b"2"),
+        (b"Connection", b"X-Early"),
+    ]
+    head = request_head(
+        b"GET", b"/", fields, upstream=UP, client_ip="127.0.0.1", body_length=None
+    )
+    names = [line.split(b":")[0].lower() for line in lines(head)[1:]]
+    assert b"x-kept" in names
+    assert b"x-early" not in names
+    assert b"connection" not in names
+
+
 @pytest.mark.parametrize(
     ("target", "expected"),
     [

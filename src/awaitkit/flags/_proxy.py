@@ -549,6 +549,9 @@ class ProxyConnection(asyncio.Protocol):
         self._partial_head = 0
         expects = False
         for name, value in self._fields:
+            n = len(name)
+            if n != 14 and n != 17 and n != 6:  # most names: one len(), no lower()
+                continue
             lowered = name.lower()
             if lowered in (b"content-length", b"transfer-encoding"):
                 self._has_body = True
