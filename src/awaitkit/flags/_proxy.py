@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, cast
 
 import httptools
 
+from awaitkit.flags._decide import NO_FAULT
 from awaitkit.flags._forward import (
     Fields,
     Framing,
@@ -37,7 +38,6 @@ from awaitkit.flags._forward import (
 from awaitkit.flags._http import build_head, reason
 from awaitkit.flags._policy import Action, Fault
 from awaitkit.flags._respond import _unacked
-from awaitkit.flags._site import NO_FAULT
 from awaitkit.flags._upstream import UpstreamError
 
 if TYPE_CHECKING:
