@@ -250,3 +250,26 @@ def test_hop_by_hop_names_are_matched_in_any_case() -> None:
         b"X-Forwarded-For: 1.2.3.4",
         b"Via: 1.0 x, 1.1 awaitkit",
     ]
+
+
+def test_a_repeated_response_head_is_rebuilt_when_any_part_differs() -> None:
+    fields = [(b"Date", b"Fri, 04 Dec 2026 19:50:58 GMT"), (b"Content-Length", b"5")]
+    first = response_head(200, b"OK", fields, framing=Framing.LENGTH, keep_alive=True)
+    again = response_head(200, b"OK", fields, framing=Framing.LENGTH, keep_alive=True)
+    assert again == first
+    later = [(b"Date", b"Fri, 04 Dec 2026 19:50:59 GMT"), (b"Content-Length", b"5")]
+    got = response_head(200, b"OK", later, framing=Framing.LENGTH, keep_alive=True)
+    assert b"Date: Fri, 04 Dec 2026 19:50:59 GMT" in lines(got)
+    closing = response_head(
+        200, b"OK", fields, framing=Framing.LENGTH, keep_alive=False
+    )
+    assert lines(closing)[-1] == b"Connection: close"
+    chunked = response_head(
+        200, b"OK", fields, framing=Framing.CHUNKED, keep_alive=True
+    )
+    assert b"Content-Length: 5" not in lines(chunked)
+    assert b"Transfer-Encoding: chunked" in lines(chunked)
+    other = response_head(
+        404, b"Not Found", fields, framing=Framing.LENGTH, keep_alive=True
+    )
+    assert lines(other)[0] == b"HTTP/1.1 404 Not Found"

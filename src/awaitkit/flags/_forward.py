@@ -229,6 +229,11 @@ class Framing(enum.Enum):
 
 _REFRAMED = (Framing.CHUNKED, Framing.CLOSE)
 
+# Response heads built lately, by everything they are built from (bounded:
+# cleared when full, as a head's Date makes it stale within a second anyway).
+_MAX_RECENT_HEADS = 256
+_recent_heads: dict[tuple[object, ...], bytes] = {}
+
 
 def response_head(
     status: int,
@@ -243,6 +248,12 @@ def response_head(
     """The response head to send the client, framed as ``framing`` says
     (``extra``: a rule's fields, which replace the upstream's of the same name)."""
     if not extra:  # one pass, as request_head
+        # The same head again (one file asked by many clients within the
+        # second of its Date) is looked up, not rebuilt: exact bytes as key.
+        key = (status, reason, framing, keep_alive, http10_keep_alive, *fields)
+        head = _recent_heads.get(key)
+        if head is not None:
+            return head
         head = _response_head(
             status,
             reason,
@@ -254,6 +265,9 @@ def response_head(
             _HOP_BY_HOP,
         )
         if head is not None:
+            if len(_recent_heads) >= _MAX_RECENT_HEADS:
+                _recent_heads.clear()
+            _recent_heads[key] = head
             return head
     drop = _dropped(fields, extra)
     head = _response_head(
