@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _harness import Row, interleave, main_for, per_round_ratios
 from _peers import serving_nginx, wrk
+from _proxy_python import python_us_per_request
 from bench_flags_server import median_flag
 
 DEFAULT_ROUNDS = 3
@@ -129,6 +130,15 @@ def run(rounds: int, quick: bool) -> list[Row]:
             float("nan"),
             "us",
             note="the proxy process only; 1e6 / this = its req/s on a free core",
+        ),
+        Row(
+            "faults_proxy",
+            "proxy Python per request (no sockets)",
+            python_us_per_request(20_000 if quick else 100_000),
+            "(none)",
+            float("nan"),
+            "us",
+            note="its code + httptools, fed to fake transports; best of 5",
         ),
     ]
 

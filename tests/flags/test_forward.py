@@ -73,6 +73,23 @@ def test_fields_named_by_connection_are_dropped_from_responses() -> None:
     assert not [line for line in got if line.lower().startswith(b"connection")]
 
 
+def test_a_field_before_the_connection_field_naming_it_is_dropped_from_requests() -> (
+    None
+):
+    fields = [
+        (b"X-Early", b"1"),
+        (b"X-Kept", b"2"),
+        (b"Connection", b"X-Early"),
+    ]
+    head = request_head(
+        b"GET", b"/", fields, upstream=UP, client_ip="127.0.0.1", body_length=None
+    )
+    names = [line.split(b":")[0].lower() for line in lines(head)[1:]]
+    assert b"x-kept" in names
+    assert b"x-early" not in names
+    assert b"connection" not in names
+
+
 @pytest.mark.parametrize(
     ("target", "expected"),
     [
@@ -233,3 +250,26 @@ def test_hop_by_hop_names_are_matched_in_any_case() -> None:
         b"X-Forwarded-For: 1.2.3.4",
         b"Via: 1.0 x, 1.1 awaitkit",
     ]
+
+
+def test_a_repeated_response_head_is_rebuilt_when_any_part_differs() -> None:
+    fields = [(b"Date", b"Fri, 04 Dec 2026 19:50:58 GMT"), (b"Content-Length", b"5")]
+    first = response_head(200, b"OK", fields, framing=Framing.LENGTH, keep_alive=True)
+    again = response_head(200, b"OK", fields, framing=Framing.LENGTH, keep_alive=True)
+    assert again == first
+    later = [(b"Date", b"Fri, 04 Dec 2026 19:50:59 GMT"), (b"Content-Length", b"5")]
+    got = response_head(200, b"OK", later, framing=Framing.LENGTH, keep_alive=True)
+    assert b"Date: Fri, 04 Dec 2026 19:50:59 GMT" in lines(got)
+    closing = response_head(
+        200, b"OK", fields, framing=Framing.LENGTH, keep_alive=False
+    )
+    assert lines(closing)[-1] == b"Connection: close"
+    chunked = response_head(
+        200, b"OK", fields, framing=Framing.CHUNKED, keep_alive=True
+    )
+    assert b"Content-Length: 5" not in lines(chunked)
+    assert b"Transfer-Encoding: chunked" in lines(chunked)
+    other = response_head(
+        404, b"Not Found", fields, framing=Framing.LENGTH, keep_alive=True
+    )
+    assert lines(other)[0] == b"HTTP/1.1 404 Not Found"

@@ -258,6 +258,7 @@ async def test_upstream_reset_before_the_head_gets_502() -> None:
         b"HTTP/1.1 abc Nope\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
         b"HTTP/1.1 200 OK\r\n" + b"X-Long: " + b"a" * 70_000 + b"\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n" + b"X-N: v\r\n" * 9_000 + b"\r\n",  # many small
         b"\xff\xfe\x00binary\r\n\r\n",
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",

@@ -159,7 +159,31 @@ def request_head(
     body_length: int | None,
 ) -> bytes:
     """The request head to send upstream (``body_length`` None: no body, no length)."""
-    drop = _dropped(fields)
+    # One pass while no Connection field names more hops (almost always);
+    # such a field may follow the fields it names: then start again knowing.
+    head = _request_head(
+        method, target, fields, upstream, client_ip, body_length, _HOP_BY_HOP
+    )
+    if head is None:
+        drop = _dropped(fields)
+        head = _request_head(
+            method, target, fields, upstream, client_ip, body_length, drop
+        )
+        assert head is not None  # drop is complete: nothing to start again for
+    return head
+
+
+def _request_head(
+    method: bytes,
+    target: bytes,
+    fields: Fields,
+    upstream: Upstream,
+    client_ip: str,
+    body_length: int | None,
+    drop: frozenset[bytes],
+) -> bytes | None:
+    """``request_head`` leaving out ``drop``; None if a Connection field names
+    more fields while ``drop`` is the fixed set."""
     special = _REQUEST_SPECIAL if drop is _HOP_BY_HOP else None
     parts = [method, b" ", target, b" HTTP/1.1\r\n", upstream.host_line, b"\r\n"]
     forwarded_for: list[bytes] = []
@@ -168,6 +192,12 @@ def request_head(
         if special is None or len(name) in special:
             lowered = name.lower()
             if lowered in drop:
+                if (
+                    special is not None
+                    and lowered == b"connection"
+                    and _extra_hops(value)
+                ):
+                    return None
                 continue
             if lowered in _REQUEST_OWN:
                 if lowered == b"host":
@@ -199,6 +229,11 @@ class Framing(enum.Enum):
 
 _REFRAMED = (Framing.CHUNKED, Framing.CLOSE)
 
+# Response heads built lately, by everything they are built from (bounded:
+# cleared when full, as a head's Date makes it stale within a second anyway).
+_MAX_RECENT_HEADS = 256
+_recent_heads: dict[tuple[object, ...], bytes] = {}
+
 
 def response_head(
     status: int,
@@ -212,7 +247,47 @@ def response_head(
 ) -> bytes:
     """The response head to send the client, framed as ``framing`` says
     (``extra``: a rule's fields, which replace the upstream's of the same name)."""
+    if not extra:  # one pass, as request_head
+        # The same head again (one file asked by many clients within the
+        # second of its Date) is looked up, not rebuilt: exact bytes as key.
+        key = (status, reason, framing, keep_alive, http10_keep_alive, *fields)
+        head = _recent_heads.get(key)
+        if head is not None:
+            return head
+        head = _response_head(
+            status,
+            reason,
+            fields,
+            framing,
+            keep_alive,
+            http10_keep_alive,
+            (),
+            _HOP_BY_HOP,
+        )
+        if head is not None:
+            if len(_recent_heads) >= _MAX_RECENT_HEADS:
+                _recent_heads.clear()
+            _recent_heads[key] = head
+            return head
     drop = _dropped(fields, extra)
+    head = _response_head(
+        status, reason, fields, framing, keep_alive, http10_keep_alive, extra, drop
+    )
+    assert head is not None  # drop is complete: nothing to start again for
+    return head
+
+
+def _response_head(
+    status: int,
+    reason: bytes,
+    fields: Fields,
+    framing: Framing,
+    keep_alive: bool,
+    http10_keep_alive: bool,
+    extra: Fields | tuple[()],
+    drop: frozenset[bytes],
+) -> bytes | None:
+    """``response_head`` leaving out ``drop``; None as ``_request_head``."""
     special = _RESPONSE_SPECIAL if drop is _HOP_BY_HOP else None
     parts = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
     via: list[bytes] = []
@@ -221,6 +296,12 @@ def response_head(
         if special is None or len(name) in special:
             lowered = name.lower()
             if lowered in drop:
+                if (
+                    special is not None
+                    and lowered == b"connection"
+                    and _extra_hops(value)
+                ):
+                    return None
                 continue
             if lowered in _RESPONSE_OWN:
                 via.append(value)

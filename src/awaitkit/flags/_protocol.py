@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, cast
 
 import httptools
 
+from awaitkit.flags._decide import NO_FAULT
 from awaitkit.flags._http import build_head, reason
 from awaitkit.flags._respond import Request, Responder
-from awaitkit.flags._site import NO_FAULT
 
 if TYPE_CHECKING:
     from awaitkit.flags._site import Site

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, cast
 
 import httptools
 
+from awaitkit.flags._decide import NO_FAULT
 from awaitkit.flags._forward import (
     Fields,
     Framing,
@@ -37,7 +38,6 @@ from awaitkit.flags._forward import (
 from awaitkit.flags._http import build_head, reason
 from awaitkit.flags._policy import Action, Fault
 from awaitkit.flags._respond import _unacked
-from awaitkit.flags._site import NO_FAULT
 from awaitkit.flags._upstream import UpstreamError
 
 if TYPE_CHECKING:
@@ -549,6 +549,9 @@ class ProxyConnection(asyncio.Protocol):
         self._partial_head = 0
         expects = False
         for name, value in self._fields:
+            n = len(name)
+            if n != 14 and n != 17 and n != 6:  # most names: one len(), no lower()
+                continue
             lowered = name.lower()
             if lowered in (b"content-length", b"transfer-encoding"):
                 self._has_body = True

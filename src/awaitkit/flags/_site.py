@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Protocol
 
+from awaitkit.flags._decide import FaultDecider
 from awaitkit.flags._files import DirectoryFiles, MemoryFiles
-from awaitkit.flags._policy import Action, Fault, Policy
-from awaitkit.flags._rules import RuleSet, request_path
+from awaitkit.flags._policy import Policy
+from awaitkit.flags._rules import RuleSet
 
 __all__ = ["Closable", "Observer", "ObserverGroup", "ServerStats", "Site"]
 
@@ -163,15 +164,11 @@ class ServerStats:
         }
 
 
-NO_FAULT = Action(0.0, Fault.NONE)
-
-
-class Site:
+class Site(FaultDecider):
     """What every connection of one server shares: files, policy, rules, limits, stats.
 
-    ``fast`` is True while no request can be delayed or faulted (no rates,
-    no rules): connections then skip :meth:`decide`, attempt counting
-    included.  The rule set tells the site when it changes.
+    Requests are decided by :class:`FaultDecider` (``fast``, ``decide``),
+    as the proxy decides them.
     """
 
     def __init__(
@@ -192,15 +189,10 @@ class Site:
         self.files = files
         # The in-memory store answers without I/O, so requests skip a task.
         self.memory_files = files if isinstance(files, MemoryFiles) else None
-        self.policy = policy
-        self.faultless = policy.is_faultless
-        self.rules = rules
-        self._paths: dict[bytes, str] = {}  # request target -> the path rules match
+        self.stats = ServerStats()
+        super().__init__(policy, rules, self.stats.by_rule)
         # A file's 200 header lines with a rule's headers merged, by (lines, headers).
         self.decorated: dict[tuple[bytes, tuple[tuple[str, str], ...]], bytes] = {}
-        self.fast = self.faultless and not rules
-        rules.subscribe(self._rules_changed)
-        self.stats = ServerStats()
         # None unless someone watches (the control API): the connection
         # then pays one attribute check per request.
         self.observer: Observer | None = None
@@ -214,42 +206,6 @@ class Site:
         self.date = ""
         self.date_bytes = b""
         self.tick()
-
-    def close(self) -> None:
-        """Stop following the rule set (it may outlive this server)."""
-        self.rules.unsubscribe(self._rules_changed)
-
-    def _rules_changed(self) -> None:
-        self.fast = self.faultless and not self.rules
-
-    def decide(
-        self, method: bytes, target: bytes, headers: Mapping[str, str], peer_ip: str
-    ) -> Action:
-        """What one request gets: the first matching rule, else the global rates.
-
-        The attempt of (client, path) is counted for both, so the rates too
-        are drawn per (path, attempt) and repeat under any concurrency.
-        """
-        rules = self.rules
-        client = headers.get("x-client-id") or peer_ip
-        paths = self._paths
-        path = paths.get(target)
-        if path is None:
-            path = request_path(target)
-            if len(target) <= 512:
-                if len(paths) >= 4096:
-                    paths.clear()
-                paths[target] = path
-        attempt = rules.count(client, path)
-        if rules:
-            method_text = method.decode("latin-1")
-            action = rules.decide(client, method_text, path, headers, attempt=attempt)
-            if action is not None:
-                self.stats.by_rule[action.rule] += 1
-                return action
-        if self.faultless:
-            return NO_FAULT
-        return self.policy.decide_at(rules.key, path, attempt)
 
     def tick(self) -> None:
         """Refresh the cached Date header and close idle connections (once a second)."""

@@ -101,7 +101,6 @@ class UpstreamConnection(asyncio.Protocol):
         self._head_only = False
         self._received = 0
         self._fields: Fields = []
-        self._head_bytes = 0
         self._length: int | None = None  # the head's Content-Length
         self._chunked = False  # the head has a Transfer-Encoding
         self._ended: Sink | None = None  # whose response this read completed
@@ -121,7 +120,6 @@ class UpstreamConnection(asyncio.Protocol):
         self._head_only = head_only
         self._received = 0
         self._fields = []
-        self._head_bytes = 0
         self._length = None
         self._chunked = False
         self._reason = b""
@@ -261,7 +259,6 @@ class UpstreamConnection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self._fields.append((name, value))
         n = len(name)
-        self._head_bytes += n + len(value) + 4
         if n == 14 or n == 17:  # the framing fields, found without a loop later
             lowered = name.lower()
             if lowered == b"content-length":
@@ -276,7 +273,12 @@ class UpstreamConnection(asyncio.Protocol):
         sink = self.sink
         if sink is None:
             raise _Stop
-        if self._head_bytes > _MAX_HEAD:
+        fields = self._fields
+        # Counted only when it may be over: a field takes at least its
+        # name, value and 3 bytes of what was received ("a:b\r\n").
+        if self._received + len(fields) > _MAX_HEAD and (
+            sum(len(name) + len(value) + 4 for name, value in fields) > _MAX_HEAD
+        ):
             self._fail(UpstreamError("garbage", "response head too large"))
             raise _Stop
         status = self.parser.get_status_code()
@@ -285,12 +287,10 @@ class UpstreamConnection(asyncio.Protocol):
                 self._fail(UpstreamError("garbage", "upstream switched protocols"))
                 raise _Stop
             self._fields = []  # an interim 1xx head: the real one follows
-            self._head_bytes = 0
             self._length = None
             self._chunked = False
             self._reason = b""
             return
-        fields = self._fields
         chunked = self._chunked
         length = None if chunked else self._length
         self._in_body = True
