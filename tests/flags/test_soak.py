@@ -15,7 +15,7 @@ TOOL = Path(__file__).resolve().parents[2] / "tools" / "soak_faults.py"
 
 def test_short_soak_loses_no_stats() -> None:
     proc = subprocess.run(
-        [sys.executable, str(TOOL), "--minutes", "0.25", "--clients", "50",
+        [sys.executable, str(TOOL), "--minutes", "0.15", "--clients", "50",
          "--rss-slack", "0.5"],
         capture_output=True,
         text=True,
