@@ -32,6 +32,30 @@ _RATES = (
 )
 
 
+def add_fault_options(parser: argparse.ArgumentParser) -> None:
+    """The preset and fault options (``serve flags`` and ``serve faults`` share them)."""
+    parser.add_argument(
+        "--preset", type=str.upper, choices=PRESET_NAMES, default="LOCAL"
+    )
+    parser.add_argument(
+        "--delay", metavar="MIN[-MAX]", help="delay every response (seconds, uniform)"
+    )
+    parser.add_argument(
+        "--error-status", type=int, metavar="CODE", help="status of --error-rate"
+    )
+    for option, dest, text in _RATES:
+        parser.add_argument(option, dest=dest, type=fraction, metavar="P", help=text)
+    parser.add_argument(
+        "--retry-after", type=int, metavar="S", help="Retry-After of 429/503 (1)"
+    )
+    parser.add_argument(
+        "--stall-timeout",
+        type=float,
+        metavar="S",
+        help="how long a stalled response holds its connection (30)",
+    )
+
+
 def register(serve_commands: Subcommands) -> None:
     """Register ``awaitkit serve flags``."""
     parser = serve_commands.add_parser(
@@ -55,26 +79,7 @@ def register(serve_commands: Subcommands) -> None:
         "--port", type=port, default=8000, help="default: 8000 (0: any)"
     )
     parser.add_argument("--directory", metavar="DIR", help="serve DIR instead")
-    parser.add_argument(
-        "--preset", type=str.upper, choices=PRESET_NAMES, default="LOCAL"
-    )
-    parser.add_argument(
-        "--delay", metavar="MIN[-MAX]", help="delay every response (seconds, uniform)"
-    )
-    parser.add_argument(
-        "--error-status", type=int, metavar="CODE", help="status of --error-rate"
-    )
-    for option, dest, text in _RATES:
-        parser.add_argument(option, dest=dest, type=fraction, metavar="P", help=text)
-    parser.add_argument(
-        "--retry-after", type=int, metavar="S", help="Retry-After of 429/503 (1)"
-    )
-    parser.add_argument(
-        "--stall-timeout",
-        type=float,
-        metavar="S",
-        help="how long a stalled response holds its connection (30)",
-    )
+    add_fault_options(parser)
     parser.add_argument(
         "--rules",
         metavar="FILE",

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from awaitkit._argtypes import Subcommands, fraction, port
-from awaitkit.flags.cli import _OPTION_FIELDS, _RATES, PRESET_NAMES
+from awaitkit._argtypes import Subcommands, port
+from awaitkit.flags.cli import _OPTION_FIELDS, add_fault_options
 
 if TYPE_CHECKING:
     import socket
@@ -64,26 +64,7 @@ def register(serve_commands: Subcommands) -> None:
     parser.add_argument(
         "--port", type=port, default=8001, help="default: 8001 (0: any)"
     )
-    parser.add_argument(
-        "--preset", type=str.upper, choices=PRESET_NAMES, default="LOCAL"
-    )
-    parser.add_argument(
-        "--delay", metavar="MIN[-MAX]", help="delay every response (seconds, uniform)"
-    )
-    parser.add_argument(
-        "--error-status", type=int, metavar="CODE", help="status of --error-rate"
-    )
-    for option, dest, text in _RATES:
-        parser.add_argument(option, dest=dest, type=fraction, metavar="P", help=text)
-    parser.add_argument(
-        "--retry-after", type=int, metavar="S", help="Retry-After of 429/503 (1)"
-    )
-    parser.add_argument(
-        "--stall-timeout",
-        type=float,
-        metavar="S",
-        help="how long a stalled response holds its connection (30)",
-    )
+    add_fault_options(parser)
     parser.add_argument(
         "--rules",
         metavar="FILE",
