@@ -336,9 +336,9 @@ async def test_one_name_from_two_hosts_is_written_by_one_actor_at_a_time(
 @pytest.mark.cluster
 @pytest.mark.blocks_loop  # the node is added back from the loop's thread, see below
 @pytest.mark.skip(
-    reason="known failure: after the worker node is removed, the driver does not "
-    "finish within 240 s in a full run on 2 cores (passes alone); node-death "
-    "recovery is not yet reliable"
+    reason="known failure: after the worker node is removed, the driver did not "
+    "finish within 240 s in two runs on 2 cores (a full run, and these files "
+    "alone); node-death recovery is not yet reliable"
 )
 @pytest.mark.anyio
 async def test_a_worker_node_killed_mid_batch_every_item_once(

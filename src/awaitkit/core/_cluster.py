@@ -35,6 +35,7 @@ __all__ = [
     "HostRing",
     "connect_cluster",
     "import_ray",
+    "node_label",
     "parse_cluster",
 ]
 
@@ -95,6 +96,17 @@ def _host_port(text: str, default_port: int) -> tuple[str, int]:
     ):
         raise UsageError(f"bad port in cluster address {text!r:.80}")
     return host, int(port)
+
+
+def node_label() -> str:
+    """How messages and reports name this node: its host name and the IP Ray knows it by."""
+    try:
+        import ray
+
+        ip = str(ray.util.get_node_ip_address())  # type: ignore[no-untyped-call]
+    except Exception:  # outside Ray (tests of an actor class alone)
+        ip = "127.0.0.1"
+    return f"{socket.gethostname()}/{ip}"
 
 
 def import_ray() -> ModuleType:

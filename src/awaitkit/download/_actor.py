@@ -17,18 +17,18 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from awaitkit.core._cluster import node_label
 from awaitkit.download._engine import download_many
 from awaitkit.download._job import Item, Job, url_of
 from awaitkit.download._options import DownloadOptions
 from awaitkit.download._result import DownloadResult
 
-__all__ = ["DownloadActor", "node_label", "portable_options"]
+__all__ = ["DownloadActor", "portable_options"]
 
 _FLUSH_S = 0.005  # results of one block are sent at least this often
 _BATCH = 64  # results per message back, at most
@@ -44,17 +44,6 @@ def portable_options(options: DownloadOptions) -> DownloadOptions:
     if options.deadline is None:
         return options
     return dataclasses.replace(options, deadline=options.deadline - time.monotonic())
-
-
-def node_label() -> str:
-    """How a report names this node: its host name and the IP Ray knows it by."""
-    try:
-        import ray
-
-        ip = str(ray.util.get_node_ip_address())  # type: ignore[no-untyped-call]
-    except Exception:  # outside Ray (tests of the class alone)
-        ip = "127.0.0.1"
-    return f"{socket.gethostname()}/{ip}"
 
 
 class DownloadActor:

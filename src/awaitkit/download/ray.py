@@ -175,7 +175,7 @@ class _BatchDownloader:
     """The ``map_batches`` callable: our engine over one batch of a Dataset's URLs."""
 
     def __init__(self, dest: str, options: DownloadOptions, column: str) -> None:
-        from awaitkit.download._actor import node_label
+        from awaitkit.core._cluster import node_label
 
         self._dest = dest
         self._options = options

@@ -15,17 +15,17 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
+from awaitkit.core._cluster import node_label
 from awaitkit.probe._direct import DirectResolver
 from awaitkit.probe._probe import multi_probe
 from awaitkit.probe._resolvers import format_server
 from awaitkit.probe._result import Result
 from awaitkit.probe._spread import result_to_wire
 
-__all__ = ["ProbeActor", "node_label", "resolver_settings"]
+__all__ = ["ProbeActor", "resolver_settings"]
 
 _FLUSH_S = 0.005  # results of one block are sent at least this often
 _BATCH = 256  # results per message back, at most
@@ -44,17 +44,6 @@ def resolver_settings(resolver: DirectResolver) -> dict[str, Any]:
         "rotate": resolver.rotate,
         "records": resolver.records,
     }
-
-
-def node_label() -> str:
-    """How messages name this node: its host name and the IP Ray knows it by."""
-    try:
-        import ray
-
-        ip = str(ray.util.get_node_ip_address())  # type: ignore[no-untyped-call]
-    except Exception:  # outside Ray
-        ip = "127.0.0.1"
-    return f"{socket.gethostname()}/{ip}"
 
 
 class ProbeActor:

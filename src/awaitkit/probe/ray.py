@@ -25,7 +25,8 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterab
 from typing import Any
 
 from awaitkit.core import UsageError, import_ray
-from awaitkit.probe._actor import node_label, resolver_settings
+from awaitkit.core._cluster import node_label
+from awaitkit.probe._actor import resolver_settings
 from awaitkit.probe._cluster import probe_cluster
 from awaitkit.probe._direct import DirectResolver
 from awaitkit.probe._probe import multi_probe
